@@ -1,0 +1,52 @@
+# CloudCostGuard — the single entry point. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export CCG_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/cloudcostguard_test
+
+.DEFAULT_GOAL := help
+
+##@ General
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+.PHONY: install
+install: ## Create .venv and install the package with its development tools.
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+.PHONY: fmt
+fmt: ## Format and fix lint in place.
+	$(BIN)/ruff format operator tests benchmarks scripts
+	$(BIN)/ruff check --fix operator tests benchmarks scripts
+
+.PHONY: lint
+lint: ## Lint, check formatting, type-check.
+	$(BIN)/ruff check operator tests benchmarks scripts
+	$(BIN)/ruff format --check operator tests benchmarks scripts
+	$(MAKE) --no-print-directory typecheck
+
+.PHONY: typecheck
+typecheck: ## mypy --strict on the package.
+	$(BIN)/mypy
+
+.PHONY: test
+test: ## Run every test (PostgreSQL tests need CCG_TEST_DATABASE_URL; see README).
+	$(BIN)/pytest -q tests
+
+.PHONY: test-unit
+test-unit: ## Run the unit tests only (no database, no API server).
+	$(BIN)/pytest -q tests/unit
+
+##@ Build
+.PHONY: snapshot
+snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
+	$(BIN)/python scripts/build_price_snapshot.py
+
+.PHONY: bench
+bench: ## Run the benchmarks (prints figures; see BENCHMARKS.md).
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

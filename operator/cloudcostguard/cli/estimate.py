@@ -1,0 +1,64 @@
+"""``cloudcostguard estimate PLAN [--usage FILE] [--format table|json|markdown] [--database-url URL]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from cloudcostguard import errors
+from cloudcostguard.cli.common import read_input
+from cloudcostguard.render import render
+from cloudcostguard.settings import load_settings
+
+
+def register(subcommands: Any) -> None:
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        "estimate",
+        help="price a Terraform plan (terraform show -json)",
+        description="Print what a Terraform plan costs per month. PLAN is a file or - for stdin.",
+    )
+    parser.add_argument("plan", metavar="PLAN", help="plan JSON file from `terraform show -json`, or -")
+    parser.add_argument("--usage", metavar="FILE", help="Infracost-compatible usage file (YAML)")
+    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="price from the PostgreSQL pricing store (env CCG_DATABASE_URL); default: bundled prices",
+    )
+    parser.add_argument("--default-region", metavar="REGION", help="region when the plan sets none")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import cloudcostguard  # noqa: PLC0415 - keeps `--help` fast
+
+    settings = load_settings(default_region=args.default_region)
+    plan_bytes = read_input(args.plan, what="plan", max_bytes=settings.max_plan_bytes)
+    usage = read_input(args.usage, what="usage", max_bytes=settings.max_plan_bytes) if args.usage else None
+    catalog = None
+    database_url = args.database_url or (
+        settings.database_url.get_secret_value() if settings.database_url else None
+    )
+    if database_url:
+        catalog = _catalog_from_database(database_url, settings)
+    estimate = cloudcostguard.estimate(
+        plan_bytes,
+        usage=usage,
+        catalog=catalog,
+        default_region=settings.default_region,
+        max_plan_bytes=settings.max_plan_bytes,
+        hours_per_month=settings.hours_per_month,
+    )
+    sys.stdout.write(render(estimate, args.format))
+    return 0
+
+
+def _catalog_from_database(database_url: str, settings: Any) -> Any:
+    try:
+        from cloudcostguard.pricing.store.loader import (  # type: ignore[import-not-found]  # noqa: PLC0415
+            load_catalog_once,
+        )
+    except ModuleNotFoundError as err:
+        raise errors.PricingError("this build has no PostgreSQL pricing store") from err
+    return load_catalog_once(database_url, settings)

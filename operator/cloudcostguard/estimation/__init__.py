@@ -1,0 +1,1 @@
+"""Pure estimation: resources → cost components → totals. No I/O, no kopf, no asyncpg."""

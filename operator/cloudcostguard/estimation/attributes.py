@@ -1,0 +1,93 @@
+"""Typed, forgiving reads of a resource's attribute values.
+
+Plans are user input: an attribute may be missing, unknown (``after_unknown``), null, or of the wrong
+type. Pricers read through these helpers and get ``None`` (or the given default) instead of an
+exception, then fall back to the provider's documented defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+class Attributes:
+    __slots__ = ("_unknown", "_values")
+
+    def __init__(self, values: Mapping[str, Any] | None, unknown: Mapping[str, Any] | None = None) -> None:
+        self._values: Mapping[str, Any] = values or {}
+        self._unknown: Mapping[str, Any] = unknown or {}
+
+    def is_unknown(self, name: str) -> bool:
+        return self._unknown.get(name) is True
+
+    def raw(self, name: str) -> Any:
+        return self._values.get(name)
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._values.get(name)
+        return value if isinstance(value, str) and value != "" else default
+
+    def flag(self, name: str, default: bool | None = None) -> bool | None:
+        value = self._values.get(name)
+        return value if isinstance(value, bool) else default
+
+    def decimal(self, name: str, default: Decimal | None = None) -> Decimal | None:
+        return to_decimal(self._values.get(name), default)
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        value = self._values.get(name)
+        if isinstance(value, bool):
+            return default
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return default
+
+    def items(self, name: str) -> list[Any]:
+        value = self._values.get(name)
+        return value if isinstance(value, list) else []
+
+    def block(self, name: str) -> Attributes:
+        """The first element of a nested block (Terraform renders blocks as lists of objects)."""
+        value = self._values.get(name)
+        unknown = self._unknown.get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(unknown, list):
+            unknown = unknown[0] if unknown else None
+        return Attributes(
+            value if isinstance(value, dict) else None, unknown if isinstance(unknown, dict) else None
+        )
+
+    def blocks(self, name: str) -> list[Attributes]:
+        value = self._values.get(name)
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        return [Attributes(item) for item in value if isinstance(item, dict)]
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+
+def to_decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
+    """Numbers and numeric strings (usage files write both) → Decimal; anything else → default."""
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        # repr() gives the shortest string that round-trips: 0.1 → "0.1", not 0.1000000000000000055…
+        return Decimal(repr(value)) if math.isfinite(value) else default
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value.strip())
+        except InvalidOperation:
+            return default
+        return parsed if parsed.is_finite() else default
+    return default

@@ -1,0 +1,1 @@
+"""AWS pricers, one module per service family; each registers itself with ``@pricer``."""

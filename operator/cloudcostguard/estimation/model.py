@@ -1,0 +1,176 @@
+"""Values the estimator produces: cost components, per-resource costs and the whole estimate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+HOURS_PER_MONTH = Decimal(730)
+
+
+def money(value: Decimal | None) -> str | None:
+    """Render money: two decimals, half-up; None stays None (the contract's decimal strings)."""
+    if value is None:
+        return None
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def number(value: Decimal | None) -> str | None:
+    """Render a quantity or unit price exactly, without exponent or trailing zeros."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class CostComponent:
+    """One priced line of a resource: ``monthly_quantity`` × ``price`` = ``monthly_cost``.
+
+    ``monthly_quantity`` is None for usage-based lines with no usage given (no cost, flagged
+    ``usage_based``); ``price`` is None when the catalog has no price (``price_not_found``).
+    """
+
+    name: str
+    unit: str
+    monthly_quantity: Decimal | None
+    price: Decimal | None
+    monthly_cost: Decimal | None
+    usage_based: bool = False
+    price_not_found: bool = False
+    subresource: str | None = None  # e.g. "root_block_device", "ebs_block_device[0]"
+
+    def to_dict(self) -> dict[str, Any]:
+        document = {
+            "name": self.name,
+            "unit": self.unit,
+            "monthlyQuantity": number(self.monthly_quantity),
+            "price": number(self.price),
+            "monthlyCost": money(self.monthly_cost),
+            "usageBased": self.usage_based,
+            "priceNotFound": self.price_not_found,
+        }
+        if self.subresource is not None:
+            document["subresource"] = self.subresource
+        return document
+
+
+def components_cost(components: list[CostComponent]) -> Decimal:
+    total = ZERO
+    for component in components:
+        if component.monthly_cost is not None:
+            total += component.monthly_cost
+    return total
+
+
+# What the estimator knows about a resource type.
+PRICED, FREE, UNSUPPORTED = "priced", "free", "unsupported"
+
+
+@dataclass(slots=True)
+class ResourceCost:
+    address: str
+    resource_type: str
+    action: str
+    region: str
+    support: str  # PRICED | FREE | UNSUPPORTED
+    components: list[CostComponent] = field(default_factory=list)  # the `after` side
+    past_components: list[CostComponent] = field(default_factory=list)  # the `before` side
+    monthly_cost: Decimal = ZERO
+    past_monthly_cost: Decimal = ZERO
+
+    @property
+    def diff_monthly_cost(self) -> Decimal:
+        return self.monthly_cost - self.past_monthly_cost
+
+    @property
+    def usage_based(self) -> bool:
+        return any(c.usage_based for c in self.components or self.past_components)
+
+    @property
+    def price_not_found(self) -> bool:
+        return any(c.price_not_found for c in self.components or self.past_components)
+
+    def to_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "name": self.address,
+            "resourceType": self.resource_type,
+            "action": self.action,
+            "region": self.region,
+            "support": self.support,
+            "monthlyCost": money(self.monthly_cost),
+            "pastMonthlyCost": money(self.past_monthly_cost),
+            "diffMonthlyCost": money(self.diff_monthly_cost),
+            "costComponents": [c.to_dict() for c in self.components],
+        }
+        if self.past_components:
+            document["pastCostComponents"] = [c.to_dict() for c in self.past_components]
+        return document
+
+
+@dataclass(slots=True)
+class Estimate:
+    resources: list[ResourceCost]
+    pricing_source: str
+    pricing_version: str
+    plan_digest: str = ""
+    currency: str = "USD"
+    hours_per_month: Decimal = HOURS_PER_MONTH
+    total_monthly_cost: Decimal = ZERO
+    past_total_monthly_cost: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        self.total_monthly_cost = sum((r.monthly_cost for r in self.resources), ZERO)
+        self.past_total_monthly_cost = sum((r.past_monthly_cost for r in self.resources), ZERO)
+
+    @property
+    def diff_total_monthly_cost(self) -> Decimal:
+        return self.total_monthly_cost - self.past_total_monthly_cost
+
+    @property
+    def total_hourly_cost(self) -> Decimal:
+        return self.total_monthly_cost / self.hours_per_month
+
+    def unsupported_resource_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for resource in self.resources:
+            if resource.support == UNSUPPORTED:
+                counts[resource.resource_type] = counts.get(resource.resource_type, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def summary(self) -> dict[str, Any]:
+        supported = [r for r in self.resources if r.support == PRICED]
+        unsupported = self.unsupported_resource_counts()
+        return {
+            "totalDetectedResources": len(self.resources),
+            "totalSupportedResources": len(supported),
+            "totalFreeResources": sum(1 for r in self.resources if r.support == FREE),
+            "totalUnsupportedResources": sum(unsupported.values()),
+            "unsupportedResourceCounts": unsupported,
+            "totalUsageBasedResources": sum(1 for r in supported if r.usage_based),
+            "totalNoPriceResources": sum(1 for r in supported if r.price_not_found),
+        }
+
+    def top_resources(self, limit: int = 20) -> list[ResourceCost]:
+        """The biggest cost drivers: by monthly cost, then by the size of their change."""
+        return sorted(
+            self.resources,
+            key=lambda r: (-r.monthly_cost, -abs(r.diff_monthly_cost), r.address),
+        )[:limit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": "0.2",
+            "currency": self.currency,
+            "totalMonthlyCost": money(self.total_monthly_cost),
+            "pastTotalMonthlyCost": money(self.past_total_monthly_cost),
+            "diffTotalMonthlyCost": money(self.diff_total_monthly_cost),
+            "totalHourlyCost": number(self.total_hourly_cost.quantize(Decimal("0.0000000001"))),
+            "pricing": {"source": self.pricing_source, "version": self.pricing_version},
+            "planDigest": self.plan_digest,
+            "resources": [r.to_dict() for r in self.resources],
+            "summary": self.summary(),
+        }

@@ -1,0 +1,168 @@
+"""The pricer table: resource type → small function returning its cost components.
+
+Adding a resource type touches one module under ``estimation/aws/`` (which registers here with
+``@pricer("aws_x")``) and one test file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.usage import ResourceUsage
+from cloudcostguard.pricing.catalog import PriceCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class PricingContext:
+    """Everything a pricer may use for one side (before or after) of one resource change."""
+
+    address: str
+    resource_type: str
+    region: str
+    attrs: Attributes
+    usage: ResourceUsage
+    catalog: PriceCatalog
+    hours_per_month: Decimal
+
+
+Pricer = Callable[[PricingContext], list[CostComponent]]
+
+PRICERS: dict[str, Pricer] = {}
+
+
+def pricer(*resource_types: str) -> Callable[[Pricer], Pricer]:
+    def register(function: Pricer) -> Pricer:
+        for resource_type in resource_types:
+            if resource_type in PRICERS:
+                raise RuntimeError(f"two pricers for {resource_type}")
+            PRICERS[resource_type] = function
+        return function
+
+    return register
+
+
+# Types known to cost nothing by themselves (their traffic or attachments are priced elsewhere).
+FREE_RESOURCE_TYPES: frozenset[str] = frozenset(
+    {
+        # networking plumbing
+        "aws_vpc",
+        "aws_subnet",
+        "aws_security_group",
+        "aws_security_group_rule",
+        "aws_vpc_security_group_ingress_rule",
+        "aws_vpc_security_group_egress_rule",
+        "aws_route_table",
+        "aws_route",
+        "aws_route_table_association",
+        "aws_main_route_table_association",
+        "aws_internet_gateway",
+        "aws_egress_only_internet_gateway",
+        "aws_network_acl",
+        "aws_network_acl_rule",
+        "aws_default_vpc",
+        "aws_default_subnet",
+        "aws_default_security_group",
+        "aws_default_route_table",
+        "aws_default_network_acl",
+        "aws_vpc_dhcp_options",
+        "aws_vpc_dhcp_options_association",
+        "aws_network_interface",
+        "aws_network_interface_attachment",
+        "aws_eip_association",
+        "aws_vpc_endpoint_route_table_association",
+        "aws_vpc_peering_connection_accepter",
+        "aws_lb_listener",
+        "aws_lb_listener_rule",
+        "aws_lb_target_group",
+        "aws_lb_target_group_attachment",
+        "aws_alb_listener",
+        "aws_alb_listener_rule",
+        "aws_alb_target_group",
+        "aws_alb_target_group_attachment",
+        "aws_elb_attachment",
+        "aws_volume_attachment",
+        "aws_placement_group",
+        "aws_key_pair",
+        "aws_launch_template",
+        "aws_launch_configuration",
+        "aws_autoscaling_group_tag",
+        "aws_autoscaling_policy",
+        # identity and access
+        "aws_iam_role",
+        "aws_iam_policy",
+        "aws_iam_role_policy",
+        "aws_iam_role_policy_attachment",
+        "aws_iam_user",
+        "aws_iam_user_policy",
+        "aws_iam_user_policy_attachment",
+        "aws_iam_group",
+        "aws_iam_group_policy",
+        "aws_iam_group_policy_attachment",
+        "aws_iam_group_membership",
+        "aws_iam_instance_profile",
+        "aws_iam_policy_attachment",
+        "aws_iam_openid_connect_provider",
+        "aws_iam_service_linked_role",
+        "aws_iam_access_key",
+        # configuration of priced things
+        "aws_db_subnet_group",
+        "aws_db_parameter_group",
+        "aws_db_option_group",
+        "aws_elasticache_subnet_group",
+        "aws_elasticache_parameter_group",
+        "aws_eks_addon",
+        "aws_eks_identity_provider_config",
+        "aws_eks_access_entry",
+        "aws_eks_access_policy_association",
+        "aws_s3_bucket_policy",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_lifecycle_configuration",
+        "aws_s3_bucket_acl",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_cors_configuration",
+        "aws_s3_bucket_notification",
+        "aws_s3_bucket_logging",
+        "aws_s3_bucket_website_configuration",
+        "aws_sqs_queue_policy",
+        "aws_lambda_permission",
+        "aws_lambda_alias",
+        "aws_lambda_event_source_mapping",
+        "aws_cloudwatch_log_stream",
+        "aws_cloudwatch_log_subscription_filter",
+        "aws_cloudwatch_log_resource_policy",
+        "aws_kms_alias",
+        "aws_dynamodb_table_item",
+        "aws_efs_mount_target",
+        "aws_efs_access_point",
+        "aws_efs_file_system_policy",
+        "aws_efs_backup_policy",
+        "aws_ebs_encryption_by_default",
+        "aws_ebs_default_kms_key",
+        # Terraform's own utility providers
+        "null_resource",
+        "terraform_data",
+        "random_id",
+        "random_password",
+        "random_string",
+        "random_pet",
+        "random_integer",
+        "random_uuid",
+        "random_shuffle",
+        "time_sleep",
+        "time_static",
+        "time_rotating",
+        "time_offset",
+        "tls_private_key",
+        "tls_self_signed_cert",
+        "tls_cert_request",
+        "tls_locally_signed_cert",
+        "local_file",
+        "local_sensitive_file",
+    }
+)

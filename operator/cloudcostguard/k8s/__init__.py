@@ -1,0 +1,1 @@
+"""Kubernetes edge: CRD models, kopf handlers, admission webhook, indexes."""

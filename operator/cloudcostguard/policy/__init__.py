@@ -1,0 +1,1 @@
+"""Pure CostPolicy evaluation (no I/O)."""

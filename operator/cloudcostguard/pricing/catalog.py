@@ -1,0 +1,207 @@
+"""The price catalog: what the estimator asks for prices, and the in-memory implementation behind it.
+
+Records are AWS Price List products reduced to what pricing needs: offer code (``service``), region
+code, product attributes with the offer files' names (``instanceType``, ``volumeApiName``, ``usagetype``,
+…), unit, and one or more tiers (``beginRange``/``endRange``). Lookups name the service, region and a
+few attributes. The first lookup with a given set of attribute names builds an index on those names;
+after that, and for any repeated query, a lookup is one dict access.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+ZERO = Decimal(0)
+
+# Lower sorts first: when several products match a query, the better-sourced one wins.
+CONFIDENCE_RANK = {"official": 0, "high": 1, "medium": 2, "low": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTier:
+    start: Decimal
+    end: Decimal | None  # None: open-ended ("Inf")
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """One product's on-demand price: a unit and its tiers, sorted by start."""
+
+    unit: str
+    tiers: tuple[PriceTier, ...]
+    origin: str = ""
+    confidence: str = "official"
+
+    @property
+    def unit_price(self) -> Decimal:
+        """The first tier's price: the whole price for untiered products."""
+        return self.tiers[0].unit_price
+
+    def cost_for(self, quantity: Decimal) -> Decimal:
+        """Cost of ``quantity`` units walking the tiers (S3 storage, Lambda duration, free tiers)."""
+        if len(self.tiers) == 1 and self.tiers[0].start == ZERO:
+            return quantity * self.tiers[0].unit_price
+        total = ZERO
+        for tier in self.tiers:
+            if quantity <= tier.start:
+                break
+            upper = quantity if tier.end is None else min(quantity, tier.end)
+            total += (upper - tier.start) * tier.unit_price
+        return total
+
+    def tier_quantities(self, quantity: Decimal) -> list[tuple[PriceTier, Decimal]]:
+        """How much of ``quantity`` falls into each tier (for one cost component per tier)."""
+        split = []
+        for tier in self.tiers:
+            upper = quantity if tier.end is None else min(quantity, tier.end)
+            split.append((tier, max(upper - tier.start, ZERO)))
+        return split
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRecord:
+    """One tier of one product, as stored (snapshot file, PostgreSQL, cache file)."""
+
+    service: str
+    region: str
+    attributes: Mapping[str, str]
+    unit: str
+    unit_price: Decimal
+    tier_start: Decimal = ZERO
+    tier_end: Decimal | None = None
+    origin: str = ""
+    confidence: str = "official"
+
+
+@runtime_checkable
+class PriceCatalog(Protocol):
+    """What the estimator needs: on-demand prices by service, region and product attributes."""
+
+    @property
+    def source(self) -> str:
+        """Where prices come from: ``bundled``, ``postgresql``, ``cache-file``."""
+
+    @property
+    def version(self) -> str:
+        """Identifies the prices used; equal versions give equal estimates."""
+
+    def lookup(self, service: str, region: str, /, **attributes: str) -> Price | None:
+        """The product matching every given attribute, or None when there is none."""
+
+
+_Product = tuple[Mapping[str, str], Price]
+
+# AWS prefixes usage types with a region code everywhere but us-east-1: "USE2-NatGateway-Hours",
+# "EU-BoxUsage:t3.micro", "APN1-EBS:VolumeUsage.gp3". Pricers match the region-free part.
+DERIVED_USAGETYPE = "usagetypeBase"
+_REGION_PREFIX = re.compile(r"^[A-Z]{2,4}[0-9]?-(?=[A-Za-z])")
+
+
+def usagetype_base(usagetype: str) -> str:
+    return _REGION_PREFIX.sub("", usagetype, count=1)
+
+
+class InMemoryCatalog:
+    """An immutable catalog held in memory; swap whole instances to refresh (readers never see a mix)."""
+
+    def __init__(self, records: Iterable[PriceRecord], *, source: str, version: str) -> None:
+        self._source = source
+        self._version = version
+        grouped: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], list[PriceRecord]] = {}
+        for record in records:
+            key = (record.service, record.region, record.unit, tuple(sorted(record.attributes.items())))
+            grouped.setdefault(key, []).append(record)
+        self._products: dict[tuple[str, str], list[_Product]] = {}
+        for (service, region, unit, attributes), tiers in grouped.items():
+            tiers.sort(key=lambda r: r.tier_start)
+            first = tiers[0]
+            price = Price(
+                unit=unit,
+                tiers=tuple(PriceTier(r.tier_start, r.tier_end, r.unit_price) for r in tiers),
+                origin=first.origin,
+                confidence=first.confidence,
+            )
+            indexed = dict(attributes)
+            if "usagetype" in indexed:
+                indexed[DERIVED_USAGETYPE] = usagetype_base(indexed["usagetype"])
+            self._products.setdefault((service, region), []).append((indexed, price))
+        for products in self._products.values():
+            products.sort(key=lambda p: (CONFIDENCE_RANK.get(p[1].confidence, 9), sorted(p[0].items())))
+        self._record_count = sum(len(t) for t in grouped.values())
+        self._indexes: dict[tuple[str, str, tuple[str, ...]], dict[tuple[str, ...], Price]] = {}
+        self._memo: dict[tuple[str, str, tuple[tuple[str, str], ...]], Price | None] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def record_count(self) -> int:
+        return self._record_count
+
+    @property
+    def product_count(self) -> int:
+        return sum(len(products) for products in self._products.values())
+
+    def regions(self, service: str) -> set[str]:
+        return {region for (svc, region) in self._products if svc == service}
+
+    def records(self) -> list[PriceRecord]:
+        """Every record, back in storage shape (for export and the cache file)."""
+        out: list[PriceRecord] = []
+        for (service, region), products in sorted(self._products.items()):
+            for attributes, price in products:
+                out.extend(
+                    PriceRecord(
+                        service=service,
+                        region=region,
+                        attributes={k: v for k, v in attributes.items() if k != DERIVED_USAGETYPE},
+                        unit=price.unit,
+                        unit_price=tier.unit_price,
+                        tier_start=tier.start,
+                        tier_end=tier.end,
+                        origin=price.origin,
+                        confidence=price.confidence,
+                    )
+                    for tier in price.tiers
+                )
+        return out
+
+    def lookup(self, service: str, region: str, /, **attributes: str) -> Price | None:
+        query = tuple(sorted(attributes.items()))
+        memo_key = (service, region, query)
+        try:
+            return self._memo[memo_key]
+        except KeyError:
+            pass
+        names = tuple(name for name, _ in query)
+        index_key = (service, region, names)
+        index = self._indexes.get(index_key)
+        if index is None:
+            index = self._build_index(service, region, names)
+        price = index.get(tuple(value for _, value in query))
+        self._memo[memo_key] = price
+        return price
+
+    def _build_index(self, service: str, region: str, names: tuple[str, ...]) -> dict[tuple[str, ...], Price]:
+        with self._lock:
+            index: dict[tuple[str, ...], Price] = {}
+            for attributes, price in self._products.get((service, region), ()):
+                try:
+                    values = tuple(attributes[name] for name in names)
+                except KeyError:
+                    continue
+                index.setdefault(values, price)  # products are sorted best-first
+            self._indexes[(service, region, names)] = index
+            return index

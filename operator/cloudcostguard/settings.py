@@ -1,0 +1,108 @@
+"""The one typed settings object. Every field is read from ``CCG_<NAME>`` or given by a CLI flag.
+
+Settings load once and fail fast with a message naming the variable (see ``load_settings``); tests
+construct ``Settings(...)`` directly. There are no default credentials: ``database_url`` is empty
+unless configured.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cloudcostguard import errors
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CCG_", extra="forbid", frozen=True)
+
+    # --- estimation ---------------------------------------------------------------------------
+    default_region: str = Field("us-east-1", description="Region for resources whose provider sets none.")
+    max_plan_bytes: int = Field(
+        50 * MiB, gt=0, description="Largest plan accepted, in bytes (CLI, operator and webhook)."
+    )
+    hours_per_month: Decimal = Field(Decimal(730), description="Hours in a billing month (AWS uses 730).")
+
+    # --- pricing store ------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL of the pricing store; empty means the bundled snapshot."
+    )
+    db_pool_min_size: int = Field(1, ge=0, description="Connections kept open in the pool.")
+    db_pool_max_size: int = Field(5, ge=1, description="Most connections in the pool.")
+    db_connect_timeout: float = Field(5.0, gt=0, description="Seconds to open one connection.")
+    db_command_timeout: float = Field(30.0, gt=0, description="Seconds any one query may take.")
+    db_statement_timeout_ms: int = Field(
+        60_000, gt=0, description="Server-side statement_timeout for pool connections, ms."
+    )
+    db_max_connection_lifetime: float = Field(
+        300.0, gt=0, description="Seconds before an idle pooled connection is replaced."
+    )
+    catalog_refresh_interval: float = Field(
+        300.0, gt=0, description="Seconds between catalog version checks (besides LISTEN/NOTIFY)."
+    )
+    catalog_cache_file: Path | None = Field(
+        None, description="File where the last good price catalog is kept for cold starts."
+    )
+    pricing_services: list[str] = Field(
+        default_factory=list, description="Offer codes to keep when loading (empty: all priced ones)."
+    )
+    pricing_regions: list[str] = Field(
+        default_factory=list, description="Regions to keep when loading (empty: all)."
+    )
+    download_timeout: float = Field(
+        60.0, gt=0, description="Seconds without progress before a download fails."
+    )
+    download_max_bytes: int = Field(4096 * MiB, gt=0, description="Largest offer file downloaded, in bytes.")
+    download_retries: int = Field(3, ge=0, description="Retries of a failed download, with backoff.")
+    pricing_base_url: str = Field(
+        "https://pricing.us-east-1.amazonaws.com", description="AWS Price List Bulk API host."
+    )
+
+    # --- plan sources (operator) -------------------------------------------------------------
+    url_timeout: float = Field(10.0, gt=0, description="Seconds to fetch a plan from spec.plan.url.")
+    url_max_bytes: int = Field(20 * MiB, gt=0, description="Largest plan fetched from a URL, in bytes.")
+    url_allow_private: bool = Field(
+        False, description="Allow spec.plan.url to reach private, loopback and link-local addresses."
+    )
+    url_ca_file: Path | None = Field(None, description="Extra CA bundle for spec.plan.url (PEM).")
+
+    # --- process ------------------------------------------------------------------------------
+    metrics_listen: str = Field("0.0.0.0:8080", description="HOST:PORT of /metrics.")
+    health_listen: str = Field("0.0.0.0:8081", description="HOST:PORT of /healthz and /readyz.")
+    webhook_listen: str = Field("0.0.0.0:9443", description="HOST:PORT of the admission webhook (HTTPS).")
+    webhook_cert_file: Path | None = Field(None, description="TLS certificate (PEM) of the webhook.")
+    webhook_key_file: Path | None = Field(None, description="TLS key (PEM) of the webhook.")
+    webhook_host: str | None = Field(
+        None, description="Host name put in a generated self-signed certificate (default: localhost)."
+    )
+    webhook_max_review_bytes: int = Field(
+        8 * MiB, gt=0, description="Largest AdmissionReview body accepted, in bytes."
+    )
+    webhook_failure_policy: Literal["Fail", "Ignore"] = Field(
+        "Fail", description="failurePolicy written into webhook configurations the operator manages."
+    )
+    log_format: Literal["json", "text"] = Field("json", description="Log line format.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    peering_name: str = Field(
+        "cloudcostguard", description="kopf peering object name (one active reconciler)."
+    )
+    operator_namespace: str | None = Field(
+        None, description="Namespace the operator runs in (excluded from admission)."
+    )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (and explicit overrides from flags); fail fast naming the variable."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "?"
+        raise errors.ConfigurationError(f"invalid setting CCG_{field.upper()}: {first['msg']}") from err

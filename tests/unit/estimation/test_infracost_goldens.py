@@ -1,0 +1,112 @@
+"""Every Infracost golden row of a type we price is reproduced to the cent.
+
+Each case is a folder under ``tests/fixtures/infracost/``: ``golden.txt`` and ``usage.yml`` are
+Infracost's own files (see that folder's PROVENANCE.md); ``plan.json`` is our Terraform plan written for
+the same test resources; ``uncovered.yml`` lists the rows we knowingly do not reproduce, each with a
+reason. An uncovered row must still show up as "price not found" (or its resource as unsupported), so
+the list cannot hide a regression, and every listed row must exist in the golden.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+import cloudcostguard
+from cloudcostguard.estimation.model import CostComponent, Estimate
+from cloudcostguard.estimation.registry import PRICERS
+from tests.unit.estimation.goldens import GoldenRow, parse_golden
+
+CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "infracost"
+CASES = sorted(path.name for path in CASES_DIR.iterdir() if (path / "plan.json").exists())
+CENT = Decimal("0.01")
+
+
+def _estimate(case: Path) -> Estimate:
+    usage_file = case / "usage.yml"
+    usage = usage_file.read_text() if usage_file.exists() else None
+    return cloudcostguard.estimate((case / "plan.json").read_bytes(), usage=usage)
+
+
+def _uncovered(case: Path) -> dict[tuple[str, str | None, str], str]:
+    listed = case / "uncovered.yml"
+    if not listed.exists():
+        return {}
+    entries = yaml.safe_load(listed.read_text()) or []
+    return {(e["resource"], e.get("subresource"), e["component"]): e["reason"] for e in entries}
+
+
+def _find(estimate: Estimate, row: GoldenRow) -> CostComponent | None:
+    for resource in estimate.resources:
+        if resource.address == row.resource:
+            for component in resource.components:
+                if component.name == row.name and component.subresource == row.subresource:
+                    return component
+    return None
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
+    case = CASES_DIR / case_name
+    golden = parse_golden(case / "golden.txt")
+    estimate = _estimate(case)
+    uncovered = _uncovered(case)
+    golden_keys = {(row.resource, row.subresource, row.name) for row in golden.rows}
+    assert not set(uncovered) - golden_keys, "uncovered.yml names rows that are not in the golden"
+    by_address = {resource.address: resource for resource in estimate.resources}
+    failures = []
+    for row in golden.rows:
+        resource_type = row.resource.split(".")[-2] if ".module." not in row.resource else row.resource
+        resource = by_address.get(row.resource)
+        key = (row.resource, row.subresource, row.name)
+        if key in uncovered:
+            component = _find(estimate, row)
+            out_of_scope = resource is not None and resource.support == "unsupported"
+            if not out_of_scope and (component is None or not component.price_not_found):
+                failures.append(f"{key} is listed uncovered but we priced it: {component}")
+            continue
+        if resource is None:
+            failures.append(f"{row.resource}: not in our estimate (type {resource_type})")
+            continue
+        component = _find(estimate, row)
+        if component is None:
+            failures.append(f"{key}: no such component; we have {[c.name for c in resource.components]}")
+            continue
+        if row.monthly_quantity is None:
+            if component.monthly_quantity is not None or component.price != row.usage_price:
+                failures.append(f"{key}: golden depends on usage at ${row.usage_price}; we have {component}")
+            continue
+        assert row.monthly_cost is not None
+        ours = component.monthly_cost
+        if ours is None or abs(ours - row.monthly_cost) >= CENT / 2 + Decimal("0.000001"):
+            failures.append(f"{key}: golden ${row.monthly_cost}, ours {ours}")
+        elif component.monthly_quantity is None or abs(
+            component.monthly_quantity - row.monthly_quantity
+        ) > Decimal("0.5") * _display_step(row.monthly_quantity):
+            failures.append(
+                f"{key}: golden quantity {row.monthly_quantity}, ours {component.monthly_quantity}"
+            )
+    assert not failures, "\n".join(failures)
+    if not uncovered:
+        assert estimate.total_monthly_cost.quantize(CENT) == golden.total
+
+
+def _display_step(quantity: Decimal) -> Decimal:
+    # Goldens print quantities rounded (to whole units, or to the digits shown).
+    exponent = quantity.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return Decimal(1).scaleb(min(exponent, 0))
+
+
+def test_every_case_prices_only_registered_types_or_lists_them() -> None:
+    """A golden resource of a type without a pricer must be listed as uncovered, never silently skipped."""
+    for case_name in CASES:
+        case = CASES_DIR / case_name
+        uncovered = _uncovered(case)
+        for row in parse_golden(case / "golden.txt").rows:
+            resource_type = next(p for p in row.resource.split(".") if p.startswith("aws_"))
+            if resource_type not in PRICERS:
+                assert (row.resource, row.subresource, row.name) in uncovered, row
