@@ -1,98 +1,194 @@
-"""Render an estimate for people (table, markdown) and machines (json)."""
+"""Render an estimate for people (table, markdown) and machines (json).
+
+Money is rounded half-up to cents here and only here; the estimate keeps exact Decimals.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import orjson
 
-from cloudcostguard.estimation.model import FREE, UNSUPPORTED, CostComponent, Estimate, money, number
+from cloudcostguard.estimation.model import (
+    PRICED,
+    CostComponent,
+    Estimate,
+    ResourceCost,
+    number,
+    round_half_up,
+)
 
 FORMATS = ("table", "json", "markdown")
+UNCHANGED_ACTIONS = ("no-op", "read")
+# GitHub refuses comments over 65,536 characters; keep the PR comment well inside that.
+MARKDOWN_MAX_ROWS = 50
+MARKDOWN_MAX_CHARS = 60_000
+SUBRESOURCE_SEPARATOR = " › "
+_QUANTITY_STEP = Decimal("0.0001")
 
 
 def render(estimate: Estimate, output_format: str) -> str:
     if output_format == "json":
-        return orjson.dumps(estimate.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        return render_json(estimate)
     if output_format == "markdown":
         return render_markdown(estimate)
-    return render_table(estimate)
+    if output_format == "table":
+        return render_table(estimate)
+    raise ValueError(f"unknown output format {output_format!r}; choose from {', '.join(FORMATS)}")
 
 
-def _dollars(value: Decimal | None) -> str:
-    rendered = money(value)
-    if rendered is None:
-        return "-"
-    return f"-${rendered[1:]}" if rendered.startswith("-") else f"${rendered}"
+def render_json(estimate: Estimate) -> str:
+    return orjson.dumps(estimate.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def _signed(value: Decimal) -> str:
-    rendered = _dollars(value)
-    return rendered if rendered.startswith("-") else "+" + rendered
+# --- formatting helpers -------------------------------------------------------------------------
 
 
-def _component_cost(component: CostComponent) -> str:
-    if component.price_not_found:
-        return "price not found"
-    if component.monthly_cost is None:
-        return f"depends on usage: ${number(component.price)} per {component.unit}"
-    return _dollars(component.monthly_cost)
+def dollars(value: Decimal) -> str:
+    """``$1,234.57``; ``-$5.00`` (half-up to the cent)."""
+    rounded = round_half_up(value)
+    return f"-${-rounded:,}" if rounded < 0 else f"${rounded:,}"
 
 
-def _quantity(component: CostComponent) -> str:
-    if component.monthly_quantity is None:
+def signed_dollars(value: Decimal) -> str:
+    """A change: ``+$5.00``, ``-$5.00``, ``$0.00`` (no sign when nothing changes)."""
+    rendered = dollars(value)
+    return rendered if rendered.startswith("-") or rendered == "$0.00" else "+" + rendered
+
+
+def quantity(value: Decimal | None) -> str:
+    """``1,460``, ``0.5``, ``0.0137``: up to four decimals, thousands grouped."""
+    if value is None:
         return ""
-    return f"{component.monthly_quantity.quantize(Decimal('0.01')).normalize():,f}"
+    rounded = round_half_up(value, _QUANTITY_STEP)
+    if rounded.is_zero() and not value.is_zero():
+        return "<0.0001" if value > 0 else "-<0.0001"
+    text = f"{rounded:,f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _has_past(estimate: Estimate) -> bool:
+    return any(r.action != "create" for r in estimate.resources if r.support == PRICED)
+
+
+def _action_note(resource: ResourceCost) -> str:
+    if resource.action in ("create", *UNCHANGED_ACTIONS):
+        return ""
+    return f"({resource.action}, was {dollars(resource.past_monthly_cost)})"
+
+
+# --- table --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Node:
+    """One resource's components arranged by sub-resource (``root_block_device``, ``ebs_block_device[0]``)."""
+
+    components: list[CostComponent] = field(default_factory=list)
+    children: dict[str, _Node] = field(default_factory=dict)
+
+
+def _tree(components: Iterable[CostComponent]) -> _Node:
+    root = _Node()
+    for component in components:
+        node = root
+        if component.subresource:
+            for part in component.subresource.split(SUBRESOURCE_SEPARATOR):
+                node = node.children.setdefault(part, _Node())
+        node.components.append(component)
+    return root
+
+
+# A row is (name, quantity, unit, cost) or (name, text spanning the quantity, unit and cost columns).
+_Row = tuple[str, str, str, str] | tuple[str, str]
+
+
+def _component_row(name: str, component: CostComponent) -> _Row:
+    if component.price_not_found:
+        return (name, quantity(component.monthly_quantity), component.unit, "price not found")
+    if component.monthly_cost is None:
+        price = number(component.price) or "?"
+        return (name, f"Monthly cost depends on usage: ${price} per {component.unit}")
+    marker = " *" if component.usage_based else ""
+    return (
+        name,
+        quantity(component.monthly_quantity),
+        component.unit,
+        dollars(component.monthly_cost) + marker,
+    )
+
+
+def _tree_rows(node: _Node, prefix: str) -> list[_Row]:
+    rows: list[_Row] = []
+    items: list[CostComponent | tuple[str, _Node]] = [*node.components, *node.children.items()]
+    for position, item in enumerate(items):
+        last = position == len(items) - 1
+        branch = "└─ " if last else "├─ "
+        if isinstance(item, CostComponent):
+            rows.append(_component_row(prefix + branch + item.name, item))
+        else:
+            name, child = item
+            rows.append((prefix + branch + name, "", "", ""))
+            rows.extend(_tree_rows(child, prefix + ("   " if last else "│  ")))
+    return rows
 
 
 def render_table(estimate: Estimate) -> str:
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[_Row | None] = []  # None: a blank line
     for resource in estimate.resources:
-        if resource.support != "priced":
+        if resource.support != PRICED:
             continue
-        components = resource.components or resource.past_components
-        label = (
-            resource.address
-            if resource.action in ("create", "no-op", "read")
-            else (f"{resource.address} ({resource.action})")
-        )
-        rows.append((label, "", "", _dollars(resource.monthly_cost)))
-        for position, component in enumerate(components):
-            branch = "└─" if position == len(components) - 1 else "├─"
-            marker = " *" if component.usage_based else ""
-            name = (
-                component.name
-                if component.subresource is None
-                else (f"{component.subresource} › {component.name}")
-            )
-            rows.append(
-                (
-                    f" {branch} {name}",
-                    _quantity(component),
-                    component.unit,
-                    _component_cost(component) + marker,
-                )
-            )
-        rows.append(("", "", "", ""))
+        note = _action_note(resource)
+        header = f"{resource.address}  {note}" if note else resource.address
+        rows.append((header, "", "", dollars(resource.monthly_cost)))
+        rows.extend(_tree_rows(_tree(resource.components), ""))
+        rows.append(None)
     headers = ("Name", "Monthly Qty", "Unit", "Monthly Cost")
-    widths = [max([len(headers[i])] + [len(row[i]) for row in rows]) for i in range(4)]
-    lines = [_row(headers, widths), ""]
-    lines += [_row(row, widths) if any(row) else "" for row in rows]
-    lines.append(_row(("OVERALL TOTAL", "", "", _dollars(estimate.total_monthly_cost)), widths))
-    if estimate.past_total_monthly_cost:
-        lines.append(_row(("Previous total", "", "", _dollars(estimate.past_total_monthly_cost)), widths))
-        lines.append(_row(("Monthly change", "", "", _signed(estimate.diff_total_monthly_cost)), widths))
+    totals: list[tuple[str, str]] = [("OVERALL TOTAL", dollars(estimate.total_monthly_cost))]
+    if _has_past(estimate):
+        totals.append(("Previous total", dollars(estimate.past_total_monthly_cost)))
+        totals.append(("Monthly change", signed_dollars(estimate.diff_total_monthly_cost)))
+    full_rows = [row for row in rows if row is not None and len(row) == 4]
+    widths = [
+        max(
+            [len(headers[i])]
+            + [len(row[i]) for row in full_rows]
+            + ([len(t[0]) for t in totals] if i == 0 else [])
+        )
+        for i in range(4)
+    ]
+    widths[3] = max([widths[3]] + [len(t[1]) for t in totals])
+    span = widths[1] + widths[2] + widths[3] + 4
+    for row in rows:
+        if row is not None and len(row) == 2:
+            widths[0] = max(widths[0], len(row[0]))
+            span = max(span, len(row[1]))
+    widths[3] = max(widths[3], span - widths[1] - widths[2] - 4)
+
+    def line(row: _Row | None) -> str:
+        if row is None:
+            return ""
+        if len(row) == 2:
+            return f" {row[0]:<{widths[0]}}  {row[1]:>{span}}".rstrip()
+        name, qty, unit, cost = row
+        return f" {name:<{widths[0]}}  {qty:>{widths[1]}}  {unit:<{widths[2]}}  {cost:>{widths[3]}}".rstrip()
+
+    lines = [line(headers), ""]
+    lines.extend(line(row) for row in rows)
+    if not rows:
+        lines.append(" No priced resources in this plan.")
+        lines.append("")
+    lines.extend(line((label, "", "", value)) for label, value in totals)
     lines.append("")
-    lines.extend(_summary_lines(estimate))
-    lines.append(f"Prices: {estimate.pricing_source} {estimate.pricing_version}")
-    if any(c.usage_based for r in estimate.resources for c in r.components):
-        lines.append("* usage-based: priced from the usage file; without usage it adds no cost")
+    lines.extend(f" {text}" for text in _summary_lines(estimate))
+    lines.append(f" Prices: {estimate.pricing_source} {estimate.pricing_version}")
+    if any(c.usage_based and c.monthly_cost is not None for r in estimate.resources for c in r.components):
+        lines.append(" * priced from the usage file")
     return "\n".join(lines) + "\n"
-
-
-def _row(cells: tuple[str, str, str, str], widths: list[int]) -> str:
-    name, quantity, unit, cost = cells
-    return f"{name:<{widths[0]}}  {quantity:>{widths[1]}}  {unit:<{widths[2]}}  {cost:>{widths[3]}}".rstrip()
 
 
 def _summary_lines(estimate: Estimate) -> list[str]:
@@ -106,37 +202,97 @@ def _summary_lines(estimate: Estimate) -> list[str]:
         listed = ", ".join(
             f"{count} × {kind}" for kind, count in summary["unsupportedResourceCounts"].items()
         )
-        lines.append(f"Not supported: {listed}")
+        lines.append(f"Not supported (not included in the totals): {listed}")
     if summary["totalNoPriceResources"]:
-        lines.append(f"{summary['totalNoPriceResources']} resources have components with no price found")
+        lines.append(
+            f"{summary['totalNoPriceResources']} resources have components with no price found "
+            "(not included in the totals)"
+        )
+    usage_based = summary["totalUsageBasedResources"]
+    if usage_based:
+        lines.append(f"{usage_based} resources have usage-based costs: give quantities with --usage FILE")
     return lines
 
 
+# --- markdown (pull-request comment) ------------------------------------------------------------
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code inside a GitHub table cell (pipes escaped, backticks fenced)."""
+    escaped = text.replace("|", "\\|")
+    fence = "``" if "`" in escaped else "`"
+    return f"{fence} {escaped} {fence}" if fence == "``" else f"`{escaped}`"
+
+
+def _percent(diff: Decimal, past: Decimal) -> str:
+    if past <= 0:
+        return ""
+    change = round_half_up(diff * 100 / past, Decimal("0.1"))
+    return f" ({'+' if change > 0 else ''}{change}%)"
+
+
 def render_markdown(estimate: Estimate) -> str:
-    diff = estimate.diff_total_monthly_cost
-    trend = "increase" if diff > 0 else "decrease" if diff < 0 else "no change"
+    total, past, diff = (
+        estimate.total_monthly_cost,
+        estimate.past_total_monthly_cost,
+        estimate.diff_total_monthly_cost,
+    )
+    rounded_diff = round_half_up(diff)
+    if rounded_diff > 0:
+        headline = f"Monthly cost will **increase by {dollars(diff)}**{_percent(diff, past)}"
+    elif rounded_diff < 0:
+        headline = f"Monthly cost will **decrease by {dollars(-diff)}**{_percent(diff, past)}"
+    else:
+        headline = "Monthly cost will **not change**"
     lines = [
-        "### 💰 CloudCostGuard estimate",
+        "### 💰 CloudCostGuard cost estimate",
         "",
-        f"Monthly cost will be **{_dollars(estimate.total_monthly_cost)}** "
-        f"({_signed(diff)}, {trend}; was {_dollars(estimate.past_total_monthly_cost)}).",
+        f"{headline}: {dollars(past)} → **{dollars(total)}** per month.",
         "",
-        "| Resource | Action | Monthly | Change |",
-        "| --- | --- | ---: | ---: |",
     ]
-    for resource in estimate.resources:
-        if resource.support in (FREE, UNSUPPORTED):
-            continue
-        if resource.action in ("no-op", "read") and not resource.diff_monthly_cost:
-            continue
+    changed = sorted(
+        (r for r in estimate.resources if r.support == PRICED and r.action not in UNCHANGED_ACTIONS),
+        key=lambda r: (-abs(r.diff_monthly_cost), r.address),
+    )
+    if changed:
+        lines += [
+            "| Resource | Action | Previous | Monthly | Change |",
+            "| --- | --- | ---: | ---: | ---: |",
+        ]
+        for resource in changed[:MARKDOWN_MAX_ROWS]:
+            lines.append(
+                f"| {_code(resource.address)} | {resource.action} | {dollars(resource.past_monthly_cost)} | "
+                f"{dollars(resource.monthly_cost)} | {signed_dollars(resource.diff_monthly_cost)} |"
+            )
+        hidden = changed[MARKDOWN_MAX_ROWS:]
+        if hidden:
+            hidden_diff = sum((r.diff_monthly_cost for r in hidden), Decimal(0))
+            lines.append(f"| … {len(hidden)} more changed resources | | | | {signed_dollars(hidden_diff)} |")
         lines.append(
-            f"| `{resource.address}` | {resource.action} | {_dollars(resource.monthly_cost)} | "
-            f"{_signed(resource.diff_monthly_cost)} |"
+            f"| **Total** | | **{dollars(past)}** | **{dollars(total)}** | **{signed_dollars(diff)}** |"
         )
-    lines += [
-        f"| **Total** | | **{_dollars(estimate.total_monthly_cost)}** | **{_signed(diff)}** |",
-        "",
-    ]
-    lines += [f"- {line}" for line in _summary_lines(estimate)]
+    else:
+        lines.append("No priced resource changes.")
+    lines.append("")
+    lines += [f"- {text}" for text in _summary_lines(estimate)]
     lines.append(f"- Prices: {estimate.pricing_source} `{estimate.pricing_version}`")
-    return "\n".join(lines) + "\n"
+    body = "\n".join(lines) + "\n"
+    breakdown = render_table(estimate)
+    details = f"\n<details><summary>Cost breakdown</summary>\n\n```text\n{breakdown}```\n\n</details>\n"
+    if "```" not in breakdown and len(body) + len(details) <= MARKDOWN_MAX_CHARS:
+        body += details
+    else:
+        body += "\n_The full breakdown is too long for a comment: run `cloudcostguard estimate` to see it._\n"
+    return body
+
+
+__all__ = [
+    "FORMATS",
+    "dollars",
+    "quantity",
+    "render",
+    "render_json",
+    "render_markdown",
+    "render_table",
+    "signed_dollars",
+]

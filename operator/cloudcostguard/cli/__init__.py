@@ -6,6 +6,7 @@ Errors reach the user as one line on stderr and exit code 2 (bad input) — neve
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,5 +47,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly. Point stdout at /dev/null so that the
+        # interpreter's final flush does not complain about the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         code = 0
     sys.exit(code)

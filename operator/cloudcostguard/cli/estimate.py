@@ -8,8 +8,10 @@ from typing import Any
 
 from cloudcostguard import errors
 from cloudcostguard.cli.common import read_input
-from cloudcostguard.render import render
-from cloudcostguard.settings import load_settings
+
+# The same names as cloudcostguard.render.FORMATS (a test keeps them equal); spelled out here so that
+# building the parser, and so `--help`, imports nothing heavy.
+FORMATS = ("table", "json", "markdown")
 
 
 def register(subcommands: Any) -> None:
@@ -20,7 +22,7 @@ def register(subcommands: Any) -> None:
     )
     parser.add_argument("plan", metavar="PLAN", help="plan JSON file from `terraform show -json`, or -")
     parser.add_argument("--usage", metavar="FILE", help="Infracost-compatible usage file (YAML)")
-    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument(
         "--database-url",
         metavar="URL",
@@ -31,9 +33,14 @@ def register(subcommands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import cloudcostguard  # noqa: PLC0415 - keeps `--help` fast
+    # Imported here, not at the top, so that `cloudcostguard --help` stays fast.
+    import cloudcostguard  # noqa: PLC0415
+    from cloudcostguard.render import render  # noqa: PLC0415
+    from cloudcostguard.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(default_region=args.default_region)
+    if args.plan == "-" and args.usage == "-":
+        raise errors.CloudCostGuardError("the plan and the usage file cannot both be read from stdin")
     plan_bytes = read_input(args.plan, what="plan", max_bytes=settings.max_plan_bytes)
     usage = read_input(args.usage, what="usage", max_bytes=settings.max_plan_bytes) if args.usage else None
     catalog = None
@@ -51,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         hours_per_month=settings.hours_per_month,
     )
     sys.stdout.write(render(estimate, args.format))
+    sys.stdout.flush()
     return 0
 
 

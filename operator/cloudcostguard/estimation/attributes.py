@@ -2,7 +2,9 @@
 
 Plans are user input: an attribute may be missing, unknown (``after_unknown``), null, or of the wrong
 type. Pricers read through these helpers and get ``None`` (or the given default) instead of an
-exception, then fall back to the provider's documented defaults.
+exception, then fall back to the provider's documented defaults. A number beyond ``MAX_MAGNITUDE``
+counts as garbage too: no real resource is that large, and bounding inputs keeps every product of
+quantities and prices exact within Decimal's 28 digits.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import math
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+# 10^15 (a quadrillion GB, requests, hours...): far beyond any real quantity, far below Decimal's limits.
+MAX_MAGNITUDE = Decimal(10) ** 15
 
 
 class Attributes:
@@ -42,8 +47,8 @@ class Attributes:
         if isinstance(value, bool):
             return default
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
+            return value if -_MAX_INT <= value <= _MAX_INT else default
+        if isinstance(value, float) and value.is_integer() and -_MAX_INT <= value <= _MAX_INT:
             return int(value)
         return default
 
@@ -75,19 +80,33 @@ class Attributes:
         return bool(self._values)
 
 
+_MAX_INT = 10**15
+
+
 def to_decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
-    """Numbers and numeric strings (usage files write both) → Decimal; anything else → default."""
-    if isinstance(value, bool) or value is None:
+    """Numbers and numeric strings (usage files write both) → Decimal; anything else, or a magnitude
+    beyond ``MAX_MAGNITUDE``, → default."""
+    parsed = parse_decimal(value)
+    if parsed is None or abs(parsed) > MAX_MAGNITUDE:
         return default
+    return parsed
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    """A finite number or numeric string as a Decimal, whatever its size; anything else → None."""
+    if isinstance(value, bool) or value is None:
+        return None
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
         # repr() gives the shortest string that round-trips: 0.1 → "0.1", not 0.1000000000000000055…
-        return Decimal(repr(value)) if math.isfinite(value) else default
+        return Decimal(repr(value)) if math.isfinite(value) else None
     if isinstance(value, str):
+        if len(value) > 100:  # no honest number is this long; Decimal() of a huge digit string is slow
+            return None
         try:
             parsed = Decimal(value.strip())
         except InvalidOperation:
-            return default
-        return parsed if parsed.is_finite() else default
-    return default
+            return None
+        return parsed if parsed.is_finite() else None
+    return None

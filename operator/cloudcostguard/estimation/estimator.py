@@ -19,17 +19,26 @@ from cloudcostguard.estimation.model import (
     ResourceCost,
     components_cost,
 )
-from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, PricingContext
+from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, Pricer, PricingContext
 from cloudcostguard.estimation.usage import Usage
-from cloudcostguard.plan.model import Plan, ResourceChange
+from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
 from cloudcostguard.pricing.catalog import PriceCatalog
 
 # Importing every module of the aws package registers its pricers.
 for _module in pkgutil.iter_modules(aws.__path__):
     importlib.import_module(f"{aws.__name__}.{_module.name}")
 
-# What a pricer may raise on attribute shapes nobody anticipated; reported as a plan problem.
-_SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, ArithmeticError, IndexError)
+# What a pricer may raise on attribute shapes nobody anticipated; reported as a plan problem naming the
+# resource, so one odd resource gives a clear error instead of a traceback.
+_SHAPE_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    ArithmeticError,
+    IndexError,
+    RecursionError,
+)
 
 
 def estimate_plan(
@@ -39,7 +48,9 @@ def estimate_plan(
     *,
     hours_per_month: Decimal = HOURS_PER_MONTH,
 ) -> Estimate:
-    usage = usage or Usage()
+    if not hours_per_month > 0:
+        raise errors.ConfigurationError(f"hours per month must be positive, not {hours_per_month}")
+    usage = usage if usage is not None else Usage()
     resources = [
         _estimate_resource(change, catalog, usage, hours_per_month) for change in plan.resource_changes
     ]
@@ -61,40 +72,58 @@ def _estimate_resource(
         support = FREE if resource_type in FREE_RESOURCE_TYPES else UNSUPPORTED
         return ResourceCost(change.address, resource_type, change.action, change.region, support)
     resource_usage = usage.for_resource(change.address, resource_type)
-
-    def price_side(
-        values: dict[str, object] | None, unknown: dict[str, object] | None
-    ) -> list[CostComponent]:
-        context = PricingContext(
-            address=change.address,
-            resource_type=resource_type,
-            region=change.region,
-            attrs=Attributes(values, unknown),
-            usage=resource_usage,
-            catalog=catalog,
-            hours_per_month=hours_per_month,
-        )
-        try:
-            return pricer(context)
-        except _SHAPE_ERRORS as err:
-            raise errors.PlanError(f"{change.address}: cannot price its attributes ({err!r})") from err
-
+    action = change.action
     after: list[CostComponent] = []
     before: list[CostComponent] = []
-    if change.prices_after:
-        after = price_side(change.after, change.after_unknown)
-    if change.action in ("no-op", "read"):
-        before = after  # unchanged: the same cost on both sides, priced once
-    elif change.prices_before:
-        before = price_side(change.before, None)
+    if action in PRICES_AFTER:
+        after = _price_side(
+            pricer,
+            PricingContext(
+                change.address,
+                resource_type,
+                change.region,
+                Attributes(change.after, change.after_unknown),
+                resource_usage,
+                catalog,
+                hours_per_month,
+            ),
+        )
+    if action in UNCHANGED:
+        # Unchanged: the same cost on both sides, priced once; the output lists the components once.
+        before_cost = after_cost = components_cost(after)
+    else:
+        if action in PRICES_BEFORE:
+            before = _price_side(
+                pricer,
+                PricingContext(
+                    change.address,
+                    resource_type,
+                    change.before_region,
+                    Attributes(change.before),
+                    resource_usage,
+                    catalog,
+                    hours_per_month,
+                ),
+            )
+        after_cost = components_cost(after)
+        before_cost = components_cost(before)
     return ResourceCost(
         address=change.address,
         resource_type=resource_type,
-        action=change.action,
+        action=action,
         region=change.region,
         support=PRICED,
         components=after,
-        past_components=[] if change.action in ("no-op", "read") else before,
-        monthly_cost=components_cost(after),
-        past_monthly_cost=components_cost(before),
+        past_components=before,
+        monthly_cost=after_cost,
+        past_monthly_cost=before_cost,
     )
+
+
+def _price_side(pricer: Pricer, context: PricingContext) -> list[CostComponent]:
+    try:
+        return pricer(context)
+    except _SHAPE_ERRORS as err:
+        raise errors.PlanError(
+            f"{context.address}: cannot price its attributes ({type(err).__name__}: {str(err)[:120]})"
+        ) from err

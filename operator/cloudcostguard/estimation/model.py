@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 HOURS_PER_MONTH = Decimal(730)
+_HOURLY_STEP = Decimal("0.0000000001")
+
+
+def round_half_up(value: Decimal, step: Decimal = CENT) -> Decimal:
+    """``value`` rounded half-up to ``step``, never "-0.00".
+
+    The context is as wide as the number needs: the default 28 digits would make quantize() fail on
+    a large amount instead of rounding it.
+    """
+    context = Context(prec=max(28, value.adjusted() - step.adjusted() + 2), rounding=ROUND_HALF_UP)
+    rounded = value.quantize(step, context=context)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
 
 
 def money(value: Decimal | None) -> str | None:
     """Render money: two decimals, half-up; None stays None (the contract's decimal strings)."""
     if value is None:
         return None
-    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+    return str(round_half_up(value))
 
 
 def number(value: Decimal | None) -> str | None:
     """Render a quantity or unit price exactly, without exponent or trailing zeros."""
     if value is None:
         return None
-    text = format(value.normalize(), "f")
-    return text
+    if value.is_zero():
+        return "0"
+    return format(value.normalize(Context(prec=max(28, len(value.as_tuple().digits)))), "f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +181,7 @@ class Estimate:
             "totalMonthlyCost": money(self.total_monthly_cost),
             "pastTotalMonthlyCost": money(self.past_total_monthly_cost),
             "diffTotalMonthlyCost": money(self.diff_total_monthly_cost),
-            "totalHourlyCost": number(self.total_hourly_cost.quantize(Decimal("0.0000000001"))),
+            "totalHourlyCost": number(round_half_up(self.total_hourly_cost, _HOURLY_STEP)),
             "pricing": {"source": self.pricing_source, "version": self.pricing_version},
             "planDigest": self.plan_digest,
             "resources": [r.to_dict() for r in self.resources],

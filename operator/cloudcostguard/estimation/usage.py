@@ -6,9 +6,12 @@
     resource_usage:
       aws_lambda_function.api: {monthly_requests: 5000000}
       aws_instance.web[*]: {operating_system: linux}
+      module.app[*].aws_lambda_function.worker: {monthly_requests: 2000000}
 
-A resource's usage is its type default, overlaid by the wildcard entry (``name[*]``), overlaid by the
-entry for its exact address.
+A resource's usage is its type default, overlaid by the entries whose address matches it with
+wildcards (``[*]`` stands for any one ``count`` index or ``for_each`` key, in the resource's own index
+or a module's; entries with fewer wildcards win), overlaid by the entry for its exact address. Layers
+merge key by key.
 """
 
 from __future__ import annotations
@@ -16,29 +19,46 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from itertools import combinations
 from typing import Any
 
 import yaml
 
 from cloudcostguard import errors
-from cloudcostguard.estimation.attributes import to_decimal
+from cloudcostguard.estimation.attributes import MAX_MAGNITUDE, parse_decimal
 
 SUPPORTED_VERSIONS = ("0.1",)
-_LAST_INDEX = re.compile(r"\[[^\]]*\]$")
-_ANY_INDEX = re.compile(r"\[[^\]]*\]")
+WILDCARD = "[*]"
+# One instance key of an address: [0], ["name"] (a quoted key may itself contain "]").
+_INDEX = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]"]*)\]')
+# Addresses with more indexes than this only try "every index a wildcard" and "last index a wildcard":
+# the candidates double with each index, and real addresses have one to three.
+_MAX_WILDCARD_INDEXES = 6
 EMPTY: Mapping[str, Any] = {}
 
 
 class ResourceUsage:
-    """One resource's usage values, read as Decimals."""
+    """One resource's usage values. Numbers read as Decimals; a negative or absurdly large quantity is
+    a usage error (it would price a resource below zero or beyond any real bill)."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_address", "_values")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
+    def __init__(self, values: Mapping[str, Any], address: str = "") -> None:
         self._values = values
+        self._address = address
 
     def decimal(self, key: str) -> Decimal | None:
-        return to_decimal(self._values.get(key))
+        value = self._values.get(key)
+        if value is None:
+            return None
+        number = parse_decimal(value)
+        if number is None:
+            return None
+        if number < 0:
+            raise self._error(key, value, "must not be negative")
+        if number > MAX_MAGNITUDE:
+            raise self._error(key, value, f"is out of range (at most {MAX_MAGNITUDE:,f})")
+        return number
 
     def text(self, key: str) -> str | None:
         value = self._values.get(key)
@@ -49,6 +69,10 @@ class ResourceUsage:
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    def _error(self, key: str, value: Any, problem: str) -> errors.UsageError:
+        where = f"{self._address}.{key}" if self._address else key
+        return errors.UsageError(f"usage {where} = {str(value)[:40]} {problem}")
 
 
 NO_USAGE = ResourceUsage(EMPTY)
@@ -62,6 +86,11 @@ class Usage:
     ) -> None:
         self._by_address = dict(resource_usage or {})
         self._type_defaults = dict(type_defaults or {})
+        self._has_wildcards = any(WILDCARD in address for address in self._by_address)
+        self._defaults_usage: dict[str, ResourceUsage] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_address or self._type_defaults)
 
     @classmethod
     def parse(cls, source: Usage | Mapping[str, Any] | bytes | str | None) -> Usage:
@@ -76,6 +105,8 @@ class Usage:
             except yaml.YAMLError as err:
                 first_line = str(err).splitlines()[0] if str(err) else "syntax error"
                 raise errors.UsageError(f"usage file is not valid YAML: {first_line}") from err
+            except RecursionError as err:  # PyYAML composes nested collections recursively
+                raise errors.UsageError("usage file nests values too deeply") from err
             if document is None:
                 return cls()
             return cls._from_document(document)
@@ -91,30 +122,71 @@ class Usage:
             raise errors.UsageError("usage file must be a mapping with version and resource_usage")
         version = document.get("version")
         if version is not None and str(version) not in SUPPORTED_VERSIONS:
-            raise errors.UsageError(f"unsupported usage file version {version!r}: supported is 0.1")
+            raise errors.UsageError(f"unsupported usage file version {str(version)[:20]!r}: supported is 0.1")
         return cls(
             _address_map(document.get("resource_usage") or {}, "resource_usage"),
             _address_map(document.get("resource_type_default_usage") or {}, "resource_type_default_usage"),
         )
 
     def for_resource(self, address: str, resource_type: str) -> ResourceUsage:
-        if not self._by_address and not self._type_defaults:
+        by_address = self._by_address
+        if not by_address and not self._type_defaults:
             return NO_USAGE
-        layers = [
-            self._type_defaults.get(resource_type),
-            self._by_address.get(_ANY_INDEX.sub("[*]", address)),
-            self._by_address.get(_LAST_INDEX.sub("[*]", address)),
-            self._by_address.get(address),
-        ]
-        present = [layer for layer in layers if layer]
-        if not present:
+        layers: list[Mapping[str, Any]] = []
+        default = self._type_defaults.get(resource_type)
+        if default:
+            layers.append(default)
+        if self._has_wildcards and "[" in address:
+            for pattern in wildcard_patterns(address):
+                entry = by_address.get(pattern)
+                if entry:
+                    layers.append(entry)
+        exact = by_address.get(address)
+        if exact:
+            layers.append(exact)
+        if not layers:
             return NO_USAGE
-        if len(present) == 1:
-            return ResourceUsage(present[0])
+        if len(layers) == 1:
+            if layers[0] is default:
+                # Shared by every resource of the type that has no entry of its own.
+                shared = self._defaults_usage.get(resource_type)
+                if shared is None:
+                    shared = ResourceUsage(default, f"resource_type_default_usage.{resource_type}")
+                    self._defaults_usage[resource_type] = shared
+                return shared
+            return ResourceUsage(layers[0], address)
         merged: dict[str, Any] = {}
-        for layer in present:
+        for layer in layers:
             merged.update(layer)
-        return ResourceUsage(merged)
+        return ResourceUsage(merged, address)
+
+
+def wildcard_patterns(address: str) -> list[str]:
+    """The usage keys that match ``address`` through ``[*]``, least specific first.
+
+    ``module.a["x"].aws_instance.web[0]`` → ``module.a[*].aws_instance.web[*]``, then
+    ``module.a[*].aws_instance.web[0]`` and ``module.a["x"].aws_instance.web[*]``.
+    """
+    spans = [match.span() for match in _INDEX.finditer(address)]
+    count = len(spans)
+    if count == 0:
+        return []
+    if count > _MAX_WILDCARD_INDEXES:
+        choices: list[tuple[int, ...]] = [tuple(range(count)), (count - 1,)]
+    else:
+        choices = [chosen for size in range(count, 0, -1) for chosen in combinations(range(count), size)]
+    patterns = []
+    for chosen in choices:
+        parts = []
+        position = 0
+        for index in chosen:
+            start, end = spans[index]
+            parts.append(address[position:start])
+            parts.append(WILDCARD)
+            position = end
+        parts.append(address[position:])
+        patterns.append("".join(parts))
+    return patterns
 
 
 def _address_map(value: Any, where: str) -> dict[str, Mapping[str, Any]]:
@@ -125,6 +197,6 @@ def _address_map(value: Any, where: str) -> dict[str, Mapping[str, Any]]:
         if values is None:
             continue
         if not isinstance(values, Mapping):
-            raise errors.UsageError(f"{where}.{address} must be a mapping of usage keys to values")
+            raise errors.UsageError(f"{where}.{str(address)[:200]} must be a mapping of usage keys to values")
         out[str(address)] = values
     return out

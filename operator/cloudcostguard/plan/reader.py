@@ -1,34 +1,58 @@
 """Read and validate a Terraform plan quickly: orjson, then light shape checks (no heavy models).
 
-Every problem becomes a ``PlanError`` with one line saying what is wrong and where.
+Every problem becomes a ``PlanError`` with one line saying what is wrong and where. Nothing here
+recurses over plan values, so nesting depth is bounded by the parser alone (orjson refuses more than
+1024 levels).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from typing import Any
 
 import orjson
 
 from cloudcostguard import errors
-from cloudcostguard.plan.model import ACTION_NAMES, Plan, ResourceChange
+from cloudcostguard.plan.model import ACTION_NAMES, PRICES_AFTER, Plan, ResourceChange
 from cloudcostguard.plan.regions import RegionResolver, region_from_availability_zone
 
 SUPPORTED_FORMAT_MAJORS = ("0", "1")
+DEFAULT_MAX_PLAN_BYTES = 50 * 1024 * 1024
+# Modes that are not infrastructure with a bill: data sources are read, ephemeral resources
+# (Terraform ≥ 1.10, OpenTofu ≥ 1.10) exist only during a run.
+IGNORED_MODES = frozenset({"data", "ephemeral"})
 
 
-def _loads(source: bytes | str, max_bytes: int) -> tuple[Any, bytes]:
-    raw = source.encode() if isinstance(source, str) else source
+def _too_large(size: int, max_bytes: int) -> errors.PlanTooLargeError:
+    return errors.PlanTooLargeError(f"plan is {size} bytes, larger than the limit of {max_bytes} bytes")
+
+
+def _decode_text(raw: bytes) -> bytes:
+    """UTF-8 as orjson wants it: drop a UTF-8 byte-order mark, re-encode UTF-16 (Windows PowerShell's
+    ``terraform show -json > plan.json`` writes UTF-16 with a BOM)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8) :]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16").encode("utf-8")
+        except UnicodeError as err:
+            raise errors.PlanError(
+                f"plan starts with a UTF-16 byte-order mark but is not UTF-16: {err}"
+            ) from err
+    return raw
+
+
+def _loads(raw: bytes, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
-        raise errors.PlanTooLargeError(
-            f"plan is {len(raw)} bytes, larger than the limit of {max_bytes} bytes"
-        )
-    if not raw.strip():
+        raise _too_large(len(raw), max_bytes)
+    if not raw or raw.isspace():
         raise errors.PlanError("plan is empty")
     try:
-        # orjson refuses nesting deeper than 1024 levels, so absurd nesting is an error, not a crash.
-        return orjson.loads(raw), raw
+        return orjson.loads(_decode_text(raw))
     except orjson.JSONDecodeError as err:
+        if err.msg.startswith("depth limit"):
+            raise errors.PlanError("plan nests values deeper than 1024 levels: not a Terraform plan") from err
         raise errors.PlanError(f"plan is not valid JSON: {err}") from err
 
 
@@ -37,24 +61,34 @@ def plan_digest(raw: bytes) -> str:
 
 
 def read_plan(
-    source: bytes | str | dict[str, Any],
+    source: bytes | bytearray | memoryview | str | dict[str, Any],
     *,
     default_region: str = "us-east-1",
-    max_bytes: int = 50 * 1024 * 1024,
+    max_bytes: int = DEFAULT_MAX_PLAN_BYTES,
 ) -> Plan:
-    """Parse ``terraform show -json`` output into the estimator's view of it."""
+    """Parse ``terraform show -json`` output (bytes, text, or the already-parsed object)."""
     if isinstance(source, dict):
         document: Any = source
         try:
+            # The digest of a parsed plan is that of its canonical serialisation (sorted keys).
             raw = orjson.dumps(source, option=orjson.OPT_SORT_KEYS)
-        except (TypeError, orjson.JSONEncodeError) as err:
+        except TypeError as err:  # orjson.JSONEncodeError is a TypeError
+            if "Recursion limit" in str(err):
+                # orjson writes at most 254 levels; real plans nest a few dozen. Bytes are read deeper.
+                message = "plan nests values deeper than 254 levels: not a Terraform plan"
+                raise errors.PlanError(message) from err
             raise errors.PlanError(f"plan is not JSON-serialisable: {err}") from err
         if len(raw) > max_bytes:
-            raise errors.PlanTooLargeError(
-                f"plan is {len(raw)} bytes, larger than the limit of {max_bytes} bytes"
-            )
-    elif isinstance(source, bytes | bytearray | memoryview | str):
-        document, raw = _loads(bytes(source) if not isinstance(source, str) else source, max_bytes)
+            raise _too_large(len(raw), max_bytes)
+    elif isinstance(source, str):
+        try:
+            raw = source.encode()
+        except UnicodeEncodeError as err:
+            raise errors.PlanError(f"plan text is not valid Unicode: {err.reason}") from err
+        document = _loads(raw, max_bytes)
+    elif isinstance(source, bytes | bytearray | memoryview):
+        raw = bytes(source)
+        document = _loads(raw, max_bytes)
     else:
         raise errors.PlanError(f"plan must be bytes, str or a dict, not {type(source).__name__}")
     return parse_plan_document(document, raw=raw, default_region=default_region)
@@ -66,24 +100,32 @@ def parse_plan_document(document: Any, *, raw: bytes, default_region: str) -> Pl
     format_version = document.get("format_version")
     if not isinstance(format_version, str):
         raise errors.PlanError(
-            "not a Terraform plan: no format_version (produce it with `terraform show -json`)"
+            "not a Terraform plan: no format_version (produce it with `terraform show -json PLANFILE`)"
         )
     if format_version.split(".", 1)[0] not in SUPPORTED_FORMAT_MAJORS:
         raise errors.PlanError(
-            f"unsupported plan format_version {format_version!r}: supported are 0.x and 1.x"
+            f"unsupported plan format_version {format_version[:40]!r}: supported are 0.x and 1.x"
         )
+    if "resource_changes" not in document and "planned_values" not in document:
+        if "values" in document:
+            raise errors.PlanError(
+                "this is Terraform state, not a plan: run `terraform show -json PLANFILE` on a saved plan"
+            )
+        raise errors.PlanError("not a Terraform plan: it has no resource_changes or planned_values")
+    if document.get("errored") is True:
+        raise errors.PlanError("terraform reported errors while planning: the plan is incomplete")
     terraform_version = document.get("terraform_version")
-    changes = document.get("resource_changes", [])
+    changes = document.get("resource_changes")
     if changes is None:
-        changes = []
-    if not isinstance(changes, list):
+        changes = []  # Terraform omits resource_changes when nothing is managed
+    elif not isinstance(changes, list):
         raise errors.PlanError(f"resource_changes must be a list, not {_json_type(changes)}")
     resolver = RegionResolver(document, default_region)
-    resource_changes = [
-        change
-        for position, item in enumerate(changes)
-        if (change := _resource_change(item, position, resolver)) is not None
-    ]
+    resource_changes = []
+    for position, item in enumerate(changes):
+        change = _resource_change(item, position, resolver)
+        if change is not None:
+            resource_changes.append(change)
     return Plan(
         format_version=format_version,
         terraform_version=terraform_version if isinstance(terraform_version, str) else None,
@@ -93,37 +135,55 @@ def parse_plan_document(document: Any, *, raw: bytes, default_region: str) -> Pl
 
 
 def _resource_change(item: Any, position: int, resolver: RegionResolver) -> ResourceChange | None:
-    where = f"resource_changes[{position}]"
     if not isinstance(item, dict):
-        raise errors.PlanError(f"{where} must be an object, not {_json_type(item)}")
-    address, resource_type = item.get("address"), item.get("type")
-    if not isinstance(address, str) or not isinstance(resource_type, str):
-        raise errors.PlanError(f"{where} needs string 'address' and 'type'")
+        raise errors.PlanError(f"resource_changes[{position}] must be an object, not {_json_type(item)}")
+    address = item.get("address")
+    resource_type = item.get("type")
+    if not isinstance(address, str) or not isinstance(resource_type, str) or not address or not resource_type:
+        raise errors.PlanError(f"resource_changes[{position}] needs non-empty string 'address' and 'type'")
     mode = item.get("mode", "managed")
-    if mode == "data":
-        return None
     if mode != "managed":
-        raise errors.PlanError(f"{address}: unknown mode {mode!r}")
+        if isinstance(mode, str) and mode in IGNORED_MODES:
+            return None
+        raise errors.PlanError(f"{_cut(address)}: unknown mode {_short(mode)}")
     change = item.get("change")
     if not isinstance(change, dict):
-        raise errors.PlanError(f"{address}: 'change' must be an object")
+        raise errors.PlanError(f"{_cut(address)}: 'change' must be an object")
     actions = change.get("actions")
-    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
-        raise errors.PlanError(f"{address}: change.actions must be a list of strings")
-    action = ACTION_NAMES.get(tuple(actions))
+    action = None
+    if isinstance(actions, list) and len(actions) <= 2:
+        try:
+            action = ACTION_NAMES.get(tuple(actions))
+        except TypeError:  # an unhashable element: reported below
+            action = None
     if action is None:
-        raise errors.PlanError(f"{address}: unknown change.actions {actions!r}")
-    before, after = (
-        _object_or_none(change.get("before"), address, "before"),
-        _object_or_none(change.get("after"), address, "after"),
-    )
+        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+            raise errors.PlanError(f"{_cut(address)}: change.actions must be a list of strings")
+        raise errors.PlanError(f"{_cut(address)}: unknown change.actions {_short(actions)}")
+    before = change.get("before")
+    after = change.get("after")
+    if before is not None and not isinstance(before, dict):
+        raise errors.PlanError(f"{_cut(address)}: change.before must be an object or null")
+    if after is not None and not isinstance(after, dict):
+        raise errors.PlanError(f"{_cut(address)}: change.after must be an object or null")
     after_unknown = change.get("after_unknown")
     name = item.get("name")
     module_address = item.get("module_address")
+    if not isinstance(module_address, str) or not module_address:
+        module_address = None
     if not isinstance(name, str):
         name = address.rsplit(".", 1)[-1].split("[", 1)[0]
-    if not isinstance(module_address, str):
-        module_address = None
+
+    after_region = _values_region(after)
+    before_region = _values_region(before)
+    if after_region is None or before_region is None:
+        provider_region = resolver.provider_region(module_address, resource_type, name)
+        after_region = after_region or provider_region
+        before_region = before_region or provider_region
+    if action in PRICES_AFTER:
+        region, past_region = after_region, (before_region if before_region != after_region else None)
+    else:
+        region, past_region = before_region, None
     return ResourceChange(
         address=address,
         resource_type=resource_type,
@@ -133,29 +193,41 @@ def _resource_change(item: Any, position: int, resolver: RegionResolver) -> Reso
         before=before,
         after=after,
         after_unknown=after_unknown if isinstance(after_unknown, dict) else {},
-        region=_resource_region(after, before)
-        or resolver.provider_region(module_address, resource_type, name),
+        region=region,
+        past_region=past_region,
     )
 
 
-def _resource_region(after: dict[str, Any] | None, before: dict[str, Any] | None) -> str | None:
-    for values in (after, before):
-        if not values:
-            continue
-        # AWS provider 6 gives resources their own `region` argument; older ones only an AZ.
-        region = values.get("region")
-        if isinstance(region, str) and region:
-            return region
-        zone_region = region_from_availability_zone(values.get("availability_zone"))
-        if zone_region:
-            return zone_region
+def _values_region(values: dict[str, Any] | None) -> str | None:
+    """The region a resource's own attributes name: ``region`` (AWS provider ≥ 6 has it on every
+    resource; S3 buckets had it before), else its availability zone(s)."""
+    if not values:
+        return None
+    region = values.get("region")
+    if isinstance(region, str) and region:
+        return region
+    zone_region = region_from_availability_zone(values.get("availability_zone"))
+    if zone_region is not None:
+        return zone_region
+    zones = values.get("availability_zones")
+    if isinstance(zones, list) and zones:
+        return region_from_availability_zone(zones[0])
     return None
 
 
-def _object_or_none(value: Any, address: str, side: str) -> dict[str, Any] | None:
-    if value is None or isinstance(value, dict):
-        return value
-    raise errors.PlanError(f"{address}: change.{side} must be an object or null, not {_json_type(value)}")
+def _cut(text: str) -> str:
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _short(value: Any) -> str:
+    """A plan value quoted for an error message: never a deep or huge repr of hostile input."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value[:5]):
+        text = repr(value[:5]) if len(value) <= 5 else repr(value[:5])[:-1] + ", ...]"
+    elif isinstance(value, str | int | float | bool) or value is None:
+        text = repr(value)
+    else:
+        return _json_type(value)
+    return _cut(text)
 
 
 def _json_type(value: Any) -> str:
