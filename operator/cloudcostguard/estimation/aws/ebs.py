@@ -1,0 +1,257 @@
+"""EBS: volumes (``aws_ebs_volume`` and the block devices of instances and node groups) and snapshots.
+
+Volume pricing (AWS EBS pricing page; Infracost's component names and units):
+
+* every type pays for its size (GB-month); an unknown size is 8 GB and an unknown type gp2, the
+  defaults Infracost and the AWS console use for a root volume;
+* gp3 includes 3,000 IOPS and 125 MiB/s: only what is provisioned above that baseline is charged;
+* io1 pays for every provisioned IOPS; io2 too, in three tiers (up to 32,000, 32,001-64,000, above
+  64,000), each a separate product in the offer files;
+* ``standard`` (magnetic) pays per million I/O requests (usage ``monthly_standard_io_requests``).
+
+Snapshots pay for their storage (the source volume's size, 8 GB when unknown, as Infracost does) and,
+from usage, fast snapshot restore hours and EBS direct API requests.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.components import at_unit_price, priced
+from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.registry import PricingContext, pricer
+from cloudcostguard.pricing.catalog import Price, PriceCatalog
+
+SERVICE = "AmazonEC2"  # EBS is sold under EC2's offer
+
+DEFAULT_VOLUME_TYPE = "gp2"
+DEFAULT_VOLUME_SIZE_GB = Decimal(8)
+# gp3's included performance (AWS EBS volume types page).
+GP3_BASELINE_IOPS = Decimal(3000)
+GP3_BASELINE_THROUGHPUT_MIBPS = Decimal(125)
+# io1/io2 accept 100 IOPS at least: the charge we assume when the plan does not know the IOPS yet.
+MINIMUM_PROVISIONED_IOPS = Decimal(100)
+# io2 IOPS tiers (AWS EBS pricing page), each its own usage type in the offer files.
+IO2_TIER_LIMITS = (Decimal(32000), Decimal(64000))
+IO2_IOPS_USAGETYPES = ("EBS:VolumeP-IOPS.io2", "EBS:VolumeP-IOPS.io2.tier2", "EBS:VolumeP-IOPS.io2.tier3")
+IO2_TIER_NAMES = ("Provisioned IOPS", "Provisioned IOPS (32K-64K)", "Provisioned IOPS (over 64K)")
+MEBIBYTES_PER_GIBIBYTE = Decimal(1024)
+
+# volumeApiName → (component name, storage usage type without region prefix)
+VOLUME_TYPES: dict[str, tuple[str, str]] = {
+    "gp2": ("Storage (general purpose SSD, gp2)", "EBS:VolumeUsage.gp2"),
+    "gp3": ("Storage (general purpose SSD, gp3)", "EBS:VolumeUsage.gp3"),
+    "io1": ("Storage (provisioned IOPS SSD, io1)", "EBS:VolumeUsage.piops"),
+    "io2": ("Storage (provisioned IOPS SSD, io2)", "EBS:VolumeUsage.io2"),
+    "st1": ("Storage (throughput optimized HDD, st1)", "EBS:VolumeUsage.st1"),
+    "sc1": ("Storage (cold HDD, sc1)", "EBS:VolumeUsage.sc1"),
+    "standard": ("Storage (magnetic)", "EBS:VolumeUsage"),
+}
+
+ONE_MILLION = Decimal(1_000_000)
+ONE_THOUSAND = Decimal(1000)
+
+
+def volume_components(
+    catalog: PriceCatalog,
+    region: str,
+    *,
+    volume_type: str | None,
+    size_gb: Decimal | None,
+    iops: Decimal | None = None,
+    throughput_mibps: Decimal | None = None,
+    monthly_io_requests: Decimal | None = None,
+    subresource: str | None = None,
+    count: Decimal = Decimal(1),
+) -> list[CostComponent]:
+    """The components of ``count`` identical volumes (a node group's nodes each have one).
+
+    An unknown type falls back to gp2 and an unknown size to 8 GB; a type AWS does not sell is
+    reported as a storage line without a price rather than guessed.
+    """
+    kind = (volume_type or DEFAULT_VOLUME_TYPE).lower()
+    size = size_gb if size_gb is not None and size_gb > 0 else DEFAULT_VOLUME_SIZE_GB
+    if kind not in VOLUME_TYPES:
+        return [priced(f"Storage ({kind})", "GB", size * count, None, subresource=subresource)]
+    name, storage_usagetype = VOLUME_TYPES[kind]
+
+    def lookup(product_family: str, usagetype: str) -> Price | None:
+        return catalog.lookup(
+            SERVICE, region, productFamily=product_family, volumeApiName=kind, usagetypeBase=usagetype
+        )
+
+    components = [
+        priced(name, "GB", size * count, lookup("Storage", storage_usagetype), subresource=subresource)
+    ]
+    if kind == "gp3":
+        throughput = throughput_mibps if throughput_mibps is not None else GP3_BASELINE_THROUGHPUT_MIBPS
+        if throughput > GP3_BASELINE_THROUGHPUT_MIBPS:
+            components.append(
+                at_unit_price(
+                    "Provisioned throughput",
+                    "Mbps",
+                    (throughput - GP3_BASELINE_THROUGHPUT_MIBPS) * count,
+                    _per_mibps(lookup("Provisioned Throughput", "EBS:VolumeP-Throughput.gp3")),
+                    subresource=subresource,
+                )
+            )
+        provisioned = iops if iops is not None else GP3_BASELINE_IOPS
+        if provisioned > GP3_BASELINE_IOPS:
+            components.append(
+                priced(
+                    "Provisioned IOPS",
+                    "IOPS",
+                    (provisioned - GP3_BASELINE_IOPS) * count,
+                    lookup("System Operation", "EBS:VolumeP-IOPS.gp3"),
+                    subresource=subresource,
+                )
+            )
+    elif kind == "io1":
+        provisioned = iops if iops is not None and iops > 0 else MINIMUM_PROVISIONED_IOPS
+        components.append(
+            priced(
+                "Provisioned IOPS",
+                "IOPS",
+                provisioned * count,
+                lookup("System Operation", "EBS:VolumeP-IOPS.piops"),
+                subresource=subresource,
+            )
+        )
+    elif kind == "io2":
+        provisioned = iops if iops is not None and iops > 0 else MINIMUM_PROVISIONED_IOPS
+        for tier_name, usagetype, quantity in zip(
+            IO2_TIER_NAMES, IO2_IOPS_USAGETYPES, _io2_tier_split(provisioned), strict=True
+        ):
+            if quantity > 0 or usagetype == IO2_IOPS_USAGETYPES[0]:
+                price = lookup("System Operation", usagetype)
+                # Each tier is its own product: its price applies to the IOPS in that tier, whatever
+                # range the product's price dimension states.
+                components.append(
+                    at_unit_price(
+                        tier_name,
+                        "IOPS",
+                        quantity * count,
+                        price.unit_price if price else None,
+                        subresource=subresource,
+                    )
+                )
+    elif kind == "standard":
+        requests = None if monthly_io_requests is None else monthly_io_requests * count / ONE_MILLION
+        components.append(
+            priced(
+                "I/O requests",
+                "1M request",
+                requests,
+                lookup("System Operation", "EBS:VolumeIOUsage"),
+                usage_based=True,
+                unit_scale=ONE_MILLION,
+                subresource=subresource,
+            )
+        )
+    return components
+
+
+def _io2_tier_split(iops: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    first, second = IO2_TIER_LIMITS
+    return (
+        min(iops, first),
+        max(min(iops, second) - first, Decimal(0)),
+        max(iops - second, Decimal(0)),
+    )
+
+
+def _per_mibps(price: Price | None) -> Decimal | None:
+    """gp3 throughput per MiB/s-month; some offer files quote it per GiB/s-month."""
+    if price is None:
+        return None
+    if price.unit.lower().startswith("gibps"):
+        return price.unit_price / MEBIBYTES_PER_GIBIBYTE
+    return price.unit_price
+
+
+def block_device_components(
+    catalog: PriceCatalog, region: str, device: Attributes, subresource: str
+) -> list[CostComponent]:
+    """An instance's ``root_block_device`` or ``ebs_block_device`` entry (Terraform attribute names)."""
+    return volume_components(
+        catalog,
+        region,
+        volume_type=device.text("volume_type"),
+        size_gb=device.decimal("volume_size"),
+        iops=device.decimal("iops"),
+        throughput_mibps=device.decimal("throughput"),
+        subresource=subresource,
+    )
+
+
+@pricer("aws_ebs_volume")
+def price_ebs_volume(ctx: PricingContext) -> list[CostComponent]:
+    return volume_components(
+        ctx.catalog,
+        ctx.region,
+        volume_type=ctx.attrs.text("type"),
+        size_gb=ctx.attrs.decimal("size"),
+        iops=ctx.attrs.decimal("iops"),
+        throughput_mibps=ctx.attrs.decimal("throughput"),
+        monthly_io_requests=ctx.usage.decimal("monthly_standard_io_requests"),
+    )
+
+
+@pricer("aws_ebs_snapshot")
+def price_ebs_snapshot(ctx: PricingContext) -> list[CostComponent]:
+    """Usage keys: ``fast_snapshot_restore_hours``, ``monthly_list_block_requests``,
+    ``monthly_get_block_requests``, ``monthly_put_block_requests`` (Infracost's names)."""
+
+    def lookup(product_family: str, usagetype: str, group: str | None = None) -> Price | None:
+        price = ctx.catalog.lookup(SERVICE, ctx.region, productFamily=product_family, usagetypeBase=usagetype)
+        if price is None and group is not None:
+            # EBS direct API products are also identified by their group alone.
+            price = ctx.catalog.lookup(SERVICE, ctx.region, productFamily=product_family, group=group)
+        return price
+
+    def thousands(key: str) -> Decimal | None:
+        value = ctx.usage.decimal(key)
+        return None if value is None else value / ONE_THOUSAND
+
+    size = ctx.attrs.decimal("volume_size")
+    direct_api = "EBS direct API Requests"
+    return [
+        priced(
+            "EBS snapshot storage",
+            "GB",
+            size if size is not None and size > 0 else DEFAULT_VOLUME_SIZE_GB,
+            lookup("Storage Snapshot", "EBS:SnapshotUsage"),
+        ),
+        priced(
+            "Fast snapshot restore",
+            "DSU-hours",
+            ctx.usage.decimal("fast_snapshot_restore_hours"),
+            lookup("Fast Snapshot Restore", "EBS:FastSnapshotRestore"),
+            usage_based=True,
+        ),
+        priced(
+            "ListChangedBlocks & ListSnapshotBlocks API requests",
+            "1k requests",
+            thousands("monthly_list_block_requests"),
+            lookup(direct_api, "EBS:directAPI.snapshot.List", "ListChangedBlocks & ListSnapshotBlocks"),
+            usage_based=True,
+            unit_scale=ONE_THOUSAND,
+        ),
+        priced(
+            "GetSnapshotBlock API requests",
+            "1k SnapshotAPIUnits",
+            thousands("monthly_get_block_requests"),
+            lookup(direct_api, "EBS:directAPI.snapshot.Get", "GetSnapshotBlock"),
+            usage_based=True,
+            unit_scale=ONE_THOUSAND,
+        ),
+        priced(
+            "PutSnapshotBlock API requests",
+            "1k SnapshotAPIUnits",
+            thousands("monthly_put_block_requests"),
+            lookup(direct_api, "EBS:directAPI.snapshot.Put", "PutSnapshotBlock"),
+            usage_based=True,
+            unit_scale=ONE_THOUSAND,
+        ),
+    ]

@@ -1,0 +1,148 @@
+"""EKS: the cluster's hourly fee (standard or extended support) and managed node groups.
+
+**Extended support.** A Kubernetes minor version is in standard support for 14 months after EKS
+releases it, then in extended support for 12 more, billed at the extended-support hourly rate instead
+of the standard one (AWS "Kubernetes version lifecycle on EKS"). A cluster is priced at the
+extended-support rate when its ``version`` reached its end of standard support on or before the day
+of the estimate (UTC), according to ``END_OF_STANDARD_SUPPORT`` below; a version older than the table
+is past it too, a version newer than the table is not yet. A cluster whose
+``upgrade_policy.support_type`` is ``STANDARD`` is upgraded by AWS at the end of standard support, so
+it never pays extended support. An unknown or absent version is the default (current) version:
+standard. The extended rate is the catalog's ``AmazonEKS-Hours:extendedSupport`` price, which is the
+whole hourly fee ($0.60 in us-east-1), not a supplement.
+
+**Node groups** (no usage needed): ``scaling_config.desired_size`` nodes (usage ``instances``
+overrides it) of the first of ``instance_types`` (EKS's default t3.medium when none), each with a
+``disk_size`` GB gp2 disk (EKS's defaults: 20 GB, 50 GB for Windows AMIs), shown at the top level
+like Infracost does. ``capacity_type = "SPOT"`` is named spot and has no price in the on-demand
+catalog. A node group built from a launch template takes its instance type and disks from there:
+without ``instance_types`` the instance line has no price, and no disk line is added.
+Usage keys as ``aws_instance``'s: ``operating_system``, ``monthly_cpu_credit_hrs``, ``vcpu_count``,
+``reserved_instance_*``, plus ``instances``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from cloudcostguard.estimation.aws import ebs, ec2
+from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.registry import PricingContext, pricer
+
+SERVICE = "AmazonEKS"
+
+# End of standard support per minor version (AWS EKS Kubernetes release calendar).
+END_OF_STANDARD_SUPPORT: dict[tuple[int, int], date] = {
+    (1, 23): date(2023, 10, 11),
+    (1, 24): date(2024, 1, 31),
+    (1, 25): date(2024, 5, 1),
+    (1, 26): date(2024, 6, 11),
+    (1, 27): date(2024, 7, 24),
+    (1, 28): date(2024, 11, 26),
+    (1, 29): date(2025, 3, 23),
+    (1, 30): date(2025, 7, 23),
+    (1, 31): date(2025, 11, 26),
+    (1, 32): date(2026, 3, 23),
+    (1, 33): date(2026, 7, 29),
+    (1, 34): date(2026, 12, 2),
+    (1, 35): date(2027, 3, 27),
+}
+
+DEFAULT_NODE_INSTANCE_TYPE = "t3.medium"
+DEFAULT_NODE_DISK_GB = Decimal(20)
+DEFAULT_WINDOWS_NODE_DISK_GB = Decimal(50)
+
+
+def parse_version(version: str | None) -> tuple[int, int] | None:
+    """``"1.29"`` (or ``"1.29.3"``) → (1, 29); anything else → None."""
+    if version is None:
+        return None
+    parts = version.strip().lstrip("vV").split(".")
+    if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def in_extended_support(version: str | None, on: date) -> bool:
+    parsed = parse_version(version)
+    if parsed is None:
+        return False
+    end = END_OF_STANDARD_SUPPORT.get(parsed)
+    if end is not None:
+        return end <= on
+    return parsed < min(END_OF_STANDARD_SUPPORT)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@pricer("aws_eks_cluster")
+def price_eks_cluster(ctx: PricingContext) -> list[CostComponent]:
+    support_type = (ctx.attrs.block("upgrade_policy").text("support_type") or "").upper()
+    extended = support_type != "STANDARD" and in_extended_support(ctx.attrs.text("version"), today())
+    usagetype = "AmazonEKS-Hours:extendedSupport" if extended else "AmazonEKS-Hours:perCluster"
+    price = ctx.catalog.lookup(SERVICE, ctx.region, productFamily="Compute", usagetypeBase=usagetype)
+    name = "EKS cluster (extended support)" if extended else "EKS cluster"
+    return [priced(name, "hours", ctx.hours_per_month, price)]
+
+
+@pricer("aws_eks_node_group")
+def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
+    attrs = ctx.attrs
+    scaling = attrs.block("scaling_config")
+    count = ctx.usage.decimal("instances")
+    if count is None:
+        count = scaling.decimal("desired_size")
+    if count is None:
+        count = scaling.decimal("min_size")
+    if count is None:
+        count = Decimal(1)
+
+    instance_types = [value for value in attrs.items("instance_types") if isinstance(value, str) and value]
+    uses_launch_template = bool(attrs.block("launch_template"))
+    if instance_types:
+        instance_type: str | None = instance_types[0]
+    else:
+        instance_type = None if uses_launch_template else DEFAULT_NODE_INSTANCE_TYPE
+    windows = (attrs.text("ami_type") or "").upper().startswith("WINDOWS")
+    os = ec2.operating_system(
+        ctx.usage, ctx.address, ec2.OPERATING_SYSTEMS["windows"] if windows else ec2.LINUX
+    )
+    spot = (attrs.text("capacity_type") or "").upper() == "SPOT"
+
+    components = [
+        ec2.instance_usage_component(
+            ctx.catalog,
+            ctx.region,
+            instance_type=instance_type,
+            os=os,
+            purchase=ec2.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
+            tenancy="Shared",
+            hours=ctx.hours_per_month * count,
+        )
+    ]
+    family = ec2.burstable_family(instance_type)
+    if family is not None and instance_type is not None and family in ec2.UNLIMITED_BY_DEFAULT:
+        # EKS's own launch template sets no credit specification: the family default applies.
+        components.append(
+            ec2.cpu_credit_component(
+                ctx.catalog,
+                ctx.region,
+                family=family,
+                os=os,
+                usage=ctx.usage,
+                instance_type=instance_type,
+                count=count,
+            )
+        )
+    if not uses_launch_template:
+        disk = attrs.decimal("disk_size")
+        if disk is None:
+            disk = DEFAULT_WINDOWS_NODE_DISK_GB if windows else DEFAULT_NODE_DISK_GB
+        components.extend(
+            ebs.volume_components(ctx.catalog, ctx.region, volume_type="gp2", size_gb=disk, count=count)
+        )
+    return components
