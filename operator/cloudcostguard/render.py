@@ -71,6 +71,15 @@ def quantity(value: Decimal | None) -> str:
     return text
 
 
+def unit_price(value: Decimal | None) -> str:
+    """A unit price as quoted: exact, with at least two decimals (``0.20``, ``0.045``, ``0.0000166667``)."""
+    text = number(value)
+    if text is None:
+        return "?"
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
 def _has_past(estimate: Estimate) -> bool:
     return any(r.action != "create" for r in estimate.resources if r.support == PRICED)
 
@@ -111,8 +120,7 @@ def _component_row(name: str, component: CostComponent) -> _Row:
     if component.price_not_found:
         return (name, quantity(component.monthly_quantity), component.unit, "price not found")
     if component.monthly_cost is None:
-        price = number(component.price) or "?"
-        return (name, f"Monthly cost depends on usage: ${price} per {component.unit}")
+        return (name, f"Monthly cost depends on usage: ${unit_price(component.price)} per {component.unit}")
     marker = " *" if component.usage_based else ""
     return (
         name,
@@ -191,10 +199,14 @@ def render_table(estimate: Estimate) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
 def _summary_lines(estimate: Estimate) -> list[str]:
     summary = estimate.summary()
     lines = [
-        f"{summary['totalDetectedResources']} resources detected: "
+        f"{_count(summary['totalDetectedResources'], 'resource', 'resources')} detected: "
         f"{summary['totalSupportedResources']} estimated, {summary['totalFreeResources']} free, "
         f"{summary['totalUnsupportedResources']} not supported"
     ]
@@ -203,14 +215,23 @@ def _summary_lines(estimate: Estimate) -> list[str]:
             f"{count} × {kind}" for kind, count in summary["unsupportedResourceCounts"].items()
         )
         lines.append(f"Not supported (not included in the totals): {listed}")
-    if summary["totalNoPriceResources"]:
+    no_price = summary["totalNoPriceResources"]
+    if no_price:
         lines.append(
-            f"{summary['totalNoPriceResources']} resources have components with no price found "
+            f"{_count(no_price, 'resource has', 'resources have')} components with no price found "
             "(not included in the totals)"
         )
-    usage_based = summary["totalUsageBasedResources"]
-    if usage_based:
-        lines.append(f"{usage_based} resources have usage-based costs: give quantities with --usage FILE")
+    without_usage = sum(
+        1
+        for r in estimate.resources
+        if r.support == PRICED
+        and any(c.usage_based and c.monthly_cost is None and not c.price_not_found for c in r.components)
+    )
+    if without_usage:
+        lines.append(
+            f"{_count(without_usage, 'resource has', 'resources have')} usage-based costs not included: "
+            "give quantities with --usage FILE"
+        )
     return lines
 
 
@@ -295,4 +316,5 @@ __all__ = [
     "render_markdown",
     "render_table",
     "signed_dollars",
+    "unit_price",
 ]
