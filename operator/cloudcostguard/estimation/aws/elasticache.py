@@ -1,0 +1,90 @@
+"""aws_elasticache_cluster and aws_elasticache_replication_group: node hours and snapshot storage.
+
+Usage keys (Infracost's): ``snapshot_storage_size_gb``, ``reserved_instance_term``,
+``reserved_instance_payment_option``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.registry import PricingContext, pricer
+
+SERVICE = "AmazonElastiCache"
+
+# Engines that keep snapshots (Memcached has none); the first snapshot is free.
+_SNAPSHOT_ENGINES = frozenset({"redis", "valkey"})
+
+
+@pricer("aws_elasticache_cluster")
+def price_elasticache_cluster(ctx: PricingContext) -> list[CostComponent]:
+    attrs = ctx.attrs
+    member = attrs.text("replication_group_id") is not None or (
+        # Computed, hence unknown in a plan either way; but only a group member leaves its node type to
+        # the group (a standalone cluster must name one).
+        attrs.is_unknown("replication_group_id") and attrs.text("node_type") is None
+    )
+    if member:
+        # A member of a replication group: its nodes are priced with the group, not twice.
+        return []
+    nodes = attrs.integer("num_cache_nodes") or 1
+    return _cache_components(
+        ctx,
+        attrs.text("node_type"),
+        (attrs.text("engine") or "redis").lower(),
+        Decimal(nodes),
+        attrs.integer("snapshot_retention_limit", 0) or 0,
+    )
+
+
+@pricer("aws_elasticache_replication_group")
+def price_elasticache_replication_group(ctx: PricingContext) -> list[CostComponent]:
+    attrs = ctx.attrs
+    cluster_mode = attrs.block("cluster_mode")  # provider < 5 spelled the sharding settings this way
+    node_groups = attrs.integer("num_node_groups") or cluster_mode.integer("num_node_groups") or 0
+    if node_groups > 0:
+        replicas = attrs.integer("replicas_per_node_group")
+        if replicas is None:
+            replicas = cluster_mode.integer("replicas_per_node_group") or 0
+        nodes = node_groups * (replicas + 1)  # each shard: a primary and its replicas
+    else:
+        nodes = attrs.integer("num_cache_clusters") or attrs.integer("number_cache_clusters") or 1
+    return _cache_components(
+        ctx,
+        attrs.text("node_type"),
+        (attrs.text("engine") or "redis").lower(),
+        Decimal(nodes),
+        attrs.integer("snapshot_retention_limit", 0) or 0,
+    )
+
+
+def _cache_components(
+    ctx: PricingContext, node_type: str | None, engine: str, nodes: Decimal, snapshot_retention: int
+) -> list[CostComponent]:
+    reserved = ctx.usage.text("reserved_instance_term") is not None
+    name = f"ElastiCache ({'reserved' if reserved else 'on-demand'}, {node_type})"
+    price = None
+    if not reserved and node_type is not None:
+        # The catalog holds on-demand prices only: a reservation's price is reported missing.
+        price = ctx.catalog.lookup(
+            SERVICE,
+            ctx.region,
+            productFamily="Cache Instance",
+            instanceType=node_type,
+            cacheEngine=engine.capitalize(),
+        )
+    components = [priced(name, "hours", nodes * ctx.hours_per_month, price)]
+    if engine in _SNAPSHOT_ENGINES and snapshot_retention > 1:
+        snapshot_gb = ctx.usage.decimal("snapshot_storage_size_gb")
+        components.append(
+            priced(
+                "Backup storage",
+                "GB",
+                None if snapshot_gb is None else snapshot_gb * (snapshot_retention - 1),
+                ctx.catalog.lookup(SERVICE, ctx.region, productFamily="Storage Snapshot"),
+                usage_based=True,
+            )
+        )
+    return components

@@ -1,0 +1,196 @@
+"""aws_elasticache_cluster and aws_elasticache_replication_group beyond the goldens, plus the
+replication-group golden case whose autoscaled groups the shared harness cannot express yet."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import cloudcostguard
+from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
+from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from tests.unit.estimation.aws.test_dynamodb import check_golden_case
+
+D = Decimal
+HOURS = D(730)
+SNAPSHOT = load_bundled_catalog()
+
+
+def _components(
+    resource_type: str,
+    after: dict[str, Any],
+    *,
+    unknown: dict[str, Any] | None = None,
+    usage: dict[str, Any] | None = None,
+    catalog: PriceCatalog | None = None,
+) -> dict[str, CostComponent]:
+    address = f"{resource_type}.cache"
+    plan = {
+        "format_version": "1.2",
+        "resource_changes": [
+            {
+                "address": address,
+                "mode": "managed",
+                "type": resource_type,
+                "name": "cache",
+                "change": {
+                    "actions": ["create"],
+                    "before": None,
+                    "after": after,
+                    "after_unknown": unknown or {},
+                },
+            }
+        ],
+        "configuration": {
+            "provider_config": {"aws": {"expressions": {"region": {"constant_value": "us-east-1"}}}}
+        },
+    }
+    estimate = cloudcostguard.estimate(plan, usage={address: usage} if usage else None, catalog=catalog)
+    [resource] = estimate.resources
+    return {component.name: component for component in resource.components}
+
+
+def _node_rate(node_type: str) -> Decimal:
+    price = SNAPSHOT.lookup(
+        "AmazonElastiCache",
+        "us-east-1",
+        productFamily="Cache Instance",
+        instanceType=node_type,
+        cacheEngine="Redis",
+    )
+    assert price is not None
+    return price.unit_price
+
+
+def test_a_cluster_bills_each_node_every_hour() -> None:
+    components = _components(
+        "aws_elasticache_cluster", {"engine": "redis", "node_type": "cache.t3.medium", "num_cache_nodes": 3}
+    )
+    node = components["ElastiCache (on-demand, cache.t3.medium)"]
+    assert node.monthly_quantity == 3 * HOURS
+    assert node.monthly_cost == 3 * HOURS * _node_rate("cache.t3.medium")
+    assert list(components) == [node.name]  # no snapshots kept: no backup line
+
+
+def test_snapshot_storage_counts_every_retained_snapshot_but_the_free_first_one() -> None:
+    backup_price = SNAPSHOT.lookup("AmazonElastiCache", "us-east-1", productFamily="Storage Snapshot")
+    assert backup_price is not None
+    components = _components(
+        "aws_elasticache_cluster",
+        {
+            "engine": "redis",
+            "node_type": "cache.m5.large",
+            "num_cache_nodes": 1,
+            "snapshot_retention_limit": 5,
+        },
+        usage={"snapshot_storage_size_gb": 200},
+    )
+    backup = components["Backup storage"]
+    assert backup.monthly_quantity == D(800)
+    assert backup.monthly_cost == D(800) * backup_price.unit_price == D("68.000")
+    one_kept = _components(
+        "aws_elasticache_cluster",
+        {"engine": "redis", "node_type": "cache.m5.large", "snapshot_retention_limit": 1},
+        usage={"snapshot_storage_size_gb": 200},
+    )
+    assert "Backup storage" not in one_kept
+
+
+def test_memcached_keeps_no_snapshots_and_asks_for_memcached_prices() -> None:
+    catalog = InMemoryCatalog(
+        [
+            PriceRecord(
+                "AmazonElastiCache",
+                "us-east-1",
+                {"productFamily": "Cache Instance", "instanceType": "cache.m5.large", "cacheEngine": engine},
+                "Hrs",
+                D(rate),
+            )
+            for engine, rate in (("Memcached", "0.150"), ("Redis", "0.156"), ("Valkey", "0.125"))
+        ],
+        source="test",
+        version="test",
+    )
+    memcached = _components(
+        "aws_elasticache_cluster",
+        {
+            "engine": "memcached",
+            "node_type": "cache.m5.large",
+            "num_cache_nodes": 2,
+            "snapshot_retention_limit": 3,
+        },
+        catalog=catalog,
+    )
+    assert list(memcached) == ["ElastiCache (on-demand, cache.m5.large)"]
+    assert memcached["ElastiCache (on-demand, cache.m5.large)"].monthly_cost == 2 * HOURS * D("0.150")
+    valkey = _components(
+        "aws_elasticache_replication_group",
+        {"engine": "valkey", "node_type": "cache.m5.large", "num_cache_clusters": 2},
+        catalog=catalog,
+    )
+    assert valkey["ElastiCache (on-demand, cache.m5.large)"].monthly_cost == 2 * HOURS * D("0.125")
+
+
+def test_a_replication_group_member_cluster_is_priced_with_its_group_not_twice() -> None:
+    member = _components(
+        "aws_elasticache_cluster",
+        {"cluster_id": "member"},
+        unknown={"replication_group_id": True, "node_type": True, "engine": True, "num_cache_nodes": True},
+    )
+    assert member == {}
+    named_group = _components(
+        "aws_elasticache_cluster", {"cluster_id": "member", "replication_group_id": "rg-1"}
+    )
+    assert named_group == {}
+    # The attribute is computed, so a standalone cluster's plan leaves it unknown too.
+    standalone = _components(
+        "aws_elasticache_cluster",
+        {"engine": "redis", "node_type": "cache.t3.micro", "num_cache_nodes": 1},
+        unknown={"replication_group_id": True},
+    )
+    assert standalone["ElastiCache (on-demand, cache.t3.micro)"].monthly_cost == HOURS * _node_rate(
+        "cache.t3.micro"
+    )
+
+
+def test_a_sharded_replication_group_has_a_primary_plus_replicas_in_every_shard() -> None:
+    components = _components(
+        "aws_elasticache_replication_group",
+        {
+            "engine": "redis",
+            "node_type": "cache.r5.4xlarge",
+            "num_node_groups": 2,
+            "replicas_per_node_group": 2,
+        },
+        unknown={"num_cache_clusters": True},
+    )
+    node = components["ElastiCache (on-demand, cache.r5.4xlarge)"]
+    assert node.monthly_quantity == 6 * HOURS
+    assert node.monthly_cost == 6 * HOURS * _node_rate("cache.r5.4xlarge")
+    legacy = _components(
+        "aws_elasticache_replication_group",
+        {
+            "node_type": "cache.r5.4xlarge",
+            "cluster_mode": [{"num_node_groups": 3, "replicas_per_node_group": 1}],
+        },
+    )
+    assert legacy["ElastiCache (on-demand, cache.r5.4xlarge)"].monthly_quantity == 6 * HOURS
+    unsharded = _components(
+        "aws_elasticache_replication_group", {"node_type": "cache.r5.4xlarge", "num_cache_clusters": 3}
+    )
+    assert unsharded["ElastiCache (on-demand, cache.r5.4xlarge)"].monthly_quantity == 3 * HOURS
+
+
+def test_reserved_nodes_report_their_price_missing() -> None:
+    components = _components(
+        "aws_elasticache_replication_group",
+        {"node_type": "cache.m6g.12xlarge", "num_cache_clusters": 3},
+        usage={"reserved_instance_term": "3_year", "reserved_instance_payment_option": "all_upfront"},
+    )
+    node = components["ElastiCache (reserved, cache.m6g.12xlarge)"]
+    assert node.price_not_found and node.monthly_quantity == 3 * HOURS
+
+
+def test_replication_group_golden_case_with_its_autoscaled_groups() -> None:
+    check_golden_case("elasticache_replication_group_test")
