@@ -77,9 +77,8 @@ def volume_components(
     name, storage_usagetype = VOLUME_TYPES[kind]
 
     def lookup(product_family: str, usagetype: str) -> Price | None:
-        return catalog.lookup(
-            SERVICE, region, productFamily=product_family, volumeApiName=kind, usagetypeBase=usagetype
-        )
+        # The usage type names the volume type on its own; offer files before ~2020 have no volumeApiName.
+        return catalog.lookup(SERVICE, region, productFamily=product_family, usagetypeBase=usagetype)
 
     components = [
         priced(name, "GB", size * count, lookup("Storage", storage_usagetype), subresource=subresource)

@@ -49,9 +49,9 @@ def idle_hourly_rate(price: Price | None) -> Decimal | None:
 def price_eip(ctx: PricingContext) -> list[CostComponent]:
     if is_attached(ctx.attrs):
         return []
+    # The usage type alone identifies the product; its product family is spelled differently across
+    # offer generations.
     price = ctx.catalog.lookup(
-        VPC_SERVICE, ctx.region, productFamily="VpcPublicIPv4Address", usagetypeBase="PublicIPv4:IdleAddress"
-    ) or ctx.catalog.lookup(
-        EC2_SERVICE, ctx.region, productFamily="IP Address", usagetypeBase="ElasticIP:IdleAddress"
-    )
+        VPC_SERVICE, ctx.region, usagetypeBase="PublicIPv4:IdleAddress"
+    ) or ctx.catalog.lookup(EC2_SERVICE, ctx.region, usagetypeBase="ElasticIP:IdleAddress")
     return [at_unit_price("IP address (if unused)", "hours", ctx.hours_per_month, idle_hourly_rate(price))]
