@@ -87,6 +87,30 @@ class Settings(BaseSettings):
     webhook_failure_policy: Literal["Fail", "Ignore"] = Field(
         "Fail", description="failurePolicy written into webhook configurations the operator manages."
     )
+    webhook_max_plan_bytes: int = Field(
+        8 * MiB,
+        gt=0,
+        description="Largest plan the webhook estimates (after gunzip); bigger ones count as unreadable.",
+    )
+    webhook_inline_max_resources: int = Field(
+        1000,
+        ge=0,
+        description="Plans with more resource changes are estimated in a worker thread, off the event loop.",
+    )
+    webhook_workers: int = Field(2, ge=1, description="Worker threads estimating large plans for the webhook.")
+    webhook_decision_timeout: float = Field(
+        8.0,
+        gt=0,
+        description="Seconds a webhook estimate may take before the plan counts as not estimable.",
+    )
+    webhook_fast_path: bool = Field(
+        True,
+        description="Answer the webhook paths with the lean in-process handler (false: kopf's machinery).",
+    )
+    webhook_cert_dir: Path | None = Field(
+        None,
+        description="Where a generated self-signed CA and certificate are written (default: a temp dir).",
+    )
     log_format: Literal["json", "text"] = Field("json", description="Log line format.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     peering_name: str = Field(
