@@ -39,7 +39,7 @@ def price_dynamodb_table(ctx: PricingContext) -> list[CostComponent]:
     def per_month(rate_per_hour: Decimal | None) -> Decimal | None:
         return None if rate_per_hour is None else rate_per_hour * hours
 
-    write_capacity = attrs.decimal("write_capacity")
+    write_capacity = _capacity(attrs.decimal("write_capacity"))
     components: list[CostComponent] = []
     if on_demand:
         components += [
@@ -69,7 +69,7 @@ def price_dynamodb_table(ctx: PricingContext) -> list[CostComponent]:
             at_unit_price(
                 "Read capacity unit (RCU)",
                 "RCU",
-                attrs.decimal("read_capacity"),
+                _capacity(attrs.decimal("read_capacity")),
                 per_month(rate("Provisioned IOPS", f"{prefix}ReadCapacityUnit-Hrs", group="DDB-ReadUnits")),
             ),
         ]
@@ -162,6 +162,11 @@ def price_dynamodb_table(ctx: PricingContext) -> list[CostComponent]:
                 )
             )
     return components
+
+
+def _capacity(value: Decimal | None) -> Decimal | None:
+    """A negative capacity is not valid Terraform: treat it as unknown rather than as a negative cost."""
+    return value if value is not None and value >= 0 else None
 
 
 def paid_rate(price: Price | None) -> Decimal | None:

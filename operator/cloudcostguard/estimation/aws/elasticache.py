@@ -29,7 +29,7 @@ def price_elasticache_cluster(ctx: PricingContext) -> list[CostComponent]:
     if member:
         # A member of a replication group: its nodes are priced with the group, not twice.
         return []
-    nodes = attrs.integer("num_cache_nodes") or 1
+    nodes = max(attrs.integer("num_cache_nodes") or 1, 1)
     return _cache_components(
         ctx,
         attrs.text("node_type"),
@@ -48,9 +48,9 @@ def price_elasticache_replication_group(ctx: PricingContext) -> list[CostCompone
         replicas = attrs.integer("replicas_per_node_group")
         if replicas is None:
             replicas = cluster_mode.integer("replicas_per_node_group") or 0
-        nodes = node_groups * (replicas + 1)  # each shard: a primary and its replicas
+        nodes = node_groups * (max(replicas, 0) + 1)  # each shard: a primary and its replicas
     else:
-        nodes = attrs.integer("num_cache_clusters") or attrs.integer("number_cache_clusters") or 1
+        nodes = max(attrs.integer("num_cache_clusters") or attrs.integer("number_cache_clusters") or 1, 1)
     return _cache_components(
         ctx,
         attrs.text("node_type"),

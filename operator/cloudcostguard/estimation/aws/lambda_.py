@@ -32,7 +32,8 @@ def price_lambda_function(ctx: PricingContext) -> list[CostComponent]:
     architectures = [a for a in attrs.items("architectures") if isinstance(a, str)]
     arch = "arm64" if architectures and architectures[0] == "arm64" else "x86_64"
     suffix = "-ARM" if arch == "arm64" else ""
-    memory_gb = (attrs.decimal("memory_size") or DEFAULT_MEMORY_MB) / _MB_PER_GB
+    memory_mb = attrs.decimal("memory_size")
+    memory_gb = (memory_mb if memory_mb is not None and memory_mb > 0 else DEFAULT_MEMORY_MB) / _MB_PER_GB
     storage_mb = attrs.block("ephemeral_storage").decimal("size") or FREE_EPHEMERAL_STORAGE_MB
 
     def lambda_price(group: str, usagetype: str | None = None) -> Price | None:

@@ -108,13 +108,14 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
         )
     ]
 
-    iops = attrs.decimal("iops", Decimal(0)) or Decimal(0)
+    # Negative sizes are not valid Terraform; they count as unset rather than as negative costs.
+    iops = _positive(attrs.decimal("iops")) or Decimal(0)
     storage_type = (attrs.text("storage_type") or "").lower()
     if storage_type not in _STORAGE:
         # The provider's default: io1 when IOPS are given, else gp2.
         storage_type = "io1" if iops > 0 else "gp2"
     storage = _STORAGE[storage_type]
-    storage_gb = attrs.decimal("allocated_storage") or DEFAULT_STORAGE_GB
+    storage_gb = _positive(attrs.decimal("allocated_storage")) or DEFAULT_STORAGE_GB
     if storage_type in ("io1", "io2"):
         storage_gb = max(storage_gb, PIOPS_MIN_STORAGE_GB)
         iops = max(iops, PIOPS_MIN_IOPS)
@@ -286,6 +287,10 @@ def _backup_price(ctx: PricingContext, database_engine: str | None) -> Price | N
             usagetypeBase="Aurora:BackupUsage",
         )
     return _rds_price(ctx, "Storage Snapshot", "RDS:ChargedBackupUsage")
+
+
+def _positive(value: Decimal | None) -> Decimal | None:
+    return value if value is not None and value > 0 else None
 
 
 def _rds_price(ctx: PricingContext, product_family: str, usagetype: str) -> Price | None:

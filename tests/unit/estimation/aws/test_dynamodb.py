@@ -277,3 +277,9 @@ def test_unknown_capacity_is_left_to_usage_and_wrong_types_do_not_fail() -> None
     assert components["Write capacity unit (WCU)"].monthly_quantity is None
     assert components["Write capacity unit (WCU)"].monthly_cost is None
     assert not any(name.startswith("Global table") for name in components)
+
+
+def test_a_negative_capacity_counts_as_unknown_rather_than_as_a_negative_cost() -> None:
+    components = _components({"write_capacity": -20, "read_capacity": 5})
+    assert components["Write capacity unit (WCU)"].monthly_cost is None
+    assert components["Read capacity unit (RCU)"].monthly_quantity == D(5)

@@ -194,3 +194,12 @@ def test_reserved_nodes_report_their_price_missing() -> None:
 
 def test_replication_group_golden_case_with_its_autoscaled_groups() -> None:
     check_golden_case("elasticache_replication_group_test")
+
+
+def test_nonsense_node_counts_fall_back_to_one_node() -> None:
+    for after in (
+        {"engine": "redis", "node_type": "cache.t3.small", "num_cache_nodes": -3},
+        {"engine": "redis", "node_type": "cache.t3.small", "num_cache_nodes": "three"},
+    ):
+        components = _components("aws_elasticache_cluster", after)
+        assert components["ElastiCache (on-demand, cache.t3.small)"].monthly_quantity == HOURS

@@ -131,3 +131,11 @@ def test_without_usage_every_line_shows_its_price_and_depends_on_usage() -> None
     arm = _components({"architectures": ["arm64"]})
     assert [c.name for c in arm] == ["Requests", "Ephemeral storage", "Duration (first 7.5B)"]
     assert arm[1].price_not_found  # the snapshot has no arm64 ephemeral storage price
+
+
+def test_a_nonsense_memory_size_falls_back_to_the_default() -> None:
+    for memory in (-512, 0, "big"):
+        components = _components(
+            {"memory_size": memory}, usage={"monthly_requests": 1000, "request_duration_ms": 1000}
+        )
+        assert components[-1].monthly_quantity == D(125)  # 1000 × 0.125 GB × 1 s

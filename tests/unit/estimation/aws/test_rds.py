@@ -382,3 +382,11 @@ def test_extended_support_moves_to_the_year_3_price_on_its_date_when_the_context
     assert extended(date(2024, 3, 31)) == []
     assert extended(date(2024, 4, 1)) == ["Extended support (year 1)"]
     assert extended(date(2026, 4, 1)) == ["Extended support (year 3)"]
+
+
+def test_negative_sizes_count_as_unset_rather_than_as_negative_costs() -> None:
+    components = _components(
+        {"engine": "mysql", "instance_class": "db.t3.large", "allocated_storage": -50, "iops": -100}
+    )
+    assert components["Storage (general purpose SSD, gp2)"].monthly_quantity == D(20)
+    assert all((c.monthly_cost or 0) >= 0 for c in components.values())
