@@ -6,7 +6,13 @@ Usage keys (Infracost's): ``operating_system`` (linux, windows, rhel, suse), ``m
 
 The catalog holds on-demand prices: reserved and spot instances are named as such and reported
 without a price, never priced as on-demand. An instance on a Dedicated Host (``host_id`` set, or
-``tenancy = "host"``) has no compute line: the host is what AWS bills.
+``tenancy = "host"``) has no compute line: the host is what AWS bills. An instance type the plan does
+not know yet (taken from a launch template, computed) is reported as "unknown", without a price.
+
+CPU credits apply to burstable instances in unlimited mode; without ``credit_specification`` T3, T3a
+and T4g are unlimited and T2 standard, as AWS launches them (Infracost treats T3a as standard).
+``ebs_optimized = true`` adds the surcharge only where AWS charges one (``EBS_OPTIMIZED_SURCHARGED``,
+or whatever product the catalog has); everywhere else EBS optimization is free or impossible.
 """
 
 from __future__ import annotations
