@@ -89,17 +89,21 @@ def price_eks_cluster(ctx: PricingContext) -> list[CostComponent]:
     return [priced(name, "hours", ctx.hours_per_month, price)]
 
 
+def _node_count(*candidates: Decimal | None) -> Decimal:
+    """The first usable count: usage ``instances``, then desired size, then minimum size, then 1."""
+    for candidate in candidates:
+        if candidate is not None and candidate >= 0:  # a negative count is garbage, not a refund
+            return candidate
+    return Decimal(1)
+
+
 @pricer("aws_eks_node_group")
 def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
     attrs = ctx.attrs
     scaling = attrs.block("scaling_config")
-    count = ctx.usage.decimal("instances")
-    if count is None:
-        count = scaling.decimal("desired_size")
-    if count is None:
-        count = scaling.decimal("min_size")
-    if count is None:
-        count = Decimal(1)
+    count = _node_count(
+        ctx.usage.decimal("instances"), scaling.decimal("desired_size"), scaling.decimal("min_size")
+    )
 
     instance_types = [value for value in attrs.items("instance_types") if isinstance(value, str) and value]
     uses_launch_template = bool(attrs.block("launch_template"))
@@ -140,7 +144,7 @@ def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
         )
     if not uses_launch_template:
         disk = attrs.decimal("disk_size")
-        if disk is None:
+        if disk is None or disk <= 0:
             disk = DEFAULT_WINDOWS_NODE_DISK_GB if windows else DEFAULT_NODE_DISK_GB
         components.extend(
             ebs.volume_components(ctx.catalog, ctx.region, volume_type="gp2", size_gb=disk, count=count)

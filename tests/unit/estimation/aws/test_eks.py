@@ -207,3 +207,16 @@ def test_node_group_count_falls_back_to_min_size_then_one() -> None:
     assert from_min.components[0].monthly_quantity == 2 * HOURS
     assert nothing.components[0].monthly_quantity == HOURS
     assert nothing.monthly_cost == HOURS * M5_LARGE + Decimal(20) * GP2
+
+
+def test_negative_counts_and_disks_are_ignored_never_refunded() -> None:
+    workers = price_resource(
+        "aws_eks_node_group.odd",
+        node_group(
+            instance_types=["m5.large"], disk_size=-10, scaling_config=[{"desired_size": -2, "min_size": 1}]
+        ),
+    )
+
+    assert workers.components[0].monthly_quantity == HOURS
+    assert component(workers, "Storage (general purpose SSD, gp2)").monthly_quantity == 20
+    assert workers.monthly_cost > 0
