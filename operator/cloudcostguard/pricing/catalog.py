@@ -98,9 +98,11 @@ class PriceCatalog(Protocol):
 _Product = tuple[Mapping[str, str], Price]
 
 # AWS prefixes usage types with a region code everywhere but us-east-1: "USE2-NatGateway-Hours",
-# "EU-BoxUsage:t3.micro", "APN1-EBS:VolumeUsage.gp3". Pricers match the region-free part.
+# "EU-BoxUsage:t3.micro", "APN1-EBS:VolumeUsage.gp3". Pricers match the region-free part. Region codes
+# end in a digit, except eu-west-1's "EU"; other capital prefixes are part of the usage type itself
+# (DynamoDB Standard-IA's "IA-TimedStorage-ByteHrs" must not collapse into "TimedStorage-ByteHrs").
 DERIVED_USAGETYPE = "usagetypeBase"
-_REGION_PREFIX = re.compile(r"^[A-Z]{2,4}[0-9]?-(?=[A-Za-z])")
+_REGION_PREFIX = re.compile(r"^(?:[A-Z]{2,4}[0-9]|EU)-(?=[A-Za-z])")
 
 
 def usagetype_base(usagetype: str) -> str:

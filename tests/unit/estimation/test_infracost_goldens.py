@@ -4,12 +4,14 @@ Each case is a folder under ``tests/fixtures/infracost/``: ``golden.txt`` and ``
 Infracost's own files (see that folder's PROVENANCE.md); ``plan.json`` is our Terraform plan written for
 the same test resources; ``uncovered.yml`` lists the rows we knowingly do not reproduce, each with a
 reason. An uncovered row must still show up as "price not found" (or its resource as unsupported), so
-the list cannot hide a regression, and every listed row must exist in the golden.
+the list cannot hide a regression, and every listed row must exist in the golden. A row listed with
+``expect: absent`` is one Infracost prices from another resource's values (an autoscaling target): we must
+not produce it at all.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -31,12 +33,15 @@ def _estimate(case: Path) -> Estimate:
     return cloudcostguard.estimate((case / "plan.json").read_bytes(), usage=usage)
 
 
-def _uncovered(case: Path) -> dict[tuple[str, str | None, str], str]:
+def _uncovered(case: Path) -> dict[tuple[str, str | None, str], dict[str, str]]:
     listed = case / "uncovered.yml"
     if not listed.exists():
         return {}
     entries = yaml.safe_load(listed.read_text()) or []
-    return {(e["resource"], e.get("subresource"), e["component"]): e["reason"] for e in entries}
+    for entry in entries:
+        assert entry.get("reason"), f"{case.name}: uncovered row without a reason: {entry}"
+        assert entry.get("expect", "priceNotFound") in ("priceNotFound", "absent"), entry
+    return {(e["resource"], e.get("subresource"), e["component"]): e for e in entries}
 
 
 def _find(estimate: Estimate, row: GoldenRow) -> CostComponent | None:
@@ -64,6 +69,10 @@ def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
         key = (row.resource, row.subresource, row.name)
         if key in uncovered:
             component = _find(estimate, row)
+            if uncovered[key].get("expect") == "absent":
+                if component is not None:
+                    failures.append(f"{key} is listed absent but we produce it: {component}")
+                continue
             out_of_scope = resource is not None and resource.support == "unsupported"
             if not out_of_scope and (component is None or not component.price_not_found):
                 failures.append(f"{key} is listed uncovered but we priced it: {component}")
@@ -85,17 +94,18 @@ def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
             failures.append(f"{key}: golden ${row.monthly_cost}, ours {ours}")
         elif component.monthly_quantity is None or abs(
             component.monthly_quantity - row.monthly_quantity
-        ) > Decimal("0.5") * _display_step(row.monthly_quantity):
+        ) >= _display_step(row.monthly_quantity):
             failures.append(
                 f"{key}: golden quantity {row.monthly_quantity}, ours {component.monthly_quantity}"
             )
     assert not failures, "\n".join(failures)
     if not uncovered:
-        assert estimate.total_monthly_cost.quantize(CENT) == golden.total
+        assert estimate.total_monthly_cost.quantize(CENT, ROUND_HALF_UP) == golden.total
 
 
 def _display_step(quantity: Decimal) -> Decimal:
-    # Goldens print quantities rounded (to whole units, or to the digits shown).
+    # Goldens print quantities cut to the digits shown (Infracost truncates, e.g. 1000/730 → 1.3698), so
+    # ours must lie within one step of the last digit printed.
     exponent = quantity.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
     return Decimal(1).scaleb(min(exponent, 0))

@@ -1,84 +1,18 @@
-"""aws_dynamodb_table beyond the goldens, plus the DynamoDB golden case whose autoscaled tables the
-shared harness cannot express yet.
-
-Two golden cases (``dynamodb_table_test``, ``elasticache_replication_group_test``) have rows whose
-capacity Infracost takes from an ``aws_appautoscaling_target`` (another resource). A pricer sees one
-resource, so we price the table's or group's own configured capacity and those rows are *absent*,
-not "price not found". The shared harness only knows the latter, so these cases keep their plan in
-``plan.pending.json`` and are checked here, every other row to the cent, until the harness accepts
-``expect: absent`` entries.
-"""
+"""aws_dynamodb_table beyond the goldens (the golden case runs in the shared Infracost harness)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
-from tests.unit.estimation.goldens import parse_golden
 
 D = Decimal
 HOURS = D(730)
 SNAPSHOT = load_bundled_catalog()
-CASES_DIR = Path(__file__).resolve().parents[3] / "fixtures" / "infracost"
-CENT = Decimal("0.01")
-
-
-def check_golden_case(case_name: str) -> None:
-    """Every golden row reproduced to the cent, or listed uncovered: "price not found", or absent."""
-    case = CASES_DIR / case_name
-    plan_path = case / "plan.pending.json"
-    if not plan_path.exists():  # moved to plan.json once the shared harness handles `expect: absent`
-        plan_path = case / "plan.json"
-    estimate = cloudcostguard.estimate(plan_path.read_bytes(), usage=(case / "usage.yml").read_text())
-    golden = parse_golden(case / "golden.txt")
-    entries = yaml.safe_load((case / "uncovered.yml").read_text())
-    uncovered = {(e["resource"], e.get("subresource"), e["component"]): e for e in entries}
-    assert set(uncovered) <= {(r.resource, r.subresource, r.name) for r in golden.rows}
-    by_address = {resource.address: resource for resource in estimate.resources}
-    failures = []
-    for row in golden.rows:
-        resource = by_address[row.resource]
-        found = [c for c in resource.components if c.name == row.name and c.subresource == row.subresource]
-        entry = uncovered.get((row.resource, row.subresource, row.name))
-        if entry is not None and entry.get("expect") == "absent":
-            if found:
-                failures.append(f"{row}: listed absent but we have {found}")
-            continue
-        if len(found) != 1:
-            failures.append(f"{row}: we have {[c.name for c in resource.components]}")
-            continue
-        [component] = found
-        if entry is not None:
-            if not component.price_not_found:
-                failures.append(f"{row}: listed uncovered but priced: {component}")
-        elif row.monthly_quantity is None:
-            if component.monthly_quantity is not None or component.price != row.usage_price:
-                failures.append(f"{row}: golden depends on usage; we have {component}")
-        elif (
-            component.monthly_cost is None or abs(component.monthly_cost - (row.monthly_cost or 0)) > CENT / 2
-        ):
-            failures.append(f"{row}: we have {component}")
-        else:
-            exponent = row.monthly_quantity.normalize().as_tuple().exponent
-            assert isinstance(exponent, int)
-            step = D(1).scaleb(min(exponent, 0))
-            if (
-                component.monthly_quantity is None
-                or abs(component.monthly_quantity - row.monthly_quantity) > step
-            ):
-                failures.append(f"{row}: quantity {component.monthly_quantity}")
-    assert not failures, "\n".join(failures)
-
-
-def test_dynamodb_golden_case_with_its_autoscaled_tables() -> None:
-    check_golden_case("dynamodb_table_test")
 
 
 def _components(

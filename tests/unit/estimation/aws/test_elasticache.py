@@ -1,5 +1,5 @@
-"""aws_elasticache_cluster and aws_elasticache_replication_group beyond the goldens, plus the
-replication-group golden case whose autoscaled groups the shared harness cannot express yet."""
+"""aws_elasticache_cluster and aws_elasticache_replication_group beyond the goldens (the golden cases
+run in the shared Infracost harness)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
-from tests.unit.estimation.aws.test_dynamodb import check_golden_case
 
 D = Decimal
 HOURS = D(730)
@@ -190,10 +189,6 @@ def test_reserved_nodes_report_their_price_missing() -> None:
     )
     node = components["ElastiCache (reserved, cache.m6g.12xlarge)"]
     assert node.price_not_found and node.monthly_quantity == 3 * HOURS
-
-
-def test_replication_group_golden_case_with_its_autoscaled_groups() -> None:
-    check_golden_case("elasticache_replication_group_test")
 
 
 def test_nonsense_node_counts_fall_back_to_one_node() -> None:
