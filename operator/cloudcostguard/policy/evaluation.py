@@ -412,7 +412,10 @@ def _budget_violation(
             f"namespace {namespace} would spend {money(after)} {usd}/month ({this} {money(own)} {usd}), "
             f"over namespaceMonthlyBudget {limit} {usd} by {excess} {usd}"
         ),
-        short=f"namespaceMonthlyBudget {limit} {usd} exceeded by {excess} {usd} (namespace {money(after)})",
+        short=(
+            f"namespaceMonthlyBudget {limit} {usd} exceeded by {excess} {usd} "
+            f"(namespace {money(after)} {usd})"
+        ),
     )
 
 
