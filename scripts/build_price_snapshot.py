@@ -25,6 +25,22 @@ DEFAULT_CSV = ROOT.parent / "shared" / "pricing-samples" / "aws_prices_reference
 DEFAULT_OUT = ROOT / "operator" / "cloudcostguard" / "pricing" / "data" / "aws-prices.json"
 _CONFIDENCE = re.compile(r"^\[(high|medium|low)\]\s*")
 
+# Attribute corrections, keyed by the CSV's product_key. Prices are never touched: these rows carry
+# attribute values that no real offer file uses, so no pricer querying real attributes could match them.
+ATTRIBUTE_CORRECTIONS: dict[str, tuple[dict[str, str], str]] = {
+    "AmazonRDS|InstanceUsage:db.m5.xlarge|SQL Server SE (license included)": (
+        {"databaseEngine": "SQL Server", "databaseEdition": "Standard", "licenseModel": "License included"},
+        "AmazonRDS offer files name SQL Server editions with databaseEngine=SQL Server + databaseEdition",
+    ),
+}
+# Rows whose evidence names another product as well: the extra record keeps the same price and origin.
+ALSO_EVIDENCE_FOR: dict[str, tuple[dict[str, str], str]] = {
+    "AmazonElastiCache|NodeUsage:cache.m4.large": (
+        {"cacheEngine": "Memcached"},
+        "the cited golden line is a memcached node; README: Memcached equals Redis for these nodes",
+    ),
+}
+
 
 def parse_attributes(text: str) -> dict[str, str]:
     """``a=1;b=2;note=x; y`` → {a: 1, b: 2, note: "x; y"}: a part without '=' continues the last value."""
@@ -49,31 +65,52 @@ def read_reference_csv(path: Path) -> list[PriceRecord]:
                 raise SystemExit(f"{path}: row without a confidence tag: {row['product_key']}")
             attributes = parse_attributes(row["attributes"])
             attributes.pop("termType", None)  # every row is OnDemand; lookups never ask for it
-            record = PriceRecord(
-                service=row["service"],
-                region=row["region"],
-                attributes=attributes,
-                unit=row["unit"],
-                unit_price=Decimal(row["usd_per_unit"]),
-                tier_start=Decimal(row["tier_start"] or "0"),
-                tier_end=None if row["tier_end"] in ("", "Inf") else Decimal(row["tier_end"]),
-                origin=row["source"][match.end() :],
-                confidence=match.group(1),
-            )
-            key = (
-                record.service,
-                record.region,
-                record.unit,
-                tuple(sorted(attributes.items())),
-                record.tier_start,
-            )
-            kept = best.get(key)
-            if kept is None or CONFIDENCE_RANK[record.confidence] < CONFIDENCE_RANK[kept.confidence]:
-                best[key] = record
+            origin = row["source"][match.end() :]
+            if row["product_key"] in ATTRIBUTE_CORRECTIONS:
+                corrected, why = ATTRIBUTE_CORRECTIONS[row["product_key"]]
+                attributes.update(corrected)
+                origin += f" [attributes corrected: {why}]"
+            variants = [(attributes, origin)]
+            if row["product_key"] in ALSO_EVIDENCE_FOR:
+                extra, why = ALSO_EVIDENCE_FOR[row["product_key"]]
+                variants.append(({**attributes, **extra}, origin + f" [also recorded as {extra}: {why}]"))
+            for variant_attributes, variant_origin in variants:
+                _keep_best(best, row, match.group(1), variant_attributes, variant_origin)
     return sorted(
         best.values(),
         key=lambda r: (r.service, r.region, sorted(r.attributes.items()), r.unit, r.tier_start),
     )
+
+
+def _keep_best(
+    best: dict[tuple[object, ...], PriceRecord],
+    row: dict[str, str],
+    confidence: str,
+    attributes: dict[str, str],
+    origin: str,
+) -> None:
+    """Keep the better-sourced record when the table holds the same product tier twice."""
+    record = PriceRecord(
+        service=row["service"],
+        region=row["region"],
+        attributes=attributes,
+        unit=row["unit"],
+        unit_price=Decimal(row["usd_per_unit"]),
+        tier_start=Decimal(row["tier_start"] or "0"),
+        tier_end=None if row["tier_end"] in ("", "Inf") else Decimal(row["tier_end"]),
+        origin=origin,
+        confidence=confidence,
+    )
+    key = (
+        record.service,
+        record.region,
+        record.unit,
+        tuple(sorted(attributes.items())),
+        record.tier_start,
+    )
+    kept = best.get(key)
+    if kept is None or CONFIDENCE_RANK[record.confidence] < CONFIDENCE_RANK[kept.confidence]:
+        best[key] = record
 
 
 def main() -> None:

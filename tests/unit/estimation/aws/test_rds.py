@@ -263,10 +263,21 @@ def test_commercial_engines_ask_for_their_edition_and_license_model() -> None:
         assert instance.monthly_cost == HOURS * D("1.5"), (engine, license_model)
 
 
-def test_sql_server_se_is_price_not_found_in_the_snapshot_whose_row_lacks_offer_file_attributes() -> None:
+def test_sql_server_se_is_priced_from_the_snapshot_record_with_offer_file_attributes() -> None:
+    # The reference table's row was relabelled to offer-file attributes by scripts/build_price_snapshot.py.
+    price = SNAPSHOT.lookup(
+        "AmazonRDS",
+        "us-east-1",
+        instanceType="db.m5.xlarge",
+        databaseEngine="SQL Server",
+        databaseEdition="Standard",
+        licenseModel="License included",
+        deploymentOption="Single-AZ",
+    )
+    assert price is not None
     components = _components({"engine": "sqlserver-se", "instance_class": "db.m5.xlarge"})
     instance = components["Database instance (on-demand, Single-AZ, db.m5.xlarge)"]
-    assert instance.price_not_found and instance.monthly_cost is None
+    assert instance.monthly_cost == HOURS * price.unit_price
     assert components["Storage (general purpose SSD, gp2)"].monthly_cost == D("2.30")
 
 
