@@ -43,6 +43,10 @@ test-unit: ## Run the unit tests only (no database, no API server).
 	$(BIN)/pytest -q tests/unit
 
 ##@ Build
+.PHONY: manifests
+manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they drift).
+	$(BIN)/python -m cloudcostguard.k8s.crdgen crds
+
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     pricing_base_url: str = Field(
         "https://pricing.us-east-1.amazonaws.com", description="AWS Price List Bulk API host."
     )
+    pricing_load_timeout: float = Field(
+        3600.0, gt=0, description="Seconds one statement of `pricing load` may take (COPY of a file, the switch)."
+    )
 
     # --- plan sources (operator) -------------------------------------------------------------
     url_timeout: float = Field(10.0, gt=0, description="Seconds to fetch a plan from spec.plan.url.")
@@ -71,6 +74,25 @@ class Settings(BaseSettings):
         False, description="Allow spec.plan.url to reach private, loopback and link-local addresses."
     )
     url_ca_file: Path | None = Field(None, description="Extra CA bundle for spec.plan.url (PEM).")
+
+    # --- reconciliation (operator) -------------------------------------------------------------
+    resync_interval: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds between re-checks of an unchanged CostEstimate (re-fetches spec.plan.url).",
+    )
+    retry_delay: float = Field(
+        5.0, gt=0, description="Seconds before the first retry after a transient failure (doubles after)."
+    )
+    retry_max_delay: float = Field(300.0, gt=0, description="Longest wait between retries, in seconds.")
+    policy_status_interval: float = Field(
+        60.0, gt=0, description="Seconds between CostPolicy status refreshes when no spend changed."
+    )
+    peering_priority: int | None = Field(
+        None,
+        description="kopf peering priority; the highest active replica reconciles (default: random per "
+        "process, so that replicas never tie).",
+    )
 
     # --- process ------------------------------------------------------------------------------
     metrics_listen: str = Field("0.0.0.0:8080", description="HOST:PORT of /metrics.")

@@ -1,0 +1,371 @@
+"""The operator process around the handlers: memo, kopf settings, login, probes, metrics, startup/cleanup.
+
+Shared resources are created once, kept in kopf's memo and closed at cleanup (STYLE rule 6):
+
+- ``memo.settings`` — the typed ``Settings``;
+- ``memo.catalog_provider`` — a ``CatalogProvider``: the bundled snapshot without a database, the
+  PostgreSQL-backed provider (``cloudcostguard.pricing.store.provider``) with ``database_url``;
+- ``memo.reconciler`` / ``memo.reconcile_context`` / ``memo.url_fetcher`` — reconcile state and tools;
+- the admission webhook's own runtime, put there by ``cloudcostguard.k8s.webhook.configure_admission``.
+
+kopf is configured to keep its marks in the product's API group: finalizer ``cloudcostguard.io/finalizer``,
+progress and diff-base annotations under ``cloudcostguard.io/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp.web
+import kopf
+import yaml
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from cloudcostguard import errors, metrics
+from cloudcostguard.k8s import reconcile
+from cloudcostguard.k8s.models import GROUP
+from cloudcostguard.k8s.plan_sources import PlanResolver, UrlFetcher
+from cloudcostguard.pricing.provider import CatalogProvider, StaticCatalogProvider
+from cloudcostguard.settings import Settings
+
+logger = logging.getLogger("cloudcostguard.runtime")
+
+FINALIZER = f"{GROUP}/finalizer"
+# Seconds for one API request and one connection attempt (watch streams are long-lived by design and
+# are bounded by kopf's reconnect logic instead).
+API_REQUEST_TIMEOUT = 60.0
+API_CONNECT_TIMEOUT = 10.0
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+WEBHOOK_MODULE = "cloudcostguard.k8s.webhook"
+
+
+@dataclass(slots=True)
+class RuntimeState:
+    started: bool = False
+    runners: list[aiohttp.web.AppRunner] = field(default_factory=list)
+    addresses: dict[str, tuple[str, int]] = field(default_factory=dict)  # server name → bound address
+    collector: metrics.RuntimeCollector | None = None
+    admission: Any = None  # the webhook module when the admission subsystem is present
+
+
+def build_catalog_provider(settings: Settings) -> CatalogProvider:
+    """The bundled snapshot, or the PostgreSQL store when ``database_url`` is set."""
+    if settings.database_url is None or not settings.database_url.get_secret_value():
+        from cloudcostguard.pricing.snapshot import load_bundled_catalog  # noqa: PLC0415
+
+        return StaticCatalogProvider(load_bundled_catalog())
+    try:
+        module = importlib.import_module("cloudcostguard.pricing.store.provider")
+    except ModuleNotFoundError as err:
+        raise errors.ConfigurationError(
+            "CCG_DATABASE_URL is set, but this build has no PostgreSQL pricing store "
+            "(cloudcostguard.pricing.store.provider)"
+        ) from err
+    provider: CatalogProvider = module.PostgresCatalogProvider(settings)
+    return provider
+
+
+def make_memo(settings: Settings, *, catalog_provider: CatalogProvider | None = None) -> kopf.Memo:
+    """Everything the handlers share, before kopf starts (fails fast on configuration errors)."""
+    provider = catalog_provider if catalog_provider is not None else build_catalog_provider(settings)
+    fetcher = UrlFetcher(settings)
+    context = reconcile.ReconcileContext(
+        settings=settings,
+        catalog_provider=provider,
+        resolver=PlanResolver(settings, fetcher),
+        judge=reconcile.default_judge(),
+    )
+    return kopf.Memo(
+        settings=settings,
+        catalog_provider=provider,
+        reconciler=reconcile.Reconciler(),
+        reconcile_context=context,
+        url_fetcher=fetcher,
+        policy_versions={},
+        runtime=RuntimeState(),
+    )
+
+
+def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
+    persistence = kopf_settings.persistence
+    persistence.finalizer = FINALIZER
+    persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    kopf_settings.networking.request_timeout = API_REQUEST_TIMEOUT
+    kopf_settings.networking.connect_timeout = API_CONNECT_TIMEOUT
+    kopf_settings.watching.connect_timeout = API_CONNECT_TIMEOUT
+    # The operator posts its own Events (estimate changes, failures); kopf's per-handler chatter is logged.
+    kopf_settings.posting.level = logging.WARNING
+
+
+def peering_priority(settings: Settings) -> int:
+    """Replicas must not tie: kopf pauses *every* operator of equal priority. A random priority per
+    process makes one replica the active reconciler and the others wait as hot standbys."""
+    if settings.peering_priority is not None:
+        return settings.peering_priority
+    return random.randint(1, 2**31 - 1)  # noqa: S311 - tie-breaking, not security
+
+
+def configure_logging(settings: Settings) -> None:
+    log_format = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL
+    kopf.configure(debug=settings.log_level == "DEBUG", log_format=log_format)
+    logging.getLogger().setLevel(settings.log_level)
+    # kopf logs "Timer 'reconcile' succeeded." on every reconcile loop turn: keep that at DEBUG volume.
+    logging.getLogger("kopf.objects").addFilter(_QuietTimers())
+
+
+class _QuietTimers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        message = record.getMessage()
+        return not (
+            message.startswith(("Timer 'reconcile'", "Timer 'policy-status'")) and "succeeded" in message
+        )
+
+
+# --- login --------------------------------------------------------------------------------------------
+
+
+@kopf.on.login(id="cloudcostguard-login")
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster service account, else the kubeconfig in effect (``KUBECONFIG`` or ``~/.kube/config``).
+
+    A minimal kubeconfig reader handles tokens, client certificates, basic auth and no authentication at
+    all (a context without a user, as for a plain-HTTP test API server), which kopf's own minimal reader
+    rejects. Users with ``exec`` or ``auth-provider`` plugins (EKS, GKE, OIDC) go through the kubernetes
+    client library, when it is installed.
+    """
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and SERVICE_ACCOUNT_TOKEN.exists():
+        return kopf.login_with_service_account(**kwargs)
+    found = _read_kubeconfig()
+    if found is None:
+        return None
+    context, cluster, user = found
+    if user.get("exec") or user.get("auth-provider"):
+        try:
+            importlib.import_module("kubernetes.config")
+        except ImportError as err:
+            raise kopf.LoginError(
+                "the kubeconfig user needs an exec/auth-provider plugin; install the kubernetes package"
+            ) from err
+        return kopf.login_via_client(**kwargs)
+    return _connection_info(context, cluster, user, kwargs["settings"])
+
+
+Section = Mapping[str, Any]
+
+
+def _read_kubeconfig() -> tuple[Section, Section, Section] | None:
+    paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or [
+        str(Path("~/.kube/config").expanduser())
+    ]
+    contexts: dict[str, Mapping[str, Any]] = {}
+    clusters: dict[str, Mapping[str, Any]] = {}
+    users: dict[str, Mapping[str, Any]] = {}
+    current: str | None = None
+    for path in paths:
+        file = Path(path).expanduser()
+        if not file.is_file():
+            continue
+        config = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        current = current or config.get("current-context")
+        for kind, target in (("contexts", contexts), ("clusters", clusters), ("users", users)):
+            for item in config.get(kind) or []:
+                target.setdefault(item["name"], item.get(kind[:-1]) or {})
+    if current is None or current not in contexts:
+        return None
+    context = contexts[current]
+    return context, clusters.get(context.get("cluster", ""), {}), users.get(context.get("user", ""), {})
+
+
+def _connection_info(
+    context: Section, cluster: Section, user: Section, settings: kopf.OperatorSettings
+) -> kopf.ConnectionInfo | None:
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server:
+        return None
+    return kopf.ConnectionInfo(
+        server=server,
+        ca_path=cluster.get("certificate-authority"),
+        ca_data=cluster.get("certificate-authority-data"),
+        insecure=cluster.get("insecure-skip-tls-verify"),
+        certificate_path=user.get("client-certificate"),
+        certificate_data=user.get("client-certificate-data"),
+        private_key_path=user.get("client-key"),
+        private_key_data=user.get("client-key-data"),
+        username=user.get("username"),
+        password=user.get("password"),
+        token=user.get("token"),
+        default_namespace=context.get("namespace"),
+        trust_env=settings.networking.trust_env,
+    )
+
+
+# --- probes and metrics servers ---------------------------------------------------------------------
+
+
+def parse_listen(listen: str, setting: str) -> tuple[str, int]:
+    host, separator, port_text = listen.rpartition(":")
+    if not separator or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        raise errors.ConfigurationError(f"invalid setting CCG_{setting.upper()}: {listen!r} is not HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port_text)  # noqa: S104 - serving probes in a pod
+
+
+def is_ready(memo: Any) -> tuple[bool, str]:
+    state: RuntimeState = memo.runtime
+    provider: CatalogProvider = memo.catalog_provider
+    if not provider.ready:
+        return False, "price catalog not loaded"
+    if not state.started:
+        return False, "starting"
+    return True, "ready"
+
+
+def _health_app(memo: Any) -> aiohttp.web.Application:
+    async def healthz(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(text="ok\n")
+
+    async def readyz(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        ready, reason = is_ready(memo)
+        return aiohttp.web.Response(text=reason + "\n", status=200 if ready else 503)
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def _metrics_app() -> aiohttp.web.Application:
+    async def serve(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        payload = await asyncio.to_thread(generate_latest, REGISTRY)
+        return aiohttp.web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/metrics", serve)
+    return app
+
+
+async def _serve(
+    state: RuntimeState, name: str, app: aiohttp.web.Application, listen: str, setting: str
+) -> None:
+    host, port = parse_listen(listen, setting)
+    runner = aiohttp.web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    state.runners.append(runner)
+    site = aiohttp.web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as err:
+        raise errors.ConfigurationError(
+            f"cannot listen on {listen} (CCG_{setting.upper()}): {err.strerror}"
+        ) from err
+    bound = runner.addresses[-1] if runner.addresses else (host, port)
+    state.addresses[name] = (str(bound[0]), int(bound[1]))
+
+
+# --- startup and cleanup --------------------------------------------------------------------------------
+
+
+def _estimated_spend(reconciler: reconcile.Reconciler) -> float:
+    total = Decimal(0)
+    for state in reconciler.states.values():
+        if state.spend_seen is not None:
+            total += Decimal(state.spend_seen)
+    return float(total)  # Prometheus samples are floats; money stays Decimal everywhere else
+
+
+@kopf.on.startup(id="cloudcostguard-runtime")
+async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    config: Settings = memo.settings
+    state: RuntimeState = memo.runtime
+    provider: CatalogProvider = memo.catalog_provider
+    reconciler: reconcile.Reconciler = memo.reconciler
+    configure_kopf(settings, config)
+    try:
+        # Probes first: liveness must answer while a large catalog is still loading.
+        await _serve(state, "health", _health_app(memo), config.health_listen, "health_listen")
+        await _serve(state, "metrics", _metrics_app(), config.metrics_listen, "metrics_listen")
+    except errors.ConfigurationError as err:
+        raise kopf.PermanentError(str(err)) from err
+    await provider.start()
+    loop = asyncio.get_running_loop()
+
+    def prices_changed(_catalog: Any) -> None:
+        # Listeners may be called from the provider's thread or task: hop onto the loop either way.
+        loop.call_soon_threadsafe(reconciler.wake_all)
+
+    provider.add_listener(prices_changed)
+    collector = metrics.RuntimeCollector(
+        catalog_status=lambda: provider.status() if provider.ready else None,
+        catalog_ready=lambda: provider.ready,
+        phase_counts=reconciler.phase_counts,
+        estimated_spend=lambda: _estimated_spend(reconciler),
+    )
+    metrics.register_runtime(collector)
+    state.collector = collector
+    admission = _admission_module()
+    if admission is not None:
+        try:
+            admission.configure_admission(settings, config, memo)
+        except errors.CloudCostGuardError as err:
+            raise kopf.PermanentError(str(err)) from err
+        state.admission = admission
+    state.started = True
+    status = provider.status()
+    logger.info("CloudCostGuard operator started; prices: %s %s", status.source, status.version)
+
+
+@kopf.on.cleanup(id="cloudcostguard-runtime")
+async def cleanup(memo: Any, **_: Any) -> None:
+    state: RuntimeState = memo.runtime
+    state.started = False
+    memo.reconciler.stop()
+    if state.admission is not None:
+        await state.admission.stop_admission(memo)
+        state.admission = None
+    await memo.url_fetcher.close()
+    await memo.catalog_provider.stop()
+    if state.collector is not None:
+        metrics.unregister_runtime(state.collector)
+        state.collector = None
+    for runner in reversed(state.runners):
+        await runner.cleanup()
+    state.runners.clear()
+    logger.info("CloudCostGuard operator stopped")
+
+
+def _admission_module() -> Any:
+    try:
+        return importlib.import_module(WEBHOOK_MODULE)
+    except ModuleNotFoundError as err:
+        if err.name != WEBHOOK_MODULE:
+            raise
+        logger.debug("no admission webhook in this build (%s is absent)", WEBHOOK_MODULE)
+        return None
+
+
+def import_handlers() -> list[str]:
+    """Register every kopf handler of this build: the operator's and the admission webhook's."""
+    imported = []
+    for name in ("cloudcostguard.k8s.handlers", "cloudcostguard.k8s.admission"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            logger.debug("no %s in this build", name)
+            continue
+        imported.append(name)
+    return imported

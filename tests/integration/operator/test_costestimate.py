@@ -1,0 +1,293 @@
+"""The operator against KMock: CostEstimate create → status, edits, plan sources, failures, deletion."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import ssl
+from decimal import Decimal
+from typing import Any
+
+import aiohttp.web
+import kmock
+import orjson
+import pytest
+
+from cloudcostguard.k8s.models import PLAN_SOURCE_LABEL
+from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from tests import kmock_support as ks
+from tests.integration.operator.conftest import OperatorFactory, eventually
+from tests.unit.k8s.plans import money, nat_monthly, nat_plan
+from tests.unit.k8s.tls import make_tls
+
+pytestmark = pytest.mark.kmock
+
+NS = "team-a"
+
+
+def conditions_of(obj: Any) -> dict[str, dict[str, Any]]:
+    return {item["type"]: dict(item) for item in obj.get("status", {}).get("conditions", [])}
+
+
+def status_of(kube: kmock.KubernetesEmulator, name: str) -> dict[str, Any]:
+    return dict(ks.live_object(kube, ks.COSTESTIMATES, NS, name).get("status", {}))
+
+
+async def create(kube: kmock.KubernetesEmulator, resource: str, body: dict[str, Any]) -> None:
+    namespace = body["metadata"].get("namespace")
+    async with kube.post(ks.url_of(resource, namespace), json=body) as response:
+        assert response.status < 300, await response.text()
+
+
+async def test_create_writes_the_estimate_into_status(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    plan = nat_plan(1, vpcs=1)
+    spec = {
+        "plan": {"inline": plan},
+        "usage": {"aws_nat_gateway.egress0": {"monthly_data_processed_gb": 100}},
+    }
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("egress", NS, spec))
+        await eventually(lambda: status_of(kube, "egress").get("phase") == "Estimated")
+
+    expected = money(nat_monthly(1, data_gb=Decimal(100)))
+    status = status_of(kube, "egress")
+    catalog = load_bundled_catalog()
+    assert status["monthlyCost"] == expected
+    assert status["diffMonthlyCost"] == expected
+    assert status["pastMonthlyCost"] == "0.00"
+    assert status["currency"] == "USD"
+    assert status["observedGeneration"] == 1
+    assert status["pricingVersion"] == catalog.version
+    assert (
+        status["planDigest"]
+        == "sha256:" + hashlib.sha256(orjson.dumps(plan, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    )
+    assert status["resourceCounts"] == {"total": 2, "priced": 1, "free": 1, "unsupported": 0}
+    assert status["topResources"] == [
+        {
+            "address": "aws_nat_gateway.egress0",
+            "type": "aws_nat_gateway",
+            "action": "create",
+            "monthlyCost": expected,
+            "diffMonthlyCost": expected,
+        },
+    ]
+    conditions = conditions_of(kube.objects[ks.COSTESTIMATES, NS, "egress"])
+    assert conditions["Ready"]["status"] == "True"
+    assert conditions["Estimated"]["status"] == "True"
+    assert "Stalled" not in conditions
+    assert kube.objects[ks.COSTESTIMATES, NS, "egress"]["metadata"]["finalizers"] == [
+        "cloudcostguard.io/finalizer"
+    ]
+
+
+def digest(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+async def patch(kube: kmock.KubernetesEmulator, path: str, body: dict[str, Any]) -> None:
+    headers = {"Content-Type": "application/merge-patch+json"}
+    async with kube.patch(path, data=orjson.dumps(body), headers=headers) as response:
+        assert response.status < 300, await response.text()
+
+
+def events_for(kube: kmock.KubernetesEmulator, name: str) -> list[dict[str, Any]]:
+    """Events posted about an object (from the request log: KMock ignores generateName, so it keeps
+    only the first of the events kopf posts in a namespace)."""
+    path = ks.url_of("v1/events", NS)
+    return [
+        dict(request.data)
+        for request in kube
+        if request.method == "POST"
+        and request.url.path == path
+        and request.data.get("involvedObject", {}).get("name") == name
+    ]
+
+
+def status_patches(kube: kmock.KubernetesEmulator, name: str) -> int:
+    path = ks.url_of(ks.COSTESTIMATES, NS, name, "status")
+    return sum(1 for request in kube if request.method == "PATCH" and request.url.path == path)
+
+
+async def test_configmap_plan_edit_is_re_estimated(kube: kmock.KubernetesEmulator, operator: OperatorFactory):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    first = orjson.dumps(nat_plan(1))
+    kube.objects["v1/configmaps", NS, "plans"] = ks.k8s_object(
+        "v1",
+        "ConfigMap",
+        "plans",
+        NS,
+        labels={PLAN_SOURCE_LABEL: "true"},
+        generation=None,
+        data={"plan.json": first.decode()},
+    )
+    spec = {"plan": {"configMapKeyRef": {"name": "plans", "key": "plan.json"}}}
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("from-cm", NS, spec))
+        await eventually(lambda: status_of(kube, "from-cm").get("monthlyCost") == money(nat_monthly(1)))
+        assert status_of(kube, "from-cm")["planDigest"] == digest(first)
+
+        second = orjson.dumps(nat_plan(3))
+        await patch(kube, ks.url_of("v1/configmaps", NS, "plans"), {"data": {"plan.json": second.decode()}})
+        await eventually(lambda: status_of(kube, "from-cm").get("monthlyCost") == money(nat_monthly(3)))
+
+    status = status_of(kube, "from-cm")
+    assert status["planDigest"] == digest(second)
+    assert status["observedGeneration"] == 1  # the CostEstimate itself did not change
+    assert status["resourceCounts"] == {"total": 4, "priced": 3, "free": 1, "unsupported": 0}
+    assert [e["reason"] for e in events_for(kube, "from-cm")] == ["Estimated", "Estimated"]
+
+
+def tofu_chunk_secrets(
+    plan: dict[str, Any], *, name: str, workspace: str, chunks: int
+) -> list[dict[str, Any]]:
+    """What tofu-controller writes for a JSON plan: gzip, then split into Secrets (runner/server_plan.go)."""
+    compressed = gzip.compress(orjson.dumps(plan))
+    size = -(-len(compressed) // chunks)
+    base = f"tfplan-{workspace}-{name}.json"
+    return [
+        ks.k8s_object(
+            "v1",
+            "Secret",
+            f"{base}-{index}",
+            NS,
+            generation=None,
+            type="Opaque",
+            labels={
+                "infra.contrib.fluxcd.io/plan-name": f"{name}.json",
+                "infra.contrib.fluxcd.io/plan-workspace": workspace,
+            },
+            annotations={
+                "encoding": "gzip",
+                "savedPlan": "plan-main-8f2c1d",
+                "infra.contrib.fluxcd.io/plan-chunk": str(index),
+            },
+            data={"tfplan": base64.b64encode(compressed[index * size : (index + 1) * size]).decode()},
+        )
+        for index in range(chunks)
+    ]
+
+
+async def test_terraform_ref_reads_chunked_gzip_secrets_once_they_all_exist(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    plan = nat_plan(2)
+    spec = {"plan": {"terraformRef": {"name": "network", "workspace": "prod"}}}
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("network", NS, spec))
+        # tofu-controller has not written the plan yet (or is replacing it): retried, not stalled.
+        await eventually(
+            lambda: (
+                conditions_of({"status": status_of(kube, "network")}).get("Ready", {}).get("reason")
+                == "PlanNotFound"
+            )
+        )
+        assert status_of(kube, "network")["phase"] == "Pending"
+        assert "Stalled" not in conditions_of({"status": status_of(kube, "network")})
+
+        for secret in tofu_chunk_secrets(plan, name="network", workspace="prod", chunks=3):
+            await create(kube, "v1/secrets", secret)
+        await eventually(lambda: status_of(kube, "network").get("phase") == "Estimated")
+
+    status = status_of(kube, "network")
+    assert status["monthlyCost"] == money(nat_monthly(2))
+    assert status["planDigest"] == digest(orjson.dumps(plan))
+
+
+async def test_url_source_is_fetched_over_https(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory, tmp_path: Any
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    tls = make_tls(tmp_path)
+    plan_bytes = orjson.dumps(nat_plan(2))
+
+    async def serve_plan(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(body=plan_bytes, content_type="application/json")
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/plans/network.json", serve_plan)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    runner = aiohttp.web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    port = ks.free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    try:
+        # A local server is a private address: allowed here by configuration, refused by default.
+        async with operator(url_allow_private=True, url_ca_file=tls.ca_file):
+            spec = {"plan": {"url": f"https://localhost:{port}/plans/network.json"}}
+            await create(kube, ks.COSTESTIMATES, ks.costestimate("remote", NS, spec))
+            await eventually(lambda: status_of(kube, "remote").get("phase") == "Estimated")
+    finally:
+        await runner.cleanup()
+    status = status_of(kube, "remote")
+    assert status["monthlyCost"] == money(nat_monthly(2))
+    assert status["planDigest"] == digest(plan_bytes)
+
+
+async def test_unreadable_plan_is_stalled_with_its_reason(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    spec = {"plan": {"inline": nat_plan(1, format_version="9.0")}}
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("broken", NS, spec))
+        await eventually(lambda: status_of(kube, "broken").get("phase") == "Failed")
+        await eventually(lambda: any(e["type"] == "Warning" for e in events_for(kube, "broken")))
+
+    conditions = conditions_of({"status": status_of(kube, "broken")})
+    assert conditions["Stalled"]["status"] == "True"
+    assert conditions["Stalled"]["reason"] == "PlanInvalid"
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == "PlanInvalid"
+    assert "unsupported plan format_version '9.0'" in conditions["Ready"]["message"]
+    assert "monthlyCost" not in status_of(kube, "broken")
+    [warning] = [e for e in events_for(kube, "broken") if e["type"] == "Warning"]
+    assert warning["reason"] == "PlanInvalid"
+
+
+async def test_unchanged_object_gets_no_status_write(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    async with operator(resync_interval=0.2) as memo:
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("steady", NS, {"plan": {"inline": nat_plan(1)}}))
+        await eventually(lambda: status_of(kube, "steady").get("phase") == "Estimated")
+        # A label change (no new generation) and several resyncs later: still the one status write.
+        await patch(kube, ks.url_of(ks.COSTESTIMATES, NS, "steady"), {"metadata": {"labels": {"team": "a"}}})
+        rounds = memo.reconciler.state(NS, "steady").rounds
+        await eventually(lambda: memo.reconciler.state(NS, "steady").rounds >= rounds + 3)
+    assert status_patches(kube, "steady") == 1
+
+
+async def test_new_generation_is_re_estimated(kube: kmock.KubernetesEmulator, operator: OperatorFactory):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("grows", NS, {"plan": {"inline": nat_plan(1)}}))
+        await eventually(lambda: status_of(kube, "grows").get("phase") == "Estimated")
+        # The API server bumps metadata.generation on spec changes; KMock does not, so the test does.
+        await patch(
+            kube,
+            ks.url_of(ks.COSTESTIMATES, NS, "grows"),
+            {"metadata": {"generation": 2}, "spec": {"plan": {"inline": nat_plan(2)}}},
+        )
+        await eventually(lambda: status_of(kube, "grows").get("observedGeneration") == 2)
+    assert status_of(kube, "grows")["monthlyCost"] == money(nat_monthly(2))
+
+
+async def test_delete_waits_for_the_finalizer(kube: kmock.KubernetesEmulator, operator: OperatorFactory):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("short", NS, {"plan": {"inline": nat_plan(1)}}))
+        await eventually(lambda: status_of(kube, "short").get("phase") == "Estimated")
+        assert ks.live_object(kube, ks.COSTESTIMATES, NS, "short")["metadata"]["finalizers"] == [
+            "cloudcostguard.io/finalizer"
+        ]
+        async with kube.delete(ks.url_of(ks.COSTESTIMATES, NS, "short")) as response:
+            assert response.status == 200
+        await eventually(lambda: ks.live_object(kube, ks.COSTESTIMATES, NS, "short") == {})
