@@ -1,0 +1,328 @@
+"""Pricing versions in PostgreSQL: what exists, which is current, pruning, and the catalog's rows.
+
+Schema (``migrations/0001_pricing_versions.sql``): ``ccg_pricing_version`` (one row per load),
+``ccg_pricing_current`` (one row: the current version), and ``ccg_product``/``ccg_price``,
+partitioned by version. A version's rows live in ``ccg_product_v<ID>``/``ccg_price_v<ID>``: filled
+while detached, attached when the version becomes current, dropped by ``prune``.
+
+Every function takes a connection; timeouts come from the connection (``pool.connect_kwargs``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceRecord
+from cloudcostguard.pricing.store.migrate import (
+    LOAD_LOCK_NAMESPACE,
+    LOCK_NAMESPACE,
+    SWITCH_LOCK_KEY,
+    check_schema,
+)
+
+CHANNEL = "cloudcostguard_pricing"  # NOTIFY payload: the new current version's id
+CATALOG_SOURCE = "postgresql"
+PRUNE_LOCK_TIMEOUT_MS = 10_000  # dropping a partition briefly locks the parent: never queue readers long
+
+
+def product_table(version_id: int) -> str:
+    return f"ccg_product_v{int(version_id)}"
+
+
+def price_table(version_id: int) -> str:
+    return f"ccg_price_v{int(version_id)}"
+
+
+def catalog_version(version_id: int, digest: str | None) -> str:
+    """The catalog's version string: the same for the same pricing version wherever it is loaded."""
+    return f"pg-{version_id}-{(digest or 'nodigest')[:12]}"
+
+
+def lock_key(version_id: int) -> int:
+    return int(version_id) % 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    id: int
+    state: str  # loading | ready | failed | abandoned (a load whose process is gone)
+    source: str
+    publication_date: datetime | None
+    digest: str | None
+    product_count: int
+    price_count: int
+    files: list[dict[str, Any]]
+    counts: dict[str, dict[str, int]]
+    base_version_id: int | None
+    carried_over: list[list[str]]
+    error: str | None
+    created_at: datetime
+    ready_at: datetime | None
+    is_current: bool
+
+    @property
+    def catalog_version(self) -> str:
+        return catalog_version(self.id, self.digest)
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.ready_at is None:
+            return None
+        return max(0.0, ((now or datetime.now(UTC)) - self.ready_at).total_seconds())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "current": self.is_current,
+            "source": self.source,
+            "publicationDate": _iso(self.publication_date),
+            "digest": self.digest,
+            "catalogVersion": self.catalog_version if self.state == "ready" else None,
+            "products": self.product_count,
+            "prices": self.price_count,
+            "counts": self.counts,
+            "files": self.files,
+            "baseVersion": self.base_version_id,
+            "carriedOver": self.carried_over,
+            "error": self.error,
+            "createdAt": _iso(self.created_at),
+            "readyAt": _iso(self.ready_at),
+            "ageSeconds": None if self.age_seconds() is None else round(self.age_seconds() or 0.0),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_VERSION_COLUMNS = (
+    "v.id, v.state, v.source, v.publication_date, v.digest, v.product_count, v.price_count, v.files,"
+    " v.counts, v.base_version_id, v.carried_over, v.error, v.created_at, v.ready_at,"
+    " (c.version_id IS NOT NULL) AS is_current"
+)
+
+
+def _version(row: asyncpg.Record, state: str | None = None) -> VersionInfo:
+    return VersionInfo(
+        id=row["id"],
+        state=state or row["state"],
+        source=row["source"],
+        publication_date=row["publication_date"],
+        digest=row["digest"],
+        product_count=row["product_count"],
+        price_count=row["price_count"],
+        files=list(row["files"] or []),
+        counts=dict(row["counts"] or {}),
+        base_version_id=row["base_version_id"],
+        carried_over=list(row["carried_over"] or []),
+        error=row["error"],
+        created_at=row["created_at"],
+        ready_at=row["ready_at"],
+        is_current=row["is_current"],
+    )
+
+
+async def current_version(connection: asyncpg.Connection) -> VersionInfo | None:
+    row = await connection.fetchrow(
+        f"SELECT {_VERSION_COLUMNS} FROM ccg_pricing_current c"
+        " JOIN ccg_pricing_version v ON v.id = c.version_id WHERE c.singleton"
+    )
+    return None if row is None else _version(row)
+
+
+async def current_version_id(connection: asyncpg.Connection) -> tuple[int, str | None] | None:
+    """(id, digest) of the current version: the cheap check the provider runs on every refresh."""
+    row = await connection.fetchrow(
+        "SELECT v.id, v.digest FROM ccg_pricing_current c JOIN ccg_pricing_version v ON v.id = c.version_id"
+    )
+    return None if row is None else (row["id"], row["digest"])
+
+
+async def list_versions(connection: asyncpg.Connection) -> list[VersionInfo]:
+    rows = await connection.fetch(
+        f"SELECT {_VERSION_COLUMNS} FROM ccg_pricing_version v"
+        " LEFT JOIN ccg_pricing_current c ON c.version_id = v.id ORDER BY v.id DESC"
+    )
+    versions = []
+    for row in rows:
+        state = None
+        if row["state"] == "loading" and not await load_is_alive(connection, row["id"]):
+            state = "abandoned"
+        versions.append(_version(row, state))
+    return versions
+
+
+async def load_is_alive(connection: asyncpg.Connection, version_id: int) -> bool:
+    """A loading version whose loader still holds its advisory lock (the lock dies with the session)."""
+    acquired = await connection.fetchval(
+        "SELECT pg_try_advisory_lock($1, $2)", LOAD_LOCK_NAMESPACE, lock_key(version_id)
+    )
+    if acquired:
+        await connection.execute(
+            "SELECT pg_advisory_unlock($1, $2)", LOAD_LOCK_NAMESPACE, lock_key(version_id)
+        )
+    return not acquired
+
+
+async def drop_version_tables(connection: asyncpg.Connection, version_id: int) -> None:
+    await connection.execute(f"DROP TABLE IF EXISTS {product_table(version_id)}, {price_table(version_id)}")
+
+
+async def prune(connection: asyncpg.Connection, *, keep: int, dry_run: bool = False) -> list[VersionInfo]:
+    """Remove failed and abandoned loads, and ready versions beyond the ``keep`` newest (never current)."""
+    await check_schema(connection)
+    versions = await list_versions(connection)
+    ready = [v for v in versions if v.state == "ready" and not v.is_current]
+    current = [v for v in versions if v.is_current]
+    kept_ready = max(0, keep - len(current))
+    doomed = [v for v in versions if v.state in ("failed", "abandoned")] + ready[kept_ready:]
+    doomed.sort(key=lambda v: v.id)
+    if dry_run:
+        return doomed
+    removed = []
+    for version in doomed:
+        async with connection.transaction():
+            await connection.execute(f"SET LOCAL lock_timeout = {PRUNE_LOCK_TIMEOUT_MS}")
+            # The switch lock: a load switching now may be copying rows out of the current version.
+            await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, SWITCH_LOCK_KEY)
+            still_current = await connection.fetchval(
+                "SELECT count(*) FROM ccg_pricing_current WHERE version_id = $1", version.id
+            )
+            if still_current:
+                continue
+            if version.state == "abandoned" and await load_is_alive(connection, version.id):
+                continue
+            await drop_version_tables(connection, version.id)
+            await connection.execute("DELETE FROM ccg_pricing_version WHERE id = $1", version.id)
+        removed.append(version)
+    return removed
+
+
+# --- catalog rows ---------------------------------------------------------------------------------
+
+_CATALOG_QUERY = """
+SELECT p.sku, p.service, p.region, p.attributes, p.origin, p.confidence,
+       pr.unit, pr.usd_per_unit, pr.tier_start, pr.tier_end
+  FROM ccg_product p
+  JOIN ccg_price pr ON pr.version_id = p.version_id AND pr.sku = p.sku
+ WHERE p.version_id = $1
+   AND ($2::text[] IS NULL OR p.service = ANY($2::text[]))
+   AND ($3::text[] IS NULL OR p.region = ANY($3::text[]) OR p.region = 'global')
+"""
+FETCH_BATCH = 20_000
+
+
+async def fetch_records(
+    connection: asyncpg.Connection,
+    version_id: int,
+    *,
+    services: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+) -> list[PriceRecord]:
+    """The version's price records (one per tier), optionally limited to services and regions."""
+    records: list[PriceRecord] = []
+    intern = sys.intern
+    origins: dict[str, str] = {}
+    append = records.append
+    async with connection.transaction(readonly=True):
+        cursor = connection.cursor(
+            _CATALOG_QUERY,
+            version_id,
+            list(services) if services else None,
+            list(regions) if regions else None,
+            prefetch=FETCH_BATCH,
+        )
+        async for row in cursor:
+            service = row["service"]
+            origin = row["origin"]
+            if not origin:
+                origin = origins.get(service) or origins.setdefault(
+                    service, f"AWS Price List {service} (pricing version {version_id})"
+                )
+            # Values repeat across thousands of products ("Linux", "Shared", "Hrs"): share one copy.
+            attributes = {key: intern(value) for key, value in row["attributes"].items()}
+            append(
+                PriceRecord(
+                    service=intern(service),
+                    region=intern(row["region"]),
+                    attributes=attributes,
+                    unit=intern(row["unit"]),
+                    unit_price=row["usd_per_unit"],
+                    tier_start=row["tier_start"],
+                    tier_end=row["tier_end"],
+                    origin=origin,
+                    confidence=intern(row["confidence"]),
+                )
+            )
+    return records
+
+
+async def load_catalog(
+    connection: asyncpg.Connection,
+    *,
+    services: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    version: VersionInfo | None = None,
+) -> InMemoryCatalog | None:
+    """The current (or given) version as an in-memory catalog; None when no version is current."""
+    await check_schema(connection)
+    info = version or await current_version(connection)
+    if info is None:
+        return None
+    records = await fetch_records(connection, info.id, services=services, regions=regions)
+    return InMemoryCatalog(records, source=CATALOG_SOURCE, version=info.catalog_version)
+
+
+async def find_products(
+    connection: asyncpg.Connection,
+    version_id: int,
+    service: str,
+    region: str,
+    attributes: dict[str, str],
+    *,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Products whose attributes contain ``attributes`` (served by the GIN index), with their prices."""
+    rows = await connection.fetch(
+        """
+        SELECT p.sku, p.product_family, p.attributes,
+               coalesce(json_agg(json_build_object(
+                   'unit', pr.unit, 'usdPerUnit', pr.usd_per_unit::text,
+                   'tierStart', pr.tier_start::text, 'tierEnd', pr.tier_end::text)
+                 ORDER BY pr.tier_start) FILTER (WHERE pr.sku IS NOT NULL), '[]')::text AS prices
+          FROM ccg_product p
+          LEFT JOIN ccg_price pr ON pr.version_id = p.version_id AND pr.sku = p.sku
+         WHERE p.version_id = $1 AND p.service = $2 AND p.region = $3 AND p.attributes @> $4::jsonb
+         GROUP BY p.sku, p.product_family, p.attributes
+         ORDER BY p.sku
+         LIMIT $5
+        """,
+        version_id,
+        service,
+        region,
+        attributes,
+        limit,
+    )
+    import orjson  # noqa: PLC0415 - only this rarely used query needs it here
+
+    return [
+        {"sku": row["sku"], "attributes": row["attributes"], "prices": orjson.loads(row["prices"])}
+        for row in rows
+    ]
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def pairs(items: Iterable[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Two parallel arrays for ``unnest($1::text[], $2::text[])``."""
+    ordered = sorted(set(items))
+    return [service for service, _ in ordered], [region for _, region in ordered]
