@@ -1,44 +1,72 @@
 """``cloudcostguard …``: one parser; each subcommand lives in its own module with ``register()``.
 
 Errors reach the user as one line on stderr and exit code 2 (bad input) — never a traceback.
+
+Only the chosen subcommand's module is imported: several import the pydantic settings at the top
+(about 0.3 s), and ``cloudcostguard --help`` or ``cloudcostguard estimate …`` should not pay for
+``run`` or ``pricing``. The others appear in the parser as one-line stubs for the listing.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 
 from cloudcostguard import __version__, errors
-from cloudcostguard.cli import estimate as estimate_command
 
 EXIT_BAD_INPUT = 2
 
+# Subcommand → (module with register(subcommands), its one-line help in the command listing).
+# Subcommands of later subsystems take part when their module exists.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "estimate": ("cloudcostguard.cli.estimate", "price a Terraform plan (terraform show -json)"),
+    "pricing": (
+        "cloudcostguard.cli.pricing",
+        "manage the PostgreSQL pricing store (AWS Price List offer files)",
+    ),
+    "run": ("cloudcostguard.cli.run", "run the operator and the admission webhook"),
+    "policy": ("cloudcostguard.cli.policy", "work with CostPolicies"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _available() -> list[str]:
+    return [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module) is not None]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``command``, only that subcommand is registered in full (the others as
+    stubs), and ``""`` registers none (enough for ``--help``, ``--version`` and usage errors)."""
     parser = argparse.ArgumentParser(
         prog="cloudcostguard",
         description="Cost guardrails for Terraform plans shipped through Kubernetes and GitOps.",
     )
     parser.add_argument("--version", action="version", version=f"cloudcostguard {__version__}")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    estimate_command.register(subcommands)
-    for module_name in ("pricing", "run", "policy"):
-        # Subcommands of later subsystems register themselves when their module exists.
-        try:
-            module = __import__(f"cloudcostguard.cli.{module_name}", fromlist=["register"])
-        except ModuleNotFoundError as err:
-            if err.name != f"cloudcostguard.cli.{module_name}":
-                raise
-            continue
-        module.register(subcommands)
+    for name in _available():
+        module_name, summary = COMMANDS[name]
+        if command is None or command == name:
+            importlib.import_module(module_name).register(subcommands)
+        else:
+            subcommands.add_parser(name, help=summary)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str:
+    """The subcommand named on the command line ("" when none is): top-level options take no values."""
+    for argument in argv:
+        if not argument.startswith("-"):
+            return argument if argument in COMMANDS else ""
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(arguments))
+    args = parser.parse_args(arguments)
     try:
         code = args.handler(args)
     except errors.CloudCostGuardError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Any
 
@@ -63,10 +64,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _catalog_from_database(database_url: str, settings: Any) -> Any:
+    # Looked up by name: the PostgreSQL store is an optional part of a build (issue 3).
     try:
-        from cloudcostguard.pricing.store.loader import (  # type: ignore[import-not-found]  # noqa: PLC0415
-            load_catalog_once,
-        )
+        loader = importlib.import_module("cloudcostguard.pricing.store.loader")
     except ModuleNotFoundError as err:
+        if err.name not in ("cloudcostguard.pricing.store", "cloudcostguard.pricing.store.loader"):
+            raise
         raise errors.PricingError("this build has no PostgreSQL pricing store") from err
-    return load_catalog_once(database_url, settings)
+    return loader.load_catalog_once(database_url, settings)

@@ -40,7 +40,10 @@ class Attributes:
         return value if isinstance(value, bool) else default
 
     def decimal(self, name: str, default: Decimal | None = None) -> Decimal | None:
-        return to_decimal(self._values.get(name), default)
+        value = self._values.get(name)
+        if type(value) is int:  # the common case (JSON integers), without the general path's calls
+            return Decimal(value) if -_MAX_INT <= value <= _MAX_INT else default
+        return to_decimal(value, default)
 
     def integer(self, name: str, default: int | None = None) -> int | None:
         value = self._values.get(name)
@@ -69,12 +72,19 @@ class Attributes:
         )
 
     def blocks(self, name: str) -> list[Attributes]:
+        """Every element of a repeated nested block, each with its own unknown values."""
         value = self._values.get(name)
+        unknown = self._unknown.get(name)
         if isinstance(value, dict):
-            value = [value]
+            value, unknown = [value], [unknown]
         if not isinstance(value, list):
             return []
-        return [Attributes(item) for item in value if isinstance(item, dict)]
+        unknowns = unknown if isinstance(unknown, list) else []
+        return [
+            Attributes(item, unknowns[i] if i < len(unknowns) and isinstance(unknowns[i], dict) else None)
+            for i, item in enumerate(value)
+            if isinstance(item, dict)
+        ]
 
     def __bool__(self) -> bool:
         return bool(self._values)

@@ -66,12 +66,14 @@ def estimate_plan(
 def _estimate_resource(
     change: ResourceChange, catalog: PriceCatalog, usage: Usage, hours_per_month: Decimal
 ) -> ResourceCost:
+    # Positional arguments throughout: this runs once per resource of plans with thousands of them.
     resource_type = change.resource_type
     pricer = PRICERS.get(resource_type)
     if pricer is None:
         support = FREE if resource_type in FREE_RESOURCE_TYPES else UNSUPPORTED
-        return ResourceCost(change.address, resource_type, change.action, change.region, support)
-    resource_usage = usage.for_resource(change.address, resource_type)
+        return ResourceCost(change.address, resource_type, change.action, change.region, support, [], [])
+    address = change.address
+    resource_usage = usage.for_resource(address, resource_type)
     action = change.action
     after: list[CostComponent] = []
     before: list[CostComponent] = []
@@ -79,7 +81,7 @@ def _estimate_resource(
         after = _price_side(
             pricer,
             PricingContext(
-                change.address,
+                address,
                 resource_type,
                 change.region,
                 Attributes(change.after, change.after_unknown),
@@ -88,15 +90,16 @@ def _estimate_resource(
                 hours_per_month,
             ),
         )
+    after_cost = components_cost(after)
     if action in UNCHANGED:
         # Unchanged: the same cost on both sides, priced once; the output lists the components once.
-        before_cost = after_cost = components_cost(after)
+        before_cost = after_cost
     else:
         if action in PRICES_BEFORE:
             before = _price_side(
                 pricer,
                 PricingContext(
-                    change.address,
+                    address,
                     resource_type,
                     change.before_region,
                     Attributes(change.before),
@@ -105,18 +108,9 @@ def _estimate_resource(
                     hours_per_month,
                 ),
             )
-        after_cost = components_cost(after)
         before_cost = components_cost(before)
     return ResourceCost(
-        address=change.address,
-        resource_type=resource_type,
-        action=action,
-        region=change.region,
-        support=PRICED,
-        components=after,
-        past_components=before,
-        monthly_cost=after_cost,
-        past_monthly_cost=before_cost,
+        address, resource_type, action, change.region, PRICED, after, before, after_cost, before_cost
     )
 
 

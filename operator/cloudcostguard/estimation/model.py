@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
+from cloudcostguard.plan.frozen import fast_init
+
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 HOURS_PER_MONTH = Decimal(730)
@@ -39,6 +41,7 @@ def number(value: Decimal | None) -> str | None:
     return format(value.normalize(Context(prec=max(28, len(value.as_tuple().digits)))), "f")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CostComponent:
     """One priced line of a resource: ``monthly_quantity`` × ``price`` = ``monthly_cost``.

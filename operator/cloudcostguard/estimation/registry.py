@@ -13,9 +13,11 @@ from decimal import Decimal
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.usage import ResourceUsage
+from cloudcostguard.plan.frozen import fast_init
 from cloudcostguard.pricing.catalog import PriceCatalog
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PricingContext:
     """Everything a pricer may use for one side (before or after) of one resource change."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudcostguard.plan.frozen import fast_init
+
 # Terraform's (and OpenTofu's) action lists, named the way the estimator and the output talk about them.
 # "forget" (Terraform ≥ 1.7 `removed { lifecycle { destroy = false } }`) takes an object out of the
 # configuration without destroying it: like a delete for this configuration's totals. In the replace
@@ -28,6 +30,7 @@ PRICES_BEFORE = frozenset({"delete", "forget", "update", "replace", "no-op", "re
 UNCHANGED = frozenset({"no-op", "read"})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ResourceChange:
     address: str

@@ -174,8 +174,8 @@ def _resource_change(item: Any, position: int, resolver: RegionResolver) -> Reso
     if not isinstance(name, str):
         name = address.rsplit(".", 1)[-1].split("[", 1)[0]
 
-    after_region = _values_region(after)
-    before_region = _values_region(before)
+    after_region = _values_region(after) if after else None
+    before_region = _values_region(before) if before else None
     if after_region is None or before_region is None:
         provider_region = resolver.provider_region(module_address, resource_type, name)
         after_region = after_region or provider_region
@@ -184,25 +184,24 @@ def _resource_change(item: Any, position: int, resolver: RegionResolver) -> Reso
         region, past_region = after_region, (before_region if before_region != after_region else None)
     else:
         region, past_region = before_region, None
+    # Positional: this runs once per resource of plans with thousands of them.
     return ResourceChange(
-        address=address,
-        resource_type=resource_type,
-        name=name,
-        module_address=module_address,
-        action=action,
-        before=before,
-        after=after,
-        after_unknown=after_unknown if isinstance(after_unknown, dict) else {},
-        region=region,
-        past_region=past_region,
+        address,
+        resource_type,
+        name,
+        module_address,
+        action,
+        before,
+        after,
+        after_unknown if isinstance(after_unknown, dict) else {},
+        region,
+        past_region,
     )
 
 
-def _values_region(values: dict[str, Any] | None) -> str | None:
+def _values_region(values: dict[str, Any]) -> str | None:
     """The region a resource's own attributes name: ``region`` (AWS provider ≥ 6 has it on every
     resource; S3 buckets had it before), else its availability zone(s)."""
-    if not values:
-        return None
     region = values.get("region")
     if isinstance(region, str) and region:
         return region

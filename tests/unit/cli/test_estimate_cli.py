@@ -6,6 +6,7 @@ prove the real entry points behave the same (no traceback, no hang).
 
 from __future__ import annotations
 
+import argparse
 import io
 import subprocess
 import sys
@@ -272,8 +273,10 @@ def test_help_and_version() -> None:
     assert result.returncode == 0 and result.stdout.startswith(b"cloudcostguard ")
 
 
-def test_building_the_parser_imports_nothing_heavy() -> None:
-    """``--help`` stays fast: settings (pydantic), the estimator and pricers load only when a command runs."""
+@pytest.mark.parametrize("command", ["", "estimate"])
+def test_help_and_estimate_import_nothing_heavy(command: str) -> None:
+    """``--help`` and ``estimate`` stay fast: settings (pydantic), the estimator and pricers, and other
+    subcommands' modules load only when their command runs."""
     heavy = (
         "pydantic",
         "cloudcostguard.estimation.estimator",
@@ -283,11 +286,20 @@ def test_building_the_parser_imports_nothing_heavy() -> None:
         "yaml",
     )
     probe = (
-        "import sys; from cloudcostguard.cli import build_parser; build_parser(); "
+        f"import sys; from cloudcostguard.cli import build_parser; build_parser({command!r}); "
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=TIMEOUT, check=True)
     assert result.stdout.strip() == b"[]"
+
+
+def test_command_listing_matches_each_commands_own_help() -> None:
+    from cloudcostguard.cli import COMMANDS, build_parser
+
+    [subcommands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    registered = {choice.dest: choice.help for choice in subcommands._choices_actions}
+    assert registered == {name: COMMANDS[name][1] for name in registered}
+    assert "estimate" in registered
 
 
 def test_output_to_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
