@@ -146,3 +146,52 @@ def write_offer_files(records: Iterable[PriceRecord], folder: Path) -> list[Path
         path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
         paths.append(path)
     return paths
+
+
+def synthetic_ec2_offer(products: int, *, region: str = "us-east-1", sku_prefix: str = "X") -> dict[str, Any]:
+    """An EC2-shaped offer document with ``products`` Linux instance products, one price each."""
+    document: dict[str, Any] = {
+        "formatVersion": "v1.0",
+        "disclaimer": "synthetic",
+        "offerCode": "AmazonEC2",
+        "version": "20260101000000",
+        "publicationDate": "2026-01-01T00:00:00Z",
+        "products": {},
+        "terms": {"OnDemand": {}},
+    }
+    for number in range(products):
+        sku = f"{sku_prefix}{number:015d}"
+        instance = f"t9.size{number}"
+        document["products"][sku] = {
+            "sku": sku,
+            "productFamily": "Compute Instance",
+            "attributes": {
+                "servicecode": "AmazonEC2",
+                "regionCode": region,
+                "instanceType": instance,
+                "operatingSystem": "Linux",
+                "tenancy": "Shared",
+                "preInstalledSw": "NA",
+                "capacitystatus": "Used",
+                "usagetype": f"BoxUsage:{instance}",
+            },
+        }
+        rate = f"{sku}.JRTCKXETXF.6YS6EN2CT7"
+        document["terms"]["OnDemand"][sku] = {
+            f"{sku}.JRTCKXETXF": {
+                "offerTermCode": "JRTCKXETXF",
+                "sku": sku,
+                "priceDimensions": {
+                    rate: {
+                        "rateCode": rate,
+                        "beginRange": "0",
+                        "endRange": "Inf",
+                        "unit": "Hrs",
+                        "pricePerUnit": {"USD": f"{number / 1000:.10f}"},
+                        "appliesTo": [],
+                    }
+                },
+                "termAttributes": {},
+            }
+        }
+    return document

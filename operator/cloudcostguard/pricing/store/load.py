@@ -166,6 +166,12 @@ async def load_offer_files(
     if not paths:
         raise errors.OfferFileError("no offer files to load")
     chosen = selection or Selection.from_lists(settings.pricing_services, settings.pricing_regions)
+    for path, label in paths:
+        # Missing files fail before any version is created (stat only: a pipe must not be read twice).
+        if not path.exists():
+            raise errors.OfferFileError(f"offer file not found: {label}", reason="NotFound")
+        if path.is_dir():
+            raise errors.OfferFileError(f"offer file path is a directory: {label}", reason="NotFound")
     progress = LoadProgress()
     source = ", ".join(label for _, label in paths)
     return await _load(

@@ -246,7 +246,8 @@ class PostgresCatalogProvider:
         )
         await self._persist(records, version, version_id)
         del records
-        if previous is None or previous.version != new_catalog.version:
+        # The first catalog of start() is no change; later swaps to another version are.
+        if previous is not None and previous.version != new_catalog.version:
             self._notify_listeners(new_catalog)
 
     def _confirmed(self, catalog: InMemoryCatalog) -> None:

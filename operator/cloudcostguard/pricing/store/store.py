@@ -207,9 +207,11 @@ async def prune(connection: asyncpg.Connection, *, keep: int, dry_run: bool = Fa
 
 # --- catalog rows ---------------------------------------------------------------------------------
 
+# Numbers travel as text: asyncpg's binary numeric decoding can give Decimal('1.50E+10') for
+# 15000000000, equal in value but not in how an export writes it.
 _CATALOG_QUERY = """
 SELECT p.sku, p.service, p.region, p.attributes, p.origin, p.confidence,
-       pr.unit, pr.usd_per_unit, pr.tier_start, pr.tier_end
+       pr.unit, pr.usd_per_unit::text, pr.tier_start::text, pr.tier_end::text
   FROM ccg_product p
   JOIN ccg_price pr ON pr.version_id = p.version_id AND pr.sku = p.sku
  WHERE p.version_id = $1
@@ -248,15 +250,16 @@ async def fetch_records(
                 )
             # Values repeat across thousands of products ("Linux", "Shared", "Hrs"): share one copy.
             attributes = {key: intern(value) for key, value in row["attributes"].items()}
+            tier_end = row["tier_end"]
             append(
                 PriceRecord(
                     service=intern(service),
                     region=intern(row["region"]),
                     attributes=attributes,
                     unit=intern(row["unit"]),
-                    unit_price=row["usd_per_unit"],
-                    tier_start=row["tier_start"],
-                    tier_end=row["tier_end"],
+                    unit_price=Decimal(row["usd_per_unit"]),
+                    tier_start=Decimal(row["tier_start"]),
+                    tier_end=None if tier_end is None else Decimal(tier_end),
                     origin=origin,
                     confidence=intern(row["confidence"]),
                 )
