@@ -14,13 +14,20 @@ HOURS_PER_MONTH = Decimal(730)
 _HOURLY_STEP = Decimal("0.0000000001")
 
 
+# Wide enough for any amount below 10^24 rounded to 10^-4 (the estimator bounds its inputs far lower);
+# wider numbers get a context of their own. Built once: a Context per call shows in large plans' output.
+_ROUNDING = Context(prec=28, rounding=ROUND_HALF_UP)
+_EXACT = Context(prec=100)
+
+
 def round_half_up(value: Decimal, step: Decimal = CENT) -> Decimal:
     """``value`` rounded half-up to ``step``, never "-0.00".
 
-    The context is as wide as the number needs: the default 28 digits would make quantize() fail on
-    a large amount instead of rounding it.
+    The context is as wide as the number needs: a too narrow one would make quantize() fail on a
+    large amount instead of rounding it.
     """
-    context = Context(prec=max(28, value.adjusted() - step.adjusted() + 2), rounding=ROUND_HALF_UP)
+    digits = value.adjusted() - step.adjusted() + 2
+    context = _ROUNDING if digits <= 28 else Context(prec=digits, rounding=ROUND_HALF_UP)
     rounded = value.quantize(step, context=context)
     return rounded.copy_abs() if rounded.is_zero() else rounded
 
@@ -38,7 +45,8 @@ def number(value: Decimal | None) -> str | None:
         return None
     if value.is_zero():
         return "0"
-    return format(value.normalize(Context(prec=max(28, len(value.as_tuple().digits)))), "f")
+    # 100 digits keep every number exact: inputs are at most 100 characters, products carry 28 digits.
+    return format(value.normalize(_EXACT), "f")
 
 
 @fast_init

@@ -182,6 +182,15 @@ def test_bad_paths_and_usage_exit_2(
     assert message in err
 
 
+def test_deep_but_allowed_nesting_is_estimated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deep = b"[" * 1000 + b"1" + b"]" * 1000  # within orjson's 1,024 levels
+    payload = orjson.dumps(NAT_PLAN).replace(b'"after":{}', b'"after":{"tags":' + deep + b"}", 1)
+    assert deep in payload
+    code, out, err = _run(["estimate", _write(tmp_path, payload), "--format", "json"], capsys)
+    assert (code, err) == (0, "")
+    assert orjson.loads(out)["totalMonthlyCost"] == "32.85"
+
+
 def test_size_limit_comes_from_the_setting(
     nat_plan: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

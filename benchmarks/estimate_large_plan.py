@@ -1,0 +1,612 @@
+"""Benchmark: price a large, realistic Terraform plan, against parsing the same bytes as the floor.
+
+Generates (deterministically) a 5,000-resource plan of about 3.8 MB: a mix of every priced resource
+type registered when it runs (instances with root and EBS block devices, volumes, databases, load
+balancers, functions, tables...), free types (security groups, IAM), unsupported types and data
+sources; spread over the root module, modules with ``count``/``for_each``, a module with its own
+provider and an aliased provider; with creates, updates, replaces in both orders, deletes and no-ops.
+
+Then reports, in one run:
+- the median time of ``cloudcostguard.estimate(plan_bytes)`` and of ``orjson.loads(plan_bytes)`` on
+  the same bytes, and their ratio (must reach ≤ 5×, aim ≤ 2×);
+- the peak memory (max RSS) of ``cloudcostguard estimate FILE --format json`` as a subprocess, with the
+  peak of a bare ``python -c 'orjson.loads(...)'`` on the same file as the same-run baseline.
+
+    .venv/bin/python benchmarks/estimate_large_plan.py [--resources N] [--repeat N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+import cloudcostguard
+from cloudcostguard.estimation import estimator
+from cloudcostguard.estimation.registry import PRICERS
+from cloudcostguard.estimation.usage import Usage
+
+SEED = 20261125
+# Importing the estimator registers every pricer module, so the plan can use every registered type.
+assert estimator.PRICERS is PRICERS
+AZS = ("us-east-1a", "us-east-1b", "us-east-1c")
+
+# --- realistic attribute sets, as the AWS provider writes them in `after` ---------------------------
+
+
+def _tags(rng: random.Random, name: str) -> dict[str, str]:
+    return {"Name": name, "team": rng.choice(("payments", "search", "platform", "data"))}
+
+
+def _instance(rng: random.Random, name: str) -> dict[str, Any]:
+    volume_type = rng.choice(("gp2", "gp3", "gp3", "io1"))
+    root: dict[str, Any] = {
+        "delete_on_termination": True,
+        "encrypted": True,
+        "volume_size": rng.choice((8, 20, 50, 100)),
+        "volume_type": volume_type,
+        "iops": 3000 if volume_type == "gp3" else (1000 if volume_type == "io1" else None),
+        "throughput": 125 if volume_type == "gp3" else None,
+        "tags": None,
+    }
+    ebs = [
+        {
+            "device_name": f"/dev/sd{chr(102 + i)}",
+            "delete_on_termination": True,
+            "encrypted": True,
+            "volume_size": rng.choice((50, 100, 500)),
+            "volume_type": rng.choice(("gp3", "st1", "sc1", "io2")),
+            "iops": rng.choice((None, 3000, 4000)),
+            "throughput": None,
+            "snapshot_id": None,
+            "tags": None,
+        }
+        for i in range(rng.choice((0, 0, 0, 1, 2)))
+    ]
+    return {
+        "ami": f"ami-0{rng.getrandbits(60):015x}",
+        "associate_public_ip_address": False,
+        "availability_zone": rng.choice(AZS),
+        "credit_specification": [],
+        "disable_api_termination": False,
+        "ebs_block_device": ebs,
+        "ebs_optimized": rng.random() < 0.2,
+        "get_password_data": False,
+        "hibernation": None,
+        "iam_instance_profile": f"{name}-profile",
+        "instance_type": rng.choice(
+            ("t3.micro", "t3.medium", "m5.large", "m5.xlarge", "c5.large", "r5.large")
+        ),
+        "key_name": "deployer",
+        "launch_template": [],
+        "monitoring": rng.random() < 0.3,
+        "root_block_device": [root],
+        "source_dest_check": True,
+        "subnet_id": f"subnet-0{rng.getrandbits(52):013x}",
+        "tags": _tags(rng, name),
+        "tenancy": "default",
+        "volume_tags": None,
+        "vpc_security_group_ids": ["sg-0123456789abcdef0"],
+    }
+
+
+def _ebs_volume(rng: random.Random, name: str) -> dict[str, Any]:
+    kind = rng.choice(("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"))
+    return {
+        "availability_zone": rng.choice(AZS),
+        "encrypted": True,
+        "final_snapshot": False,
+        "iops": rng.choice((3000, 6000)) if kind in ("gp3", "io1", "io2") else None,
+        "multi_attach_enabled": False,
+        "size": rng.choice((20, 100, 500, 1000)),
+        "snapshot_id": None,
+        "tags": _tags(rng, name),
+        "throughput": 250 if kind == "gp3" else None,
+        "type": kind,
+    }
+
+
+def _db_instance(rng: random.Random, name: str) -> dict[str, Any]:
+    engine = rng.choice(("mysql", "postgres", "postgres", "mariadb"))
+    return {
+        "allocated_storage": rng.choice((20, 100, 500)),
+        "backup_retention_period": 7,
+        "db_subnet_group_name": "main",
+        "deletion_protection": True,
+        "engine": engine,
+        "engine_version": "16.3" if engine == "postgres" else "8.0",
+        "identifier": name,
+        "instance_class": rng.choice(("db.t3.micro", "db.t3.medium", "db.m5.large", "db.r5.large")),
+        "iops": None,
+        "multi_az": rng.random() < 0.4,
+        "performance_insights_enabled": False,
+        "publicly_accessible": False,
+        "skip_final_snapshot": False,
+        "storage_encrypted": True,
+        "storage_type": rng.choice(("gp2", "gp3", "io1")),
+        "tags": _tags(rng, name),
+        "username": "admin",
+    }
+
+
+def _load_balancer(rng: random.Random, name: str) -> dict[str, Any]:
+    return {
+        "drop_invalid_header_fields": False,
+        "enable_deletion_protection": True,
+        "idle_timeout": 60,
+        "internal": rng.random() < 0.5,
+        "ip_address_type": "ipv4",
+        "load_balancer_type": rng.choice(("application", "network")),
+        "name": name[:32],
+        "subnets": [f"subnet-0{rng.getrandbits(52):013x}" for _ in range(3)],
+        "tags": _tags(rng, name),
+    }
+
+
+def _lambda(rng: random.Random, name: str) -> dict[str, Any]:
+    return {
+        "architectures": [rng.choice(("x86_64", "arm64"))],
+        "function_name": name,
+        "handler": "main.handler",
+        "memory_size": rng.choice((128, 512, 1024, 2048)),
+        "package_type": "Zip",
+        "publish": False,
+        "runtime": "python3.12",
+        "ephemeral_storage": [{"size": 512}],
+        "tags": _tags(rng, name),
+        "timeout": 30,
+        "tracing_config": [{"mode": "PassThrough"}],
+    }
+
+
+def _dynamodb(rng: random.Random, name: str) -> dict[str, Any]:
+    provisioned = rng.random() < 0.5
+    return {
+        "attribute": [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
+        "billing_mode": "PROVISIONED" if provisioned else "PAY_PER_REQUEST",
+        "hash_key": "pk",
+        "name": name,
+        "point_in_time_recovery": [{"enabled": rng.random() < 0.5}],
+        "range_key": "sk",
+        "read_capacity": rng.choice((5, 50, 500)) if provisioned else 0,
+        "replica": [],
+        "table_class": "STANDARD",
+        "tags": _tags(rng, name),
+        "write_capacity": rng.choice((5, 50, 500)) if provisioned else 0,
+    }
+
+
+def _generic(rng: random.Random, name: str) -> dict[str, Any]:
+    return {"name": name, "tags": _tags(rng, name), "description": f"{name} managed by terraform"}
+
+
+TEMPLATES: dict[str, Callable[[random.Random, str], dict[str, Any]]] = {
+    "aws_instance": _instance,
+    "aws_ebs_volume": _ebs_volume,
+    "aws_db_instance": _db_instance,
+    "aws_lb": _load_balancer,
+    "aws_alb": _load_balancer,
+    "aws_lambda_function": _lambda,
+    "aws_dynamodb_table": _dynamodb,
+    "aws_nat_gateway": lambda rng, name: {
+        "allocation_id": f"eipalloc-0{rng.getrandbits(52):013x}",
+        "connectivity_type": "public",
+        "subnet_id": f"subnet-0{rng.getrandbits(52):013x}",
+        "tags": _tags(rng, name),
+    },
+    "aws_elb": lambda rng, name: {
+        "availability_zones": list(AZS),
+        "cross_zone_load_balancing": True,
+        "listener": [
+            {"instance_port": 80, "instance_protocol": "http", "lb_port": 80, "lb_protocol": "http"}
+        ],
+        "name": name[:32],
+        "tags": _tags(rng, name),
+    },
+    "aws_eip": lambda rng, name: {"domain": "vpc", "instance": None, "tags": _tags(rng, name)},
+    "aws_s3_bucket": lambda rng, name: {"bucket": name, "force_destroy": False, "tags": _tags(rng, name)},
+    "aws_cloudwatch_log_group": lambda rng, name: {
+        "log_group_class": "STANDARD",
+        "name": f"/aws/{name}",
+        "retention_in_days": rng.choice((7, 30, 365)),
+        "tags": _tags(rng, name),
+    },
+    "aws_sqs_queue": lambda rng, name: {
+        "fifo_queue": rng.random() < 0.2,
+        "message_retention_seconds": 345600,
+        "name": name,
+        "tags": _tags(rng, name),
+        "visibility_timeout_seconds": 30,
+    },
+    "aws_elasticache_cluster": lambda rng, name: {
+        "cluster_id": name[:40],
+        "engine": rng.choice(("redis", "memcached")),
+        "node_type": rng.choice(("cache.t3.micro", "cache.m5.large", "cache.r5.4xlarge")),
+        "num_cache_nodes": rng.choice((1, 2, 3)),
+        "snapshot_retention_limit": rng.choice((0, 5)),
+        "tags": _tags(rng, name),
+    },
+    "aws_elasticache_replication_group": lambda rng, name: {
+        "description": name,
+        "engine": "redis",
+        "node_type": rng.choice(("cache.t3.small", "cache.m5.large")),
+        "num_cache_clusters": rng.choice((2, 3)),
+        "replication_group_id": name[:40],
+        "tags": _tags(rng, name),
+    },
+    "aws_efs_file_system": lambda rng, name: {
+        "encrypted": True,
+        "lifecycle_policy": [{"transition_to_ia": "AFTER_30_DAYS"}],
+        "performance_mode": "generalPurpose",
+        "throughput_mode": "bursting",
+        "tags": _tags(rng, name),
+    },
+    "aws_eks_cluster": lambda rng, name: {
+        "name": name,
+        "role_arn": f"arn:aws:iam::123456789012:role/{name}",
+        "version": rng.choice(("1.29", "1.31", "1.32")),
+        "vpc_config": [{"endpoint_private_access": True, "subnet_ids": ["subnet-1", "subnet-2"]}],
+        "tags": _tags(rng, name),
+    },
+    "aws_eks_node_group": lambda rng, name: {
+        "ami_type": "AL2_x86_64",
+        "capacity_type": "ON_DEMAND",
+        "cluster_name": "main",
+        "disk_size": 20,
+        "instance_types": [rng.choice(("t3.medium", "m5.large"))],
+        "node_group_name": name,
+        "scaling_config": [{"desired_size": rng.choice((2, 3, 6)), "max_size": 10, "min_size": 1}],
+        "tags": _tags(rng, name),
+    },
+    "aws_route53_zone": lambda rng, name: {"force_destroy": False, "name": f"{name}.example.com", "tags": {}},
+    "aws_ebs_snapshot": lambda rng, name: {
+        "volume_id": f"vol-0{rng.getrandbits(52):013x}",
+        "tags": _tags(rng, name),
+    },
+    # free types
+    "aws_security_group": lambda rng, name: {
+        "description": "Managed by Terraform",
+        "egress": [{"cidr_blocks": ["0.0.0.0/0"], "from_port": 0, "protocol": "-1", "to_port": 0}],
+        "ingress": [{"cidr_blocks": ["10.0.0.0/8"], "from_port": 443, "protocol": "tcp", "to_port": 443}],
+        "name": name,
+        "tags": _tags(rng, name),
+        "vpc_id": "vpc-0123456789abcdef0",
+    },
+    "aws_security_group_rule": lambda rng, name: {
+        "cidr_blocks": ["10.0.0.0/8"],
+        "from_port": 443,
+        "protocol": "tcp",
+        "to_port": 443,
+        "type": "ingress",
+    },
+    "aws_iam_role": lambda rng, name: {
+        "assume_role_policy": orjson.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+        ).decode(),
+        "name": name,
+        "tags": _tags(rng, name),
+    },
+    "aws_iam_role_policy_attachment": lambda rng, name: {
+        "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "role": name,
+    },
+    "aws_subnet": lambda rng, name: {
+        "availability_zone": rng.choice(AZS),
+        "cidr_block": f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.0/24",
+        "tags": _tags(rng, name),
+    },
+    # unsupported types: counted and listed, never silently zero
+    "aws_sns_topic": lambda rng, name: {"name": name, "tags": _tags(rng, name)},
+    "aws_kinesis_stream": lambda rng, name: {"name": name, "shard_count": 2, "tags": _tags(rng, name)},
+}
+
+# (type, weight): roughly the mix of a large production estate.
+MIX = {
+    "aws_instance": 14,
+    "aws_ebs_volume": 7,
+    "aws_db_instance": 3,
+    "aws_nat_gateway": 2,
+    "aws_lb": 2,
+    "aws_alb": 1,
+    "aws_elb": 1,
+    "aws_eip": 2,
+    "aws_s3_bucket": 6,
+    "aws_lambda_function": 6,
+    "aws_dynamodb_table": 3,
+    "aws_elasticache_cluster": 1,
+    "aws_elasticache_replication_group": 1,
+    "aws_cloudwatch_log_group": 6,
+    "aws_sqs_queue": 3,
+    "aws_efs_file_system": 1,
+    "aws_eks_cluster": 1,
+    "aws_eks_node_group": 1,
+    "aws_route53_zone": 1,
+    "aws_ebs_snapshot": 1,
+    "aws_security_group": 6,
+    "aws_security_group_rule": 8,
+    "aws_iam_role": 5,
+    "aws_iam_role_policy_attachment": 5,
+    "aws_subnet": 3,
+    "aws_sns_topic": 2,
+    "aws_kinesis_stream": 1,
+}
+
+MODULES = (
+    # (module address or "", provider config key of its resources): most of the estate in the root
+    # provider's region, some through an aliased provider and a module with its own provider.
+    ("", "aws"),
+    ("", "aws"),
+    ("", "aws"),
+    ("", "aws.west"),
+    ("module.app[0]", "aws"),
+    ("module.app[1]", "aws"),
+    ('module.svc["checkout"]', "aws"),
+    ('module.svc["search"]', "aws"),
+    ("module.eu", "module.eu:aws"),
+    ("module.platform.module.db", "aws"),
+)
+
+
+def _variant(rng: random.Random, resource_type: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The `before` of an update or replace: the same resource with something priced changed."""
+    before = dict(values)
+    for key, choices in (
+        ("instance_type", ("t3.small", "m5.large", "c5.xlarge")),
+        ("instance_class", ("db.t3.small", "db.m5.xlarge")),
+        ("size", (10, 200)),
+        ("allocated_storage", (50, 1000)),
+        ("memory_size", (256, 3008)),
+        ("node_type", ("cache.t3.medium", "cache.m5.large")),
+    ):
+        if key in before:
+            before[key] = rng.choice(choices)
+    before["tags"] = {**before.get("tags", {}), "revision": str(rng.randint(1, 9))}
+    return before
+
+
+def generate_plan(resources: int, seed: int = SEED) -> bytes:
+    rng = random.Random(seed)
+    types = sorted(MIX)
+    weights = [MIX[t] for t in types]
+    # Registered pricers without a template still take part, with generic attributes.
+    extra = sorted(set(PRICERS) - set(TEMPLATES))
+    changes: list[dict[str, Any]] = []
+    config_resources: dict[str, list[dict[str, Any]]] = {}
+    counters: dict[tuple[str, str], int] = {}
+    for position in range(resources):
+        resource_type = rng.choice(extra) if extra and position % 50 == 0 else rng.choices(types, weights)[0]
+        module, provider_key = rng.choice(MODULES)
+        name = f"{resource_type.removeprefix('aws_')}_{position % 37}"
+        index = counters.get((module, f"{resource_type}.{name}"), 0)
+        counters[(module, f"{resource_type}.{name}")] = index + 1
+        address = f"{module + '.' if module else ''}{resource_type}.{name}[{index}]"
+        values = TEMPLATES.get(resource_type, _generic)(rng, f"{name}-{position}")
+        roll = rng.random()
+        if roll < 0.70:
+            actions, before, after = ["create"], None, values
+        elif roll < 0.80:
+            actions, before, after = ["update"], _variant(rng, resource_type, values), values
+        elif roll < 0.83:
+            actions, before, after = ["delete", "create"], _variant(rng, resource_type, values), values
+        elif roll < 0.85:
+            actions, before, after = ["create", "delete"], _variant(rng, resource_type, values), values
+        elif roll < 0.95:
+            actions, before, after = ["no-op"], values, values
+        else:
+            actions, before, after = ["delete"], values, None
+        unknown = {"arn": True, "id": True, "tags_all": True} if after is not None else {}
+        item: dict[str, Any] = {
+            "address": address,
+            "mode": "managed",
+            "type": resource_type,
+            "name": name,
+            "index": index,
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {
+                "actions": actions,
+                "before": before,
+                "after": after,
+                "after_unknown": unknown,
+                "before_sensitive": {} if before is not None else False,
+                "after_sensitive": {} if after is not None else False,
+            },
+        }
+        if module:
+            item["module_address"] = module
+        changes.append(item)
+        config_path = module.replace("[0]", "").replace("[1]", "")
+        config_path = config_path.replace('["checkout"]', "").replace('["search"]', "")
+        config_resources.setdefault(config_path, []).append(
+            {
+                "address": f"{resource_type}.{name}",
+                "mode": "managed",
+                "type": resource_type,
+                "name": name,
+                "provider_config_key": provider_key,
+            }
+        )
+    for position in range(resources // 100):  # data sources: read, never priced
+        changes.append(
+            {
+                "address": f"data.aws_ami.ubuntu_{position}",
+                "mode": "data",
+                "type": "aws_ami",
+                "name": f"ubuntu_{position}",
+                "change": {"actions": ["read"], "before": None, "after": {"most_recent": True}},
+            }
+        )
+
+    def module_tree(path: str) -> dict[str, Any]:
+        resources_here = {r["address"]: r for r in config_resources.get(path, [])}
+        calls: dict[str, Any] = {}
+        prefix = f"{path}." if path else ""
+        for child in sorted({p for p in config_resources if p.startswith(prefix + "module.") and p != path}):
+            rest = child[len(prefix) :]
+            call = rest.split(".")[1]
+            calls.setdefault(
+                call, {"source": f"./modules/{call}", "module": module_tree(prefix + "module." + call)}
+            )
+        return {"resources": list(resources_here.values()), "module_calls": calls}
+
+    document = {
+        "format_version": "1.2",
+        "terraform_version": "1.9.5",
+        "variables": {"region": {"value": "us-east-1"}},
+        "resource_changes": changes,
+        "configuration": {
+            "provider_config": {
+                "aws": {"name": "aws", "expressions": {"region": {"references": ["var.region"]}}},
+                "aws.west": {
+                    "name": "aws",
+                    "alias": "west",
+                    "expressions": {"region": {"constant_value": "us-west-2"}},
+                },
+                "module.eu:aws": {
+                    "name": "aws",
+                    "module_address": "module.eu",
+                    "expressions": {"region": {"constant_value": "eu-west-1"}},
+                },
+            },
+            "root_module": module_tree(""),
+        },
+    }
+    return orjson.dumps(document)
+
+
+# Usage in Infracost's format: type defaults, wildcards over count/for_each and module instances.
+USAGE_YAML = """
+version: 0.1
+resource_type_default_usage:
+  aws_lambda_function: {monthly_requests: 5000000, request_duration_ms: 250}
+  aws_s3_bucket: {standard: {storage_gb: 500, monthly_tier_1_requests: 100000}}
+  aws_nat_gateway: {monthly_data_processed_gb: 200}
+  aws_dynamodb_table:
+    {storage_gb: 50, monthly_write_request_units: 1000000, monthly_read_request_units: 5000000}
+  aws_cloudwatch_log_group: {storage_gb: 100, monthly_data_ingested_gb: 50}
+  aws_sqs_queue: {monthly_requests: 10000000}
+resource_usage:
+  aws_lambda_function.lambda_function_3[*]: {monthly_requests: 20000000}
+  module.app[*].aws_nat_gateway.nat_gateway_5[*]: {monthly_data_processed_gb: 1000}
+  module.svc["checkout"].aws_instance.instance_7[0]: {operating_system: windows}
+"""
+
+
+# --- measurement --------------------------------------------------------------------------------
+
+
+def interleaved_medians(functions: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Median seconds of each function, run in turns so that load from other processes on a shared
+    machine weighs on each of them alike."""
+    times: list[list[float]] = [[] for _ in functions]
+    for _ in range(repeat):
+        for function, samples in zip(functions, times, strict=True):
+            start = time.perf_counter()
+            function()
+            samples.append(time.perf_counter() - start)
+    return [statistics.median(samples) for samples in times]
+
+
+def peak_rss_mb(command: list[str]) -> float:
+    """Max RSS of ``command`` alone: a fresh wrapper process waits for it and reads RUSAGE_CHILDREN."""
+    wrapper = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, *command], capture_output=True, check=True, timeout=300
+    )
+    return int(result.stdout) / 1024  # Linux reports KiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--resources", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=21, help="timed runs of each side (median)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one estimate")
+    parser.add_argument("--keep", metavar="FILE", help="also write the generated plan here")
+    args = parser.parse_args()
+
+    plan_bytes = generate_plan(args.resources)
+    if args.keep:
+        Path(args.keep).write_bytes(plan_bytes)
+
+    gc.collect()
+    start = time.perf_counter()
+    estimate = cloudcostguard.estimate(plan_bytes)  # cold: loads the bundled catalog, builds indexes
+    cold = time.perf_counter() - start
+    summary = estimate.summary()
+    priced_types = sorted({r.resource_type for r in estimate.resources if r.support == "priced"})
+    print(
+        f"plan: {summary['totalDetectedResources']} resources, {len(plan_bytes) / 1e6:.2f} MB; "
+        f"{len(priced_types)} of the {len(PRICERS)} registered priced types in it: {', '.join(priced_types)}"
+    )
+    print(
+        f"estimate: ${estimate.total_monthly_cost:,.2f}/month "
+        f"(past ${estimate.past_total_monthly_cost:,.2f}); "
+        f"{summary['totalSupportedResources']} priced, {summary['totalFreeResources']} free, "
+        f"{summary['totalUnsupportedResources']} unsupported; "
+        f"{summary['totalNoPriceResources']} with a component whose price is not in the bundled snapshot"
+    )
+    usage = Usage.parse(USAGE_YAML)
+    parse, price, with_usage = interleaved_medians(
+        [
+            lambda: orjson.loads(plan_bytes),
+            lambda: cloudcostguard.estimate(plan_bytes),
+            lambda: cloudcostguard.estimate(plan_bytes, usage=usage),
+        ],
+        args.repeat,
+    )
+    ratio = price / parse
+    rows = [
+        ("orjson.loads(plan_bytes)", parse, f"{args.repeat} runs, the floor"),
+        ("cloudcostguard.estimate(plan_bytes)", price, f"{ratio:.2f}×; cold first call {cold * 1000:.0f} ms"),
+        ("cloudcostguard.estimate(plan_bytes, usage)", with_usage, f"{with_usage / parse:.2f}×"),
+    ]
+    for label, seconds, note in rows:
+        print(f"{label:<43} median {seconds * 1000:7.1f} ms  ({note})")
+    verdict = (
+        "meets the aim (≤ 2×)"
+        if ratio <= 2
+        else "meets the limit (≤ 5×)"
+        if ratio <= 5
+        else "MISSES the limit"
+    )
+    print(f"ratio estimate / parse: {ratio:.2f}×  — {verdict}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plan.json"
+        path.write_bytes(plan_bytes)
+        cli = [str(Path(sys.executable).parent / "cloudcostguard"), "estimate", str(path), "--format", "json"]
+        cli_peak = peak_rss_mb(cli)
+        floor_peak = peak_rss_mb(
+            [sys.executable, "-c", f"import orjson; orjson.loads(open({str(path)!r}, 'rb').read())"]
+        )
+    print(
+        f"peak RSS `cloudcostguard estimate FILE --format json`: {cli_peak:.0f} MB "
+        f"(aim ≤ 150 MB; baseline python + orjson.loads of the file: {floor_peak:.0f} MB)"
+    )
+
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(5):
+            cloudcostguard.estimate(plan_bytes)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()

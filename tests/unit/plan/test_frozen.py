@@ -1,0 +1,55 @@
+"""``fast_init``: the same constructor as the dataclass's own, still frozen, equal and hashable."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+
+from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.registry import PricingContext
+from cloudcostguard.plan.frozen import fast_init
+from cloudcostguard.plan.model import ResourceChange
+
+
+@fast_init
+@dataclasses.dataclass(frozen=True, slots=True)
+class Point:
+    x: int
+    y: int = 7
+
+
+def test_signature_defaults_and_values_are_the_dataclasss() -> None:
+    point = Point(1)
+    assert (point.x, point.y) == (1, 7)
+    assert Point(1, y=2) == Point(x=1, y=2) != point
+    assert hash(Point(1)) == hash(Point(1))
+    assert str(inspect.signature(Point)) == "(x, y=7)"
+    assert Point.__init__.__qualname__ == "Point.__init__"
+    with pytest.raises(TypeError):
+        Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Point(1, 2, 3)  # type: ignore[call-arg]
+
+
+def test_instances_stay_frozen() -> None:
+    point = Point(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.x = 2  # type: ignore[misc]
+    assert dataclasses.replace(point, x=5) == Point(5, 7)
+
+
+def test_fields_with_factories_are_refused() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithFactory:
+        items: list[int] = dataclasses.field(default_factory=list)
+
+    with pytest.raises(TypeError, match="fast_init takes plain positional fields only"):
+        fast_init(WithFactory)
+
+
+@pytest.mark.parametrize("cls", [CostComponent, ResourceChange, PricingContext])
+def test_the_hot_classes_keep_their_dataclass_signature(cls: type) -> None:
+    names = [field.name for field in dataclasses.fields(cls)]
+    assert list(inspect.signature(cls).parameters) == names
