@@ -76,6 +76,8 @@ class RegionResolver:
             if region is not None:
                 self._provider_regions[str(key)] = region
         self._cache: dict[tuple[str | None, str, str], str] = {}
+        self._module_paths: dict[str, str] = {}
+        self._key_regions: dict[str, str] = {}
 
     def _walk_module(
         self,
@@ -161,30 +163,33 @@ class RegionResolver:
     # --- resources ---------------------------------------------------------------------------------
 
     def provider_region(self, module_address: str | None, resource_type: str, name: str) -> str:
+        # Called once per resource: memoised at three levels (resource, module path, provider key).
         cache_key = (module_address, resource_type, name)
         region = self._cache.get(cache_key)
-        if region is None:
-            region = self._resolve(module_address, resource_type, name)
-            self._cache[cache_key] = region
-        return region
-
-    def _resolve(self, module_address: str | None, resource_type: str, name: str) -> str:
-        module_path = strip_indexes(module_address) if module_address else ""
-        key = self._resource_keys.get(config_address(module_address, resource_type, name))
+        if region is not None:
+            return region
+        if module_address:
+            module_path = self._module_paths.get(module_address)
+            if module_path is None:
+                module_path = self._module_paths[module_address] = strip_indexes(module_address)
+            key = self._resource_keys.get(f"{module_path}.{resource_type}.{name}")
+        else:
+            module_path = ""
+            key = self._resource_keys.get(f"{resource_type}.{name}")
         if key is None:
             # Not in configuration (older or trimmed plans): the module's own provider, else its parents'.
             provider = resource_type.split("_", 1)[0]
-            return self._region_for_key(f"{module_path}:{provider}" if module_path else provider)
-        module_part, sep, provider_name = key.rpartition(":")
-        if (
-            sep
-            and module_path
-            and not module_part.startswith("module.")
-            and key not in self._provider_regions
-        ):
-            # Old style "net:aws": the module part is the call name; use the resource's real module path.
-            key = f"{module_path}:{provider_name}"
-        return self._region_for_key(key)
+            key = f"{module_path}:{provider}" if module_path else provider
+        elif module_path and key not in self._provider_regions:
+            module_part, sep, provider_name = key.rpartition(":")
+            if sep and not module_part.startswith("module."):
+                # Old style "net:aws": the module part is the call name; use the resource's module path.
+                key = f"{module_path}:{provider_name}"
+        region = self._key_regions.get(key)
+        if region is None:
+            region = self._key_regions[key] = self._region_for_key(key)
+        self._cache[cache_key] = region
+        return region
 
     def _region_for_key(self, key: str) -> str:
         for _ in range(_MAX_MODULE_DEPTH + 2):
@@ -203,10 +208,20 @@ class RegionResolver:
 _AZ = re.compile(r"^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)[a-z]$")
 
 
+_ZONE_REGIONS: dict[str, str | None] = {}
+_ZONE_CACHE_LIMIT = 4096  # AWS has a few hundred zones; the bound keeps hostile plans from growing it
+
+
 def region_from_availability_zone(zone: object) -> str | None:
     """``us-west-2a`` → ``us-west-2``; anything else (a zone id, a Local Zone, unknown) → None."""
-    if isinstance(zone, str):
-        match = _AZ.match(zone)
-        if match:
-            return match.group(1)
-    return None
+    if not isinstance(zone, str):
+        return None
+    try:
+        return _ZONE_REGIONS[zone]
+    except KeyError:
+        pass
+    match = _AZ.match(zone)
+    region = match.group(1) if match else None
+    if len(_ZONE_REGIONS) < _ZONE_CACHE_LIMIT:
+        _ZONE_REGIONS[zone] = region
+    return region
