@@ -386,6 +386,7 @@ def _budget_violation(
     namespace: str,
     candidates: Sequence[Candidate],
     committed: Mapping[str, Decimal],
+    growth_only: bool,
 ) -> Violation | None:
     budget = policy.limits.namespace_monthly_budget
     if budget is None:
@@ -395,7 +396,7 @@ def _budget_violation(
     before = _cents(sum(committed.values(), ZERO))
     own = _cents(sum((c.estimate.total_monthly_cost for c in candidates), ZERO))
     after = _cents(others) + own
-    if after <= budget or after <= before:
+    if after <= budget or (growth_only and after <= before):
         return None
     usd = candidates[0].estimate.currency
     this = "this estimate" if len(candidates) == 1 else f"these {len(candidates)} estimates"
@@ -438,11 +439,16 @@ def evaluate(
     namespace_labels: Mapping[str, str] | None,
     candidates: Sequence[Candidate],
     committed: Mapping[str, Decimal] | None = None,
+    growth_only: bool = True,
 ) -> Decision:
     """Judge the new estimates of ``candidates`` (CostEstimates of one namespace) against ``policies``.
 
     ``committed`` is the current monthly cost of every CostEstimate in the namespace by name (the
     candidates' own entries, when present, are their previous values and are replaced).
+
+    ``growth_only`` (admission): the namespace budget is broken only by a change that adds spend, so a
+    namespace already over budget can still shrink. Status reporting passes False: a namespace over its
+    budget is reported as such whatever the last change did.
     """
     if not candidates:
         raise ValueError("evaluate() needs at least one candidate")
@@ -457,7 +463,7 @@ def evaluate(
         applying.append(policy)
         for candidate in selected:
             violations.extend(_object_violations(policy, candidate))
-        budget = _budget_violation(policy, namespace, candidates, committed)
+        budget = _budget_violation(policy, namespace, candidates, committed, growth_only)
         if budget is not None:
             violations.append(budget)
     drivers = top_drivers(candidates)

@@ -244,6 +244,24 @@ def test_shrinking_an_over_budget_namespace_is_allowed() -> None:
     assert decision.verdict is Verdict.WITHIN_BUDGET
 
 
+def test_status_reports_an_over_budget_namespace_whatever_the_last_change_did() -> None:
+    committed = {"db": Decimal("100"), "web": Decimal("65.70")}
+    decision = evaluate(
+        [policy("ns", namespaceMonthlyBudget="150")],
+        namespace="team-a",
+        namespace_labels={},
+        candidates=[Candidate("web", {}, nat_estimate(2))],
+        committed=committed,
+        growth_only=False,
+    )
+    assert (decision.verdict, decision.within_budget) == (Verdict.DENY, False)
+    assert "would spend 165.70 USD/month" in decision.message
+    unchanged_at_admission = judge(
+        [policy("ns", namespaceMonthlyBudget="150")], nat_estimate(2), committed=committed
+    )
+    assert unchanged_at_admission.verdict is Verdict.WITHIN_BUDGET
+
+
 # --- several policies ------------------------------------------------------------------------------------
 
 
