@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         description="Largest plan the webhook estimates (after gunzip); bigger ones count as unreadable.",
     )
     webhook_inline_max_resources: int = Field(
-        1000,
+        500,
         ge=0,
         description="Plans with more resource changes are estimated in a worker thread, off the event loop.",
     )
