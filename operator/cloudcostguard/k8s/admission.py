@@ -453,6 +453,9 @@ async def _decide_plan_source(request: AdmissionRequest, runtime: AdmissionRunti
         return _skipped("Deleting", "the object is being deleted")
     if _unchanged(request, ("data", "binaryData", "stringData")):
         return _skipped("DataUnchanged", "data unchanged: verdict unchanged")
+    if PLAN_LABEL not in _labels(request.new):
+        # As kopf's handler filter does: the webhook's objectSelector should not even send these.
+        return _skipped("NotPlanSource", f"not labelled {PLAN_LABEL}")
     kind = str(request.new.get("kind") or "")
     if kind not in ("ConfigMap", "Secret"):
         raise ValueError(f"validate-plan-source got a {kind or 'object without kind'}")

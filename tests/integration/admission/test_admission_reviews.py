@@ -289,6 +289,15 @@ async def test_removing_a_plan_key_an_estimate_reads_is_denied_under_a_deny_poli
     )
 
 
+async def test_an_unlabelled_configmap_is_not_judged_on_either_path(harness: WebhookHarness) -> None:
+    harness.state.policies.append(cost_policy("team-cap", maxMonthlyCost="1"))
+    harness.state.estimates[NAMESPACE] = [cost_estimate("web", config_map=("plans", "web.json"))]
+    unlabelled = config_map("plans", {"web.json": orjson.dumps(nat_plan(5)).decode()}, labelled=False)
+    response = await harness.both(SOURCE, review(unlabelled))
+    assert response["allowed"] is True
+    assert "warnings" not in response
+
+
 async def test_plan_configmap_nobody_uses_is_allowed(harness: WebhookHarness) -> None:
     harness.state.policies.append(cost_policy("team-cap", maxMonthlyCost="1"))
     response = await harness.both(SOURCE, review(config_map("unused", {"x": "not even json"})))
