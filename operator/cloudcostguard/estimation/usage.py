@@ -121,8 +121,11 @@ class Usage:
         if not isinstance(document, Mapping):
             raise errors.UsageError("usage file must be a mapping with version and resource_usage")
         version = document.get("version")
-        if version is not None and str(version) not in SUPPORTED_VERSIONS:
-            raise errors.UsageError(f"unsupported usage file version {str(version)[:20]!r}: supported is 0.1")
+        if version is not None:
+            # Only scalars are shown: str() of a YAML alias bomb would never finish.
+            shown = repr(str(version)[:20]) if isinstance(version, str | int | float) else "(not a number)"
+            if not isinstance(version, str | int | float) or str(version) not in SUPPORTED_VERSIONS:
+                raise errors.UsageError(f"unsupported usage file version {shown}: supported is 0.1")
         return cls(
             _address_map(document.get("resource_usage") or {}, "resource_usage"),
             _address_map(document.get("resource_type_default_usage") or {}, "resource_type_default_usage"),

@@ -170,3 +170,14 @@ def test_wildcard_patterns_go_from_least_to_most_specific() -> None:
     patterns = wildcard_patterns(many)
     assert len(patterns) == 2  # beyond six indexes: all of them, then only the resource's own
     assert patterns[0].count("[*]") == 9 and patterns[1].count("[*]") == 1
+
+
+def test_alias_bombs_do_not_hang() -> None:
+    # Nine levels of nine aliases: a billion leaves if anything expanded it.
+    lines = ['a0: &a0 ["lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    bomb = "\n".join(lines)
+    with pytest.raises(errors.UsageError, match=r"unsupported usage file version \(not a number\)"):
+        Usage.parse(f"{bomb}\nversion: *a9\n")
+    usage = Usage.parse(f"{bomb}\nversion: 0.1\nresource_usage:\n  aws_x.y: {{monthly_requests: *a9}}\n")
+    assert usage.for_resource("aws_x.y", "aws_x").decimal("monthly_requests") is None
