@@ -374,6 +374,17 @@ async def decide(request: AdmissionRequest, runtime: AdmissionRuntime) -> Decisi
 
 def _record(request: AdmissionRequest, decision: Decision) -> None:
     metrics.REQUESTS.labels(request.handler, decision.verdict.value, str(request.dry_run).lower()).inc()
+    if decision.verdict in (Verdict.DENY, Verdict.DRY_RUN):
+        # One line per budget verdict that matters, for audits (the object name, not the plan).
+        logger.info(
+            "admission %s %s %s/%s%s: %s",
+            decision.verdict.value,
+            request.operation,
+            request.namespace,
+            request.name,
+            " (dry run)" if request.dry_run else "",
+            decision.message,
+        )
     for violation in decision.dry_run_violations():
         metrics.DRY_RUN_VIOLATIONS.labels(violation.policy, violation.limit).inc()
     if decision.error is not None:
