@@ -71,6 +71,9 @@ class AdmissionServer(kopf.WebhookServer):
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
         # The same life cycle as kopf's WebhookServer.__call__, with our routes and body limit.
         while True:
+            # The files' digest is taken with the certificate they give: a renewal landing any time
+            # after this is noticed (a baseline taken after the yield would miss an early one).
+            loaded = await self._files_digest()
             cadata, context = self._build_ssl()
             root = self.path.rstrip("/") if self.path else ""
             app = aiohttp.web.Application(client_max_size=self.max_body_bytes)
@@ -95,26 +98,25 @@ class AdmissionServer(kopf.WebhookServer):
                 if cadata is not None:
                     client_config["caBundle"] = base64.b64encode(cadata).decode("ascii")
                 yield client_config
-                await self._sleep_until_files_change()
+                await self._sleep_until_files_change(loaded)
                 logger.info("admission webhook certificate files changed: restarting the listener")
             finally:
                 await runner.cleanup()
 
-    async def _sleep_until_files_change(self) -> None:
-        """Return when the certificate files change (mounted Secrets send no events: re-read them)."""
-        paths = [Path(p) for p in (self.certfile, self.pkeyfile, self.cafile) if p is not None]
-        initial: str | None = None
+    async def _files_digest(self) -> str:
+        digest = hashlib.sha256()
+        for path in (Path(p) for p in (self.certfile, self.pkeyfile, self.cafile) if p is not None):
+            try:
+                digest.update(await asyncio.to_thread(path.read_bytes))
+            except OSError:
+                digest.update(b"\0missing")  # being replaced: compare again next time
+        return digest.hexdigest()
+
+    async def _sleep_until_files_change(self, loaded: str) -> None:
+        """Return when the certificate files differ from ``loaded`` (mounted Secrets send no events)."""
+        # Polling is the only way: a Secret volume's files are swapped by the kubelet without events.
         while True:
-            digest = hashlib.sha256()
-            for path in paths:
-                try:
-                    digest.update(await asyncio.to_thread(path.read_bytes))
-                except OSError:
-                    digest.update(b"\0missing")  # being replaced: compare again next time
-            current = digest.hexdigest()
-            if initial is None:
-                initial = current
-            if current != initial:
+            if await self._files_digest() != loaded:
                 return
             await asyncio.sleep(self.file_check_interval)
 

@@ -146,3 +146,33 @@ def test_the_catalog_comes_from_the_operators_provider_once_it_is_ready() -> Non
     memo[webhook.MEMO_CATALOG_PROVIDER_KEY] = NotReady(load_bundled_catalog())
     with pytest.raises(errors.PricingError, match="the price catalog is not loaded yet"):
         current()
+
+
+async def test_renewed_certificate_files_restart_the_listener_with_them(tmp_path: Path) -> None:
+    """cert-manager renews the Secret in place; the server must pick the new pair up without a restart."""
+    paths = certificates.generate_self_signed(tmp_path, ["127.0.0.1"])
+    memo = kopf.Memo()
+    server = webhook.AdmissionServer(
+        runtime=lambda: None,
+        addr="127.0.0.1",
+        port=0,
+        certfile=str(paths.cert_file),
+        pkeyfile=str(paths.key_file),
+        cafile=str(paths.ca_file),
+        file_check_interval=0.05,
+    )
+    async with server:
+        generator = server(kopf_webhook_fn(memo))
+        first = await asyncio.wait_for(generator.__anext__(), TIMEOUT)
+        old_ca = first["caBundle"]
+        certificates.generate_self_signed(tmp_path, ["127.0.0.1"])  # a new CA and pair, same files
+        second = await asyncio.wait_for(generator.__anext__(), TIMEOUT)
+        assert second["caBundle"] != old_ca
+        context = ssl.create_default_context(cafile=str(paths.ca_file))  # the new CA
+        url = f"{second['url']}/validate-costestimate"
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session,
+            session.post(url, data=b"{}", ssl=context) as answer,
+        ):
+            assert answer.status == 503  # served with the new certificate (no runtime configured here)
+        await generator.aclose()
