@@ -21,6 +21,7 @@ from cloudcostguard.estimation.model import (
 )
 from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, Pricer, PricingContext
 from cloudcostguard.estimation.usage import Usage
+from cloudcostguard.plan.memory import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
 from cloudcostguard.pricing.catalog import PriceCatalog
 
@@ -51,9 +52,10 @@ def estimate_plan(
     if not hours_per_month > 0:
         raise errors.ConfigurationError(f"hours per month must be positive, not {hours_per_month}")
     usage = usage if usage is not None else Usage()
-    resources = [
-        _estimate_resource(change, catalog, usage, hours_per_month) for change in plan.resource_changes
-    ]
+    with paused_gc():
+        resources = [
+            _estimate_resource(change, catalog, usage, hours_per_month) for change in plan.resource_changes
+        ]
     return Estimate(
         resources=resources,
         pricing_source=catalog.source,

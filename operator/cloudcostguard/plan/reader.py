@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from cloudcostguard import errors
+from cloudcostguard.plan.memory import paused_gc
 from cloudcostguard.plan.model import ACTION_NAMES, PRICES_AFTER, Plan, ResourceChange
 from cloudcostguard.plan.regions import RegionResolver, region_from_availability_zone
 
@@ -67,6 +68,13 @@ def read_plan(
     max_bytes: int = DEFAULT_MAX_PLAN_BYTES,
 ) -> Plan:
     """Parse ``terraform show -json`` output (bytes, text, or the already-parsed object)."""
+    with paused_gc():
+        return _read_plan(source, default_region, max_bytes)
+
+
+def _read_plan(
+    source: bytes | bytearray | memoryview | str | dict[str, Any], default_region: str, max_bytes: int
+) -> Plan:
     if isinstance(source, dict):
         document: Any = source
         try:
