@@ -1,0 +1,129 @@
+"""Which resources refer to which, from ``configuration`` expressions, and their planned values.
+
+Some costs depend on another resource: an Elastic IP is free while a NAT gateway or an association
+holds it (``allocation_id = aws_eip.nat.id``); an instance takes its type from a launch template. At
+plan time such values are often unknown on the resource itself, but Terraform's ``configuration``
+section records every expression's ``references``. This module indexes them once per plan, lazily, so
+plans whose pricers never ask pay nothing.
+
+Addresses here are *configuration* addresses (module path and resource, without instance keys):
+``module.net.aws_eip.nat`` stands for every instance of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cloudcostguard.plan.model import ResourceChange
+from cloudcostguard.plan.regions import config_address
+
+# A reference names a managed resource when it starts TYPE.NAME; var., local., module., data., each.,
+# count., path. and self. name something else.
+_RESOURCE_REFERENCE = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][\w-]*)")
+_NOT_RESOURCES = frozenset({"var", "local", "module", "data", "each", "count", "path", "self", "terraform"})
+_MAX_DEPTH = 32  # Terraform blocks nest a few levels; this bounds hostile input.
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """``source`` (a configuration address) refers to ``target`` in its attribute ``attribute``."""
+
+    source: str
+    source_type: str
+    attribute: str  # dotted path of the expression, e.g. "allocation_id", "launch_template.id"
+    target: str
+
+
+class PlanReferences:
+    def __init__(self, configuration: Mapping[str, Any] | None, changes: list[ResourceChange]) -> None:
+        self._configuration = configuration if isinstance(configuration, Mapping) else {}
+        self._changes = changes
+        self._built = False
+        self._by_target: dict[str, list[Reference]] = {}
+        self._by_source: dict[str, list[Reference]] = {}
+        self._changes_by_address: dict[str, list[ResourceChange]] = {}
+
+    def referencing(self, target: str) -> list[Reference]:
+        """Every expression elsewhere in the configuration that refers to ``target``."""
+        self._build()
+        return self._by_target.get(target, [])
+
+    def referenced_from(self, source: str, attribute: str | None = None) -> list[Reference]:
+        """What ``source``'s expressions refer to (only under ``attribute``, when given)."""
+        self._build()
+        references = self._by_source.get(source, [])
+        if attribute is None:
+            return references
+        return [r for r in references if r.attribute == attribute or r.attribute.startswith(attribute + ".")]
+
+    def changes_of(self, address: str) -> list[ResourceChange]:
+        """The resource changes (all instances) of a configuration address."""
+        self._build()
+        return self._changes_by_address.get(address, [])
+
+    def _build(self) -> None:
+        if self._built:
+            return
+        self._built = True
+        for change in self._changes:
+            address = config_address(change.module_address, change.resource_type, change.name)
+            self._changes_by_address.setdefault(address, []).append(change)
+        root = self._configuration.get("root_module")
+        if isinstance(root, Mapping):
+            self._walk_module(root, "", 0)
+
+    def _walk_module(self, module: Mapping[str, Any], prefix: str, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            return
+        resources = module.get("resources")
+        if isinstance(resources, list):
+            for resource in resources:
+                if not isinstance(resource, Mapping) or resource.get("mode", "managed") != "managed":
+                    continue
+                address, resource_type = resource.get("address"), resource.get("type")
+                expressions = resource.get("expressions")
+                if not isinstance(address, str) or not isinstance(resource_type, str):
+                    continue
+                if isinstance(expressions, Mapping):
+                    self._index(prefix + address, resource_type, expressions, prefix)
+        calls = module.get("module_calls")
+        if isinstance(calls, Mapping):
+            for name, call in calls.items():
+                if isinstance(call, Mapping) and isinstance(call.get("module"), Mapping):
+                    self._walk_module(call["module"], f"{prefix}module.{name}.", depth + 1)
+
+    def _index(self, source: str, source_type: str, expressions: Mapping[str, Any], prefix: str) -> None:
+        seen: set[tuple[str, str]] = set()
+        for attribute, raw in _expression_references(expressions, "", 0):
+            match = _RESOURCE_REFERENCE.match(raw)
+            if match is None or match.group(1) in _NOT_RESOURCES:
+                continue
+            target = f"{prefix}{match.group(1)}.{match.group(2)}"
+            if (attribute, target) in seen:
+                continue  # Terraform lists "aws_eip.nat.id" and "aws_eip.nat" for one expression
+            seen.add((attribute, target))
+            reference = Reference(source, source_type, attribute, target)
+            self._by_target.setdefault(target, []).append(reference)
+            self._by_source.setdefault(source, []).append(reference)
+
+
+def _expression_references(node: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
+    """(attribute path, reference) pairs in an expressions object, nested blocks included."""
+    if depth > _MAX_DEPTH or not isinstance(node, Mapping):
+        return
+    for key, value in node.items():
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(value, Mapping):
+            references = value.get("references")
+            if isinstance(references, list):
+                for reference in references:
+                    if isinstance(reference, str):
+                        yield here, reference
+            if "references" not in value and "constant_value" not in value:
+                yield from _expression_references(value, here, depth + 1)
+        elif isinstance(value, list):
+            for block in value:
+                yield from _expression_references(block, here, depth + 1)
