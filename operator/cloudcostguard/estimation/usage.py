@@ -86,7 +86,11 @@ class Usage:
     ) -> None:
         self._by_address = dict(resource_usage or {})
         self._type_defaults = dict(type_defaults or {})
-        self._has_wildcards = any(WILDCARD in address for address in self._by_address)
+        # Addresses of wildcard entries without their indexes: an address whose own index-free form
+        # is not among them cannot match one, and skips building its candidate patterns.
+        self._wildcard_bases = {
+            _INDEX.sub("", address) for address in self._by_address if WILDCARD in address
+        }
         self._defaults_usage: dict[str, ResourceUsage] = {}
 
     def __bool__(self) -> bool:
@@ -139,7 +143,7 @@ class Usage:
         default = self._type_defaults.get(resource_type)
         if default:
             layers.append(default)
-        if self._has_wildcards and "[" in address:
+        if self._wildcard_bases and "[" in address and _INDEX.sub("", address) in self._wildcard_bases:
             for pattern in wildcard_patterns(address):
                 entry = by_address.get(pattern)
                 if entry:
