@@ -11,9 +11,11 @@ load alike. Reported per target: p50/p95/p99/max latency, throughput, and the se
 request; plus the in-process cost of the estimate alone, and the machine's load average (the machine
 is shared).
 
-The policies the server judges against apply to every request and are all within budget (so every
-request does the full work: estimate, three policies, a namespace budget over 20 committed estimates)
-and every answer is checked (allowed, uid echoed).
+The policies the server judges against apply to every request of namespace team-a and are all within
+budget (so every request does the full work: estimate, three policies, a namespace budget over 20
+committed estimates); every answer is checked (allowed, uid echoed). A last, diagnostic target sends
+the same reviews for a namespace no policy selects: the lean path then answers without estimating,
+which isolates its HTTPS + parsing cost from the pricing.
 
     .venv/bin/python benchmarks/admission_latency.py [--requests 2000] [--resources 200]
 """
@@ -44,6 +46,8 @@ import aiohttp  # noqa: E402
 import orjson  # noqa: E402
 
 NAMESPACE = "team-a"
+UNGOVERNED = "sandbox"  # a namespace no policy selects: the webhook answers without estimating
+PAYMENTS = {"matchLabels": {"team": "payments"}}
 TRIVIAL_ID = "trivial-allow"
 SEED = 20261125
 UID_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
@@ -151,12 +155,12 @@ def make_plan(types: list[str], resources: int, *, seed: int = SEED, variant: in
     }
 
 
-def review_template(plan: dict[str, Any], name: str) -> bytes:
+def review_template(plan: dict[str, Any], name: str, namespace: str = NAMESPACE) -> bytes:
     """An AdmissionReview (CREATE) with a placeholder uid, replaced per request (bytes.replace, cheap)."""
     obj = {
         "apiVersion": "cloudcostguard.io/v1alpha1",
         "kind": "CostEstimate",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name, "team": "payments"}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name, "team": "payments"}},
         "spec": {"plan": {"inline": plan}},
     }
     resource = {"group": "cloudcostguard.io", "version": "v1alpha1", "resource": "costestimates"}
@@ -170,7 +174,7 @@ def review_template(plan: dict[str, Any], name: str) -> bytes:
             "requestKind": {"group": "cloudcostguard.io", "version": "v1alpha1", "kind": "CostEstimate"},
             "requestResource": resource,
             "name": name,
-            "namespace": NAMESPACE,
+            "namespace": namespace,
             "operation": "CREATE",
             "userInfo": {"username": "system:serviceaccount:argocd:argocd-application-controller"},
             "object": obj,
@@ -189,7 +193,8 @@ def policies() -> list[dict[str, Any]]:
     """Three policies that apply to every request and are all met: the full decision, never a short cut."""
 
     def policy(name: str, enforcement: str, **limits: Any) -> dict[str, Any]:
-        return {"metadata": {"name": name}, "spec": {"enforcement": enforcement, "limits": limits}}
+        spec = {"enforcement": enforcement, "limits": limits, "namespaceSelector": PAYMENTS}
+        return {"metadata": {"name": name}, "spec": spec}
 
     return [
         policy("org-cap", "Deny", maxMonthlyCost="1000000"),
@@ -216,7 +221,7 @@ async def serve(port: int, cert_dir: Path) -> None:
     catalog = load_bundled_catalog()
     state = admission.InMemoryAdmissionState(
         policies=policies(),
-        namespaces={NAMESPACE: {"team": "payments"}},
+        namespaces={NAMESPACE: {"team": "payments"}, UNGOVERNED: {}},
         estimates={
             NAMESPACE: [
                 {"metadata": {"name": f"existing-{i}"}, "status": {"monthlyCost": f"{1000 + i}.25"}}
@@ -318,6 +323,7 @@ async def run_client(args: argparse.Namespace) -> None:
     plans = [make_plan(types, args.resources, variant=v) for v in range(8)]
     big = [review_template(plan, f"stack-{v}") for v, plan in enumerate(plans)]
     small = [review_template(make_plan(["aws_nat_gateway"], 15, variant=v), f"small-{v}") for v in range(8)]
+    ungoverned = [review_template(plan, f"stack-{v}", UNGOVERNED) for v, plan in enumerate(plans)]
     catalog = load_bundled_catalog()
     estimate = cloudcostguard.estimate(plans[0], catalog=catalog)
     print(f"plan: {args.resources} resources of {len(types)} types ({', '.join(types)})")
@@ -351,6 +357,12 @@ async def run_client(args: argparse.Namespace) -> None:
                 ("kopf", "kopf path   /kopf/validate-costestimate", "/kopf/validate-costestimate", big),
                 ("trivial", f"trivial kopf /{TRIVIAL_ID} (same review)", f"/{TRIVIAL_ID}", big),
                 ("trivial-small", f"trivial kopf /{TRIVIAL_ID} (small review)", f"/{TRIVIAL_ID}", small),
+                (
+                    "lean-no-policy",
+                    "lean path, no policy applies (no estimate)",
+                    "/validate-costestimate",
+                    ungoverned,
+                ),
             ]
             header = (
                 f"{'target':44} {'c':>3} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
