@@ -23,6 +23,7 @@ from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, Pri
 from cloudcostguard.estimation.usage import Usage
 from cloudcostguard.plan.memory import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
+from cloudcostguard.plan.references import PlanReferences
 from cloudcostguard.pricing.catalog import PriceCatalog
 
 # Importing every module of the aws package registers its pricers.
@@ -54,7 +55,8 @@ def estimate_plan(
     usage = usage if usage is not None else Usage()
     with paused_gc():
         resources = [
-            _estimate_resource(change, catalog, usage, hours_per_month) for change in plan.resource_changes
+            _estimate_resource(change, catalog, usage, hours_per_month, plan.references)
+            for change in plan.resource_changes
         ]
     return Estimate(
         resources=resources,
@@ -66,7 +68,11 @@ def estimate_plan(
 
 
 def _estimate_resource(
-    change: ResourceChange, catalog: PriceCatalog, usage: Usage, hours_per_month: Decimal
+    change: ResourceChange,
+    catalog: PriceCatalog,
+    usage: Usage,
+    hours_per_month: Decimal,
+    references: PlanReferences | None,
 ) -> ResourceCost:
     # Positional arguments throughout: this runs once per resource of plans with thousands of them.
     resource_type = change.resource_type
@@ -90,6 +96,7 @@ def _estimate_resource(
                 resource_usage,
                 catalog,
                 hours_per_month,
+                references=references,
             ),
         )
     after_cost = components_cost(after)
@@ -108,6 +115,7 @@ def _estimate_resource(
                     resource_usage,
                     catalog,
                     hours_per_month,
+                    references=references,
                 ),
             )
         before_cost = components_cost(before)

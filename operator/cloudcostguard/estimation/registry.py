@@ -7,13 +7,15 @@ Adding a resource type touches one module under ``estimation/aws/`` (which regis
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.usage import ResourceUsage
 from cloudcostguard.plan.frozen import fast_init
+from cloudcostguard.plan.references import PlanReferences, Reference
+from cloudcostguard.plan.regions import strip_indexes
 from cloudcostguard.pricing.catalog import PriceCatalog
 
 
@@ -29,6 +31,21 @@ class PricingContext:
     usage: ResourceUsage
     catalog: PriceCatalog
     hours_per_month: Decimal
+    # The whole plan's cross-resource references. Keyword-only, so that contexts extended with more
+    # fields (a subclass adding a required one) stay valid dataclasses.
+    references: PlanReferences | None = field(default=None, kw_only=True)
+
+    @property
+    def config_address(self) -> str:
+        """The resource's configuration address: its address without instance keys."""
+        return strip_indexes(self.address)
+
+    def referenced_by(self) -> list[Reference]:
+        """Expressions of other managed resources that refer to this one: the NAT gateway or the
+        association holding an Elastic IP, whatever the IP's own values say."""
+        if self.references is None:
+            return []
+        return self.references.referencing(self.config_address)
 
 
 Pricer = Callable[[PricingContext], list[CostComponent]]

@@ -19,19 +19,22 @@ def fast_init(cls: type[T]) -> type[T]:
     """Class decorator, applied after ``@dataclass(frozen=True, slots=True)``."""
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     namespace: dict[str, Any] = {}
-    parameters = []
+    positional: list[str] = []
+    keyword_only: list[str] = []
     for field in fields:
-        if field.default_factory is not dataclasses.MISSING or not field.init or field.kw_only:
-            raise TypeError(f"fast_init takes plain positional fields only, not {cls.__name__}.{field.name}")
+        if field.default_factory is not dataclasses.MISSING or not field.init:
+            raise TypeError(f"fast_init takes plain fields only, not {cls.__name__}.{field.name}")
         # The slot's member descriptor: its __set__ bypasses the class's refusing __setattr__.
         namespace[f"_set_{field.name}"] = vars(cls)[field.name].__set__
+        parameters = keyword_only if field.kw_only else positional
         if field.default is dataclasses.MISSING:
             parameters.append(field.name)
         else:
             namespace[f"_default_{field.name}"] = field.default
             parameters.append(f"{field.name}=_default_{field.name}")
+    signature = ", ".join(["self", *positional, *(["*", *keyword_only] if keyword_only else [])])
     body = "".join(f"    _set_{field.name}(self, {field.name})\n" for field in fields)
-    source = f"def __init__(self, {', '.join(parameters)}):\n{body}"
+    source = f"def __init__({signature}):\n{body}"
     exec(source, namespace)  # noqa: S102 - generated from the class's own field names, as dataclasses does
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudcostguard.plan.frozen import fast_init
+
+if TYPE_CHECKING:
+    from cloudcostguard.plan.references import PlanReferences
 
 # Terraform's (and OpenTofu's) action lists, named the way the estimator and the output talk about them.
 # "forget" (Terraform ≥ 1.7 `removed { lifecycle { destroy = false } }`) takes an object out of the
@@ -63,3 +66,5 @@ class Plan:
     terraform_version: str | None
     resource_changes: list[ResourceChange] = field(default_factory=list)
     plan_digest: str = ""
+    # Cross-resource references from `configuration`: derived from the document, so not part of equality.
+    references: PlanReferences | None = field(default=None, compare=False, repr=False)

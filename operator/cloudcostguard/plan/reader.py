@@ -16,6 +16,7 @@ import orjson
 from cloudcostguard import errors
 from cloudcostguard.plan.memory import paused_gc
 from cloudcostguard.plan.model import ACTION_NAMES, PRICES_AFTER, Plan, ResourceChange
+from cloudcostguard.plan.references import PlanReferences
 from cloudcostguard.plan.regions import RegionResolver, region_from_availability_zone
 
 SUPPORTED_FORMAT_MAJORS = ("0", "1")
@@ -139,6 +140,8 @@ def parse_plan_document(document: Any, *, raw: bytes, default_region: str) -> Pl
         terraform_version=terraform_version if isinstance(terraform_version, str) else None,
         resource_changes=resource_changes,
         plan_digest=plan_digest(raw),
+        # Built lazily on first use: plans whose pricers never ask pay nothing.
+        references=PlanReferences(document.get("configuration"), resource_changes),
     )
 
 

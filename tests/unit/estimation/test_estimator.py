@@ -401,3 +401,57 @@ def test_top_resources_are_the_biggest_cost_drivers(catalog: InMemoryCatalog) ->
     )
     top = _estimate(document, catalog).top_resources(2)
     assert [r.address for r in top] == ["aws_ccgtest_server.c", "aws_ccgtest_server.a"]
+
+
+def test_pricers_see_which_resources_refer_to_theirs(catalog: InMemoryCatalog) -> None:
+    seen: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+
+    def recording(ctx: PricingContext) -> list[Any]:
+        seen[ctx.address] = (ctx.config_address, [(r.source_type, r.attribute) for r in ctx.referenced_by()])
+        return []
+
+    PRICERS["aws_ccgtest_ip"] = recording
+    try:
+        document = plan(
+            change(
+                'module.net["a"].aws_ccgtest_ip.nat[0]',
+                ["create"],
+                after={},
+                module_address='module.net["a"]',
+            ),
+            change("aws_ccgtest_ip.alone", ["delete"], before={}),
+            root_module={
+                "resources": [
+                    {"address": "aws_ccgtest_ip.alone", "mode": "managed", "type": "aws_ccgtest_ip"}
+                ],
+                "module_calls": {
+                    "net": {
+                        "module": {
+                            "resources": [
+                                {
+                                    "address": "aws_nat_gateway.gw",
+                                    "mode": "managed",
+                                    "type": "aws_nat_gateway",
+                                    "name": "gw",
+                                    "expressions": {
+                                        "allocation_id": {
+                                            "references": ["aws_ccgtest_ip.nat.id", "aws_ccgtest_ip.nat"]
+                                        }
+                                    },
+                                }
+                            ]
+                        }
+                    }
+                },
+            },
+        )
+        _estimate(document, catalog)
+    finally:
+        del PRICERS["aws_ccgtest_ip"]
+    assert seen == {
+        'module.net["a"].aws_ccgtest_ip.nat[0]': (
+            "module.net.aws_ccgtest_ip.nat",
+            [("aws_nat_gateway", "allocation_id")],
+        ),
+        "aws_ccgtest_ip.alone": ("aws_ccgtest_ip.alone", []),
+    }

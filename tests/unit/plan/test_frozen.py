@@ -45,8 +45,27 @@ def test_fields_with_factories_are_refused() -> None:
     class WithFactory:
         items: list[int] = dataclasses.field(default_factory=list)
 
-    with pytest.raises(TypeError, match="fast_init takes plain positional fields only"):
+    with pytest.raises(TypeError, match="fast_init takes plain fields only"):
         fast_init(WithFactory)
+
+
+def test_keyword_only_fields_stay_keyword_only_and_subclasses_may_add_required_fields() -> None:
+    @fast_init
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Base:
+        a: int
+        b: int = dataclasses.field(default=2, kw_only=True)
+
+    @dataclasses.dataclass(frozen=True)
+    class Extended(Base):
+        c: int
+
+    assert str(inspect.signature(Base)) == "(a, *, b=2)"
+    assert Base(1, b=3) == Base(a=1, b=3)
+    with pytest.raises(TypeError):
+        Base(1, 3)  # type: ignore[misc]
+    extended = Extended(1, 5, b=4)
+    assert (extended.a, extended.b, extended.c) == (1, 4, 5)
 
 
 @pytest.mark.parametrize("cls", [CostComponent, ResourceChange, PricingContext])
