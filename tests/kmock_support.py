@@ -174,8 +174,30 @@ async def emulator_server(port: int | None = None) -> AsyncIterator[tuple[kmock.
             yield emulator, str(server.url).rstrip("/")
 
 
+READY_COUNT_PATH = "/testing/ready-count"
+
+
+def add_ready_count_endpoint(emulator: kmock.KubernetesEmulator) -> None:
+    """``GET /testing/ready-count?namespace=NS``: how many CostEstimates there are Ready=True, counted
+    in the emulator's memory (a list call would serialise every object and slow the emulator down)."""
+
+    def ready_count(request: kmock.Request) -> dict[str, int]:
+        namespace = request.params.get("namespace")
+        ready = total = 0
+        for (resource, object_namespace, _name), stored in list(emulator.objects.items()):
+            if resource.plural != "costestimates" or object_namespace != namespace or stored.deleted:
+                continue
+            total += 1
+            conditions = (stored.raw.get("status") or {}).get("conditions") or []
+            ready += any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        return {"ready": ready, "total": total}
+
+    emulator[f"get {READY_COUNT_PATH}"] << ready_count
+
+
 async def _serve_forever(port: int) -> None:
-    async with emulator_server(port) as (_emulator, url):
+    async with emulator_server(port) as (emulator, url):
+        add_ready_count_endpoint(emulator)
         print(f"kmock serving at {url}", flush=True)
         await asyncio.Event().wait()
 

@@ -201,6 +201,13 @@ def render_all() -> dict[str, str]:
     for info in models.KINDS:
         files[f"{models.GROUP}_{info.plural}.yaml"] = HEADER + _dump(crd(info))
     files["kopf.dev_peerings.yaml"] = HEADER + "---\n".join(_dump(doc) for doc in peering_crds())
+    # config/crd points kustomize at this directory (kustomize refuses single files outside its root).
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(files),
+    }
+    files["kustomization.yaml"] = HEADER + _dump(kustomization)
     return files
 
 

@@ -30,12 +30,13 @@ async def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
 
 
 @pytest.fixture()
-def operator(kube: kmock.KubernetesEmulator, monkeypatch: pytest.MonkeyPatch) -> OperatorFactory:
-    """Start the operator: ``async with operator(resync_interval=1) as memo: ...``."""
-    import cloudcostguard.k8s.handlers  # noqa: F401 - registers the handlers
+def operator(kube: kmock.KubernetesEmulator) -> OperatorFactory:
+    """Start the operator: ``async with operator(resync_interval=1) as memo: ...``.
 
-    # This module's tests are about the operator; the admission webhook has its own tests.
-    monkeypatch.setattr(runtime, "WEBHOOK_MODULE", "cloudcostguard.k8s._no_webhook_in_operator_tests")
+    As ``cloudcostguard run`` does, with every handler of this build registered (the admission
+    webhook's too: kopf refuses to run validating handlers without the server they need).
+    """
+    runtime.import_handlers()
 
     @contextlib.asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Any]:
@@ -43,6 +44,7 @@ def operator(kube: kmock.KubernetesEmulator, monkeypatch: pytest.MonkeyPatch) ->
             **{
                 "metrics_listen": "127.0.0.1:0",
                 "health_listen": "127.0.0.1:0",
+                "webhook_listen": f"127.0.0.1:{kmock_support.free_port()}",
                 "retry_delay": 0.2,
                 "retry_max_delay": 1.0,
                 "log_format": "text",

@@ -1,0 +1,113 @@
+"""End to end on a real cluster: kind + the Docker image + config/ manifests + a sample CostEstimate.
+
+Skips (with the reason) unless kind, kubectl and a working Docker daemon are present. It creates its
+own cluster ``cloudcostguard-e2e`` and always passes ``--context kind-cloudcostguard-e2e``, so it never
+touches whatever cluster the current kubeconfig points at. ``CCG_E2E_KEEP=1`` keeps the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = "cloudcostguard-e2e"
+CONTEXT = f"kind-{CLUSTER}"
+IMAGE = "cloudcostguard:e2e"
+
+
+def _missing_tools() -> str | None:
+    for tool in ("kind", "kubectl", "docker"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    info = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
+    if info.returncode != 0:
+        return "the Docker daemon is not reachable (docker info failed)"
+    return None
+
+
+def run(*command: str, stdin: str | None = None, timeout: float = 600, check: bool = True) -> str:
+    result = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
+    return result.stdout + result.stderr
+
+
+def kubectl(*args: str, stdin: str | None = None, check: bool = True, timeout: float = 300) -> str:
+    return run("kubectl", "--context", CONTEXT, *args, stdin=stdin, check=check, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    reason = _missing_tools()
+    if reason is not None:
+        pytest.skip(f"kind e2e test skipped: {reason}")
+    existing = run("kind", "get", "clusters").split()
+    if CLUSTER not in existing:
+        run("kind", "create", "cluster", "--name", CLUSTER, "--wait", "180s", timeout=600)
+    try:
+        run("docker", "build", "-t", IMAGE, ".", timeout=1200)
+        run("kind", "load", "docker-image", IMAGE, "--name", CLUSTER, timeout=600)
+        kubectl("apply", "-k", "config/crd")
+        kubectl("wait", "--for=condition=Established", "crd/costestimates.cloudcostguard.io", "--timeout=60s")
+        kubectl("apply", "-k", "config/rbac")
+        # The manager without the webhook wiring (cert-manager is not installed here).
+        manager = [doc for doc in yaml.safe_load_all(run("kubectl", "kustomize", "config/manager")) if doc]
+        for doc in manager:
+            if doc["kind"] == "Deployment":
+                doc["spec"]["replicas"] = 1
+                container = doc["spec"]["template"]["spec"]["containers"][0]
+                container["image"] = IMAGE
+                container["imagePullPolicy"] = "Never"
+                container["args"] = ["run", "--all-namespaces", "--standalone"]
+        kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(manager))
+        kubectl(
+            "rollout", "status", "deployment/cloudcostguard-operator", "-n", "cloudcostguard-system",
+            "--timeout=180s",
+        )  # fmt: skip
+        yield
+    finally:
+        if os.environ.get("CCG_E2E_KEEP") != "1":
+            run("kind", "delete", "cluster", "--name", CLUSTER, check=False)
+
+
+def test_costestimate_gets_ready_with_its_monthly_cost(cluster: None) -> None:
+    kubectl("create", "namespace", "team-a", check=False)
+    kubectl("apply", "-f", "config/samples/costestimate_inline.yaml")
+    kubectl("wait", "--for=condition=Ready", "costestimate/egress", "-n", "team-a", "--timeout=120s")
+    table = kubectl("get", "ce", "egress", "-n", "team-a")
+    header = table.splitlines()[0].split()
+    assert header[:3] == ["NAME", "MONTHLY", "DIFF"]
+    assert "VERDICT" in header and "READY" in header and header[-1] == "AGE"
+    monthly = kubectl("get", "costestimate", "egress", "-n", "team-a", "-o", "jsonpath={.status.monthlyCost}")
+    assert float(monthly) > 0
+    finalizers = kubectl(
+        "get", "costestimate", "egress", "-n", "team-a", "-o", "jsonpath={.metadata.finalizers}"
+    )
+    assert "cloudcostguard.io/finalizer" in finalizers
+    kubectl("delete", "costestimate", "egress", "-n", "team-a", "--timeout=60s")
+
+
+def test_api_server_enforces_exactly_one_plan_source(cluster: None) -> None:
+    manifest = yaml.safe_dump(
+        {
+            "apiVersion": "cloudcostguard.io/v1alpha1",
+            "kind": "CostEstimate",
+            "metadata": {"name": "two-sources", "namespace": "default"},
+            "spec": {
+                "plan": {"url": "https://example.com/p.json", "configMapKeyRef": {"name": "p", "key": "k"}}
+            },
+        }
+    )
+    output = kubectl("apply", "-f", "-", stdin=manifest, check=False)
+    assert "exactly one of inline, configMapKeyRef, secretKeyRef, terraformRef, url must be set" in output
