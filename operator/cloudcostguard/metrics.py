@@ -47,7 +47,7 @@ EVENTS_POSTED = Counter(f"{PREFIX}_events_posted", "Kubernetes Events posted, by
 
 
 class RuntimeCollector(Collector):
-    """Scrape-time gauges: catalog version/age/staleness/readiness, CostEstimates per phase, spend."""
+    """Scrape-time gauges: catalog version/age/readiness, CostEstimates per phase, spend."""
 
     def __init__(
         self,
@@ -73,14 +73,11 @@ class RuntimeCollector(Collector):
                 "The price catalog in use.",
                 value={"source": str(status.source), "version": str(status.version)},
             )
+            # Staleness, version id and refreshes of the PostgreSQL-backed catalog are the pricing store's
+            # own metrics (cloudcostguard.pricing.store.metrics), exported when it is in use.
             age = GaugeMetricFamily(f"{PREFIX}_catalog_age_seconds", "Seconds since the catalog was loaded.")
             age.add_metric([], float(status.age_seconds))
             yield age
-            stale = GaugeMetricFamily(
-                f"{PREFIX}_catalog_stale", "1 while the store is unreachable and an older catalog is served."
-            )
-            stale.add_metric([], 1.0 if status.stale else 0.0)
-            yield stale
         phases = GaugeMetricFamily(
             f"{PREFIX}_costestimates", "CostEstimates known, by phase.", labels=["phase"]
         )

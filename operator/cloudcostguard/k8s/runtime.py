@@ -70,7 +70,9 @@ def build_catalog_provider(settings: Settings) -> CatalogProvider:
             "CCG_DATABASE_URL is set, but this build has no PostgreSQL pricing store "
             "(cloudcostguard.pricing.store.provider)"
         ) from err
-    provider: CatalogProvider = module.PostgresCatalogProvider(settings)
+    provider: CatalogProvider = module.PostgresCatalogProvider(
+        settings.database_url.get_secret_value(), settings
+    )
     return provider
 
 

@@ -288,3 +288,13 @@ def test_catalog_status_shape_is_what_metrics_read() -> None:
     status = StaticCatalogProvider(load_bundled_catalog()).status()
     assert isinstance(status, CatalogStatus)
     assert status.source == "bundled"
+
+
+async def test_bad_usage_is_stalled_with_usage_invalid() -> None:
+    spec = {
+        "plan": {"inline": nat_plan(1)},
+        "usage": {"aws_nat_gateway.egress0": {"monthly_data_processed_gb": -5}},
+    }
+    outcome = await run(estimate_object(spec), reconcile.EstimateState(), context())
+    assert (outcome.result, outcome.reason) == ("failed", "UsageInvalid")
+    assert conditions(outcome.status)["Stalled"]["status"] == "True"

@@ -102,13 +102,14 @@ def test_database_url_uses_the_store_provider_or_says_it_is_missing(monkeypatch:
     fake = types.ModuleType("cloudcostguard.pricing.store.provider")
 
     class PostgresCatalogProvider:
-        def __init__(self, given: Settings) -> None:
-            self.settings = given
+        def __init__(self, dsn: str, given: Settings) -> None:
+            self.dsn, self.settings = dsn, given
 
     fake.PostgresCatalogProvider = PostgresCatalogProvider  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "cloudcostguard.pricing.store.provider", fake)
     provider = runtime.build_catalog_provider(settings)
     assert isinstance(provider, PostgresCatalogProvider) and provider.settings is settings
+    assert provider.dsn == "postgresql://db/prices"
 
 
 def test_peering_priority_is_configured_or_random() -> None:
@@ -163,7 +164,6 @@ def test_runtime_collector_reads_catalog_phases_and_spend() -> None:
         registry.get_sample_value("cloudcostguard_catalog_info", {"source": "bundled", "version": version})
         == 1.0
     )
-    assert registry.get_sample_value("cloudcostguard_catalog_stale") == 0.0
     assert registry.get_sample_value("cloudcostguard_catalog_age_seconds") is not None
     assert registry.get_sample_value("cloudcostguard_costestimates", {"phase": "Estimated"}) == 1.0
     assert registry.get_sample_value("cloudcostguard_costestimates", {"phase": "Pending"}) == 1.0
