@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
 from typing import Protocol, runtime_checkable
 
 ZERO = Decimal(0)
@@ -140,6 +141,38 @@ class InMemoryCatalog:
         self._memo: dict[tuple[str, str, tuple[tuple[str, str], ...]], Price | None] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_products(
+        cls, products: Iterable[tuple[str, str, Mapping[str, str], Price]], *, source: str, version: str
+    ) -> InMemoryCatalog:
+        """The catalog the constructor would build, from products already grouped into ``Price``s.
+
+        For large catalogs (the PostgreSQL store groups tiers by SKU): the constructor's sort key,
+        ``sorted(attributes.items())`` per product, dominates building 100,000 products. Here the same
+        order (confidence, then the sorted attribute items) comes from an equivalent key: keys and
+        values interleaved in one flat tuple, with each distinct set of names sorted once.
+        """
+        catalog = cls.__new__(cls)
+        catalog._source = source
+        catalog._version = version
+        grouped: dict[tuple[str, str], list[_Product]] = {}
+        count = 0
+        for service, region, attributes, price in products:
+            indexed = dict(attributes)
+            if "usagetype" in indexed:
+                indexed[DERIVED_USAGETYPE] = usagetype_base(indexed["usagetype"])
+            grouped.setdefault((service, region), []).append((indexed, price))
+            count += len(price.tiers)
+        orders: dict[frozenset[str], tuple[str, ...]] = {}
+        for items in grouped.values():
+            items.sort(key=lambda product: _flat_sort_key(product, orders))
+        catalog._products = grouped
+        catalog._record_count = count
+        catalog._indexes = {}
+        catalog._memo = {}
+        catalog._lock = threading.Lock()
+        return catalog
+
     @property
     def source(self) -> str:
         return self._source
@@ -207,3 +240,15 @@ class InMemoryCatalog:
                 index.setdefault(values, price)  # products are sorted best-first
             self._indexes[(service, region, names)] = index
             return index
+
+
+def _flat_sort_key(product: _Product, orders: dict[frozenset[str], tuple[str, ...]]) -> tuple[object, ...]:
+    """(confidence rank, k1, v1, k2, v2, …) with the keys sorted: compares exactly like
+    (rank, sorted(attributes.items())) — pair by pair, a shorter prefix first — but is cheaper to build."""
+    attributes, price = product
+    names = frozenset(attributes)
+    order = orders.get(names)
+    if order is None:
+        order = orders[names] = tuple(sorted(names))
+    rank = CONFIDENCE_RANK.get(price.confidence, 9)
+    return (rank, *chain.from_iterable(zip(order, map(attributes.__getitem__, order), strict=True)))

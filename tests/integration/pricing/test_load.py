@@ -19,6 +19,7 @@ import pytest
 from cloudcostguard import errors
 from cloudcostguard.pricing.catalog import InMemoryCatalog
 from cloudcostguard.pricing.snapshot import load_bundled_catalog, record_to_json, records_digest
+from cloudcostguard.pricing.store import load as load_module
 from cloudcostguard.pricing.store import pool, store
 from cloudcostguard.pricing.store.load import import_snapshot_records, load_offer_files
 from cloudcostguard.settings import Settings
@@ -210,13 +211,13 @@ async def test_a_file_failing_mid_way_leaves_the_previous_version_current(
     assert (await _catalog(store_url, settings)).version == current.catalog_version
 
 
-async def test_a_load_failing_inside_the_switch_leaves_the_previous_version_current(
+async def test_duplicate_skus_across_files_fail_the_load_and_leave_the_previous_version_current(
     store_url: str, settings: Settings
 ) -> None:
     before = await load_offer_files(store_url, settings, _files(S3_EXCERPT))
 
-    # Both files hold SKU 4C7N4APU9GEUZ6H6: found when the switch attaches the new tables, after the
-    # COPYs and the carry-over already ran inside the switch transaction.
+    # Both files hold SKU 4C7N4APU9GEUZ6H6: found when the new tables are indexed, after the COPYs
+    # and the carry-over.
     with pytest.raises(errors.OfferFileError, match=r"appears twice .*4C7N4APU9GEUZ6H6"):
         await load_offer_files(store_url, settings, _files(EC2_2017, EC2_C4))
 
@@ -229,6 +230,39 @@ async def test_a_load_failing_inside_the_switch_leaves_the_previous_version_curr
         f"ccg_product_v{before.version_id}",
         f"ccg_price_v{before.version_id}",
     }
+
+
+async def test_a_failure_at_the_end_of_the_switch_transaction_rolls_all_of_it_back(
+    store_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = await load_offer_files(store_url, settings, _files(S3_EXCERPT))
+    # NOTIFY is the switch transaction's last statement: an empty channel name makes it fail after
+    # the tables were attached, the version marked ready and made current.
+    monkeypatch.setattr(load_module, "CHANNEL", "")
+
+    with pytest.raises(errors.PricingError, match="channel name cannot be empty"):
+        await load_offer_files(store_url, settings, _files(EC2_2017))
+
+    versions = await _versions(store_url, settings)
+    assert [(v.id, v.state, v.is_current) for v in versions] == [
+        (before.version_id + 1, "failed", False),
+        (before.version_id, "ready", True),
+    ]
+    connection = await pool.connect(store_url, settings)
+    try:
+        attached = await connection.fetchval(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'ccg_product'::regclass"
+        )
+        assert attached == 1
+    finally:
+        await connection.close()
+    assert await _tables(store_url, settings) == {
+        f"ccg_product_v{before.version_id}",
+        f"ccg_price_v{before.version_id}",
+    }
+    assert (await _catalog(store_url, settings)).lookup(
+        "AmazonEC2", "us-east-1", instanceType="c4.large"
+    ) is None
 
 
 async def test_files_without_prices_load_nothing(store_url: str, settings: Settings, tmp_path: Path) -> None:

@@ -293,15 +293,18 @@ async def _load(
                 product_columns=product_columns,
                 statement_seconds=timeout,
             )
-            await pool.close_quietly(second)
-            second = None
             if copied_products != progress.products_sent or copied_prices != progress.prices_sent:
                 raise errors.PricingError(
                     f"COPY stored {copied_products} products and {copied_prices} prices, "
                     f"the files gave {progress.products_sent} and {progress.prices_sent}"
                 )
             await _tidy(main, version_id, progress)
-            result = await _switch(main, version_id, progress, fresh=fresh, started=started)
+            covered = pairs(progress.covered)
+            base = None if fresh else await _current(main)
+            await _prepare(main, second, version_id, base, covered)
+            await pool.close_quietly(second)
+            second = None
+            result = await _switch(main, version_id, progress, base, covered, fresh=fresh, started=started)
             if on_switch is not None:
                 on_switch(version_id)
             return result
@@ -444,72 +447,155 @@ async def _tidy(connection: asyncpg.Connection, version_id: int, progress: LoadP
         )
 
 
-async def _switch(
-    connection: asyncpg.Connection, version_id: int, progress: LoadProgress, *, fresh: bool, started: float
-) -> LoadResult:
+def _not_covered(services: int, regions: int) -> str:
+    """SQL: product ``p``'s (service, region) is not among the pairs in parameters $services/$regions."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM unnest(${services}::text[], ${regions}::text[]) AS c(service, region)"
+        " WHERE c.service = p.service AND c.region = p.region)"
+    )
+
+
+_NOT_COVERED = _not_covered(2, 3)
+
+
+async def _current(connection: asyncpg.Connection) -> tuple[int, str | None] | None:
+    row = await connection.fetchrow(
+        "SELECT c.version_id, v.digest FROM ccg_pricing_current c"
+        " JOIN ccg_pricing_version v ON v.id = c.version_id WHERE c.singleton"
+    )
+    return None if row is None else (row["version_id"], row["digest"])
+
+
+async def _carry_over(
+    products_connection: asyncpg.Connection,
+    prices_connection: asyncpg.Connection,
+    version_id: int,
+    base_id: int,
+    covered: tuple[list[str], list[str]],
+) -> None:
+    """Copy the base version's (service, region) pairs this load does not cover into the new tables."""
     products, prices = product_table(version_id), price_table(version_id)
-    covered_services, covered_regions = pairs(progress.covered)
+    copy_products = (
+        f"INSERT INTO {products} ({', '.join(SNAPSHOT_PRODUCT_COLUMNS)})"
+        f" SELECT {', '.join(SNAPSHOT_PRODUCT_COLUMNS)} FROM ccg_product p"
+        f" WHERE p.version_id = $1 AND {_NOT_COVERED}"
+    )
+    copy_prices = (
+        f"INSERT INTO {prices} ({', '.join(PRICE_COLUMNS)})"
+        f" SELECT {', '.join('pr.' + c for c in PRICE_COLUMNS)} FROM ccg_price pr"
+        " JOIN ccg_product p ON p.version_id = pr.version_id AND p.sku = pr.sku"
+        f" WHERE pr.version_id = $1 AND {_NOT_COVERED}"
+    )
+    if products_connection is prices_connection:  # inside the switch transaction
+        await products_connection.execute(copy_products, base_id, *covered)
+        await products_connection.execute(copy_prices, base_id, *covered)
+        return
+    await asyncio.gather(
+        products_connection.execute(copy_products, base_id, *covered),
+        prices_connection.execute(copy_prices, base_id, *covered),
+    )
+
+
+async def _prepare(
+    products_connection: asyncpg.Connection,
+    prices_connection: asyncpg.Connection,
+    version_id: int,
+    base: tuple[int, str | None] | None,
+    covered: tuple[list[str], list[str]],
+) -> None:
+    """Carry over, index and analyze the new tables before the switch, products and prices side by
+    side: the switch then only attaches (the indexes match the parents'), holding its lock for
+    milliseconds instead of the seconds index builds take."""
+    if base is not None:
+        await _carry_over(products_connection, prices_connection, version_id, base[0], covered)
+    products, prices = product_table(version_id), price_table(version_id)
+    # Constraint-backed primary keys: ATTACH only adopts a constraint index for the parents' keys.
+    product_statements = [
+        f"SET maintenance_work_mem = '{SWITCH_WORK_MEM}'",
+        f"ALTER TABLE {products} ADD CONSTRAINT {products}_pkey PRIMARY KEY (version_id, sku)",
+        f"CREATE INDEX {products}_lookup ON {products} (version_id, service, region, product_family)",
+        f"CREATE INDEX {products}_attributes ON {products} USING gin (attributes jsonb_path_ops)",
+        f"ANALYZE {products}",
+    ]
+    price_statements = [
+        f"SET maintenance_work_mem = '{SWITCH_WORK_MEM}'",
+        f"ALTER TABLE {prices} ADD CONSTRAINT {prices}_pkey PRIMARY KEY (version_id, rate_code)",
+        f"CREATE INDEX {prices}_sku ON {prices} (version_id, sku)",
+        f"ANALYZE {prices}",
+    ]
+
+    async def run(connection: asyncpg.Connection, statements: list[str]) -> None:
+        for statement in statements:
+            await connection.execute(statement)
+
+    try:
+        await asyncio.gather(
+            run(products_connection, product_statements), run(prices_connection, price_statements)
+        )
+    except asyncpg.UniqueViolationError as err:
+        raise errors.OfferFileError(
+            f"the same product or rate code appears twice in the loaded files ({err.detail or err})",
+            reason="OfferFileDuplicate",
+        ) from err
+
+
+async def _switch(
+    connection: asyncpg.Connection,
+    version_id: int,
+    progress: LoadProgress,
+    base: tuple[int, str | None] | None,
+    covered: tuple[list[str], list[str]],
+    *,
+    fresh: bool,
+    started: float,
+) -> LoadResult:
+    """Make the version current in one transaction: nothing of it is visible unless all of it is."""
+    products, prices = product_table(version_id), price_table(version_id)
     file_digests = sorted(f.digest for f in progress.files)
     async with connection.transaction():
-        await connection.execute(f"SET LOCAL maintenance_work_mem = '{SWITCH_WORK_MEM}'")
         await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, SWITCH_LOCK_KEY)
-        base = await connection.fetchrow(
+        row = await connection.fetchrow(
             "SELECT c.version_id, v.digest FROM ccg_pricing_current c"
             " JOIN ccg_pricing_version v ON v.id = c.version_id WHERE c.singleton FOR UPDATE OF c"
         )
-        carried: list[tuple[str, str]] = []
-        base_id: int | None = None
-        if base is not None and not fresh:
-            base_id = base["version_id"]
-            not_covered = (
-                "NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS c(service, region)"
-                " WHERE c.service = p.service AND c.region = p.region)"
+        current = None if row is None else (row["version_id"], row["digest"])
+        if not fresh and current != base:
+            # Another load became current after this one carried over: carry over from it instead.
+            await connection.execute(
+                f"DELETE FROM {products} p WHERE {_not_covered(1, 2)}",
+                *covered,
             )
+            await connection.execute(
+                f"DELETE FROM {prices} pr WHERE NOT EXISTS (SELECT 1 FROM {products} p WHERE p.sku = pr.sku)"
+            )
+            if current is not None:
+                await _carry_over(connection, connection, version_id, current[0], covered)
+            base = current
+        base_id = None if base is None else base[0]
+        carried: list[tuple[str, str]] = []
+        if base is not None:
             rows = await connection.fetch(
                 "SELECT DISTINCT service, region FROM ccg_product p"
-                f" WHERE p.version_id = $1 AND {not_covered}",
-                base_id,
-                covered_services,
-                covered_regions,
+                f" WHERE p.version_id = $1 AND {_NOT_COVERED}",
+                base[0],
+                *covered,
             )
             carried = sorted((row["service"], row["region"]) for row in rows)
             if carried:
-                await connection.execute(
-                    f"INSERT INTO {products} ({', '.join(SNAPSHOT_PRODUCT_COLUMNS)})"
-                    f" SELECT {', '.join(SNAPSHOT_PRODUCT_COLUMNS)} FROM ccg_product p"
-                    f" WHERE p.version_id = $1 AND {not_covered}",
-                    base_id,
-                    covered_services,
-                    covered_regions,
-                )
-                await connection.execute(
-                    f"INSERT INTO {prices} ({', '.join(PRICE_COLUMNS)})"
-                    f" SELECT {', '.join('pr.' + c for c in PRICE_COLUMNS)} FROM ccg_price pr"
-                    " JOIN ccg_product p ON p.version_id = pr.version_id AND p.sku = pr.sku"
-                    f" WHERE pr.version_id = $1 AND {not_covered}",
-                    base_id,
-                    covered_services,
-                    covered_regions,
-                )
-                file_digests.append("base:" + (base["digest"] or str(base_id)))
-        try:
-            await connection.execute(
-                f"ALTER TABLE ccg_product ATTACH PARTITION {products} FOR VALUES IN ({version_id})"
-            )
-            await connection.execute(
-                f"ALTER TABLE ccg_price ATTACH PARTITION {prices} FOR VALUES IN ({version_id})"
-            )
-        except asyncpg.UniqueViolationError as err:
-            raise errors.OfferFileError(
-                f"the same product or rate code appears twice in the loaded files ({err.detail or err})",
-                reason="OfferFileDuplicate",
-            ) from err
+                file_digests.append("base:" + (base[1] or str(base[0])))
+        await connection.execute(
+            f"ALTER TABLE ccg_product ATTACH PARTITION {products} FOR VALUES IN ({version_id})"
+        )
+        await connection.execute(
+            f"ALTER TABLE ccg_price ATTACH PARTITION {prices} FOR VALUES IN ({version_id})"
+        )
         counts_rows = await connection.fetch(
-            f"SELECT p.service, count(DISTINCT p.sku) AS products, count(pr.rate_code) AS prices"
-            f" FROM {products} p JOIN {prices} pr ON pr.sku = p.sku GROUP BY p.service"
+            f"SELECT p.service, count(*) AS products, sum(pr.prices) AS prices FROM {products} p"
+            f" JOIN (SELECT sku, count(*) AS prices FROM {prices} GROUP BY sku) pr ON pr.sku = p.sku"
+            " GROUP BY p.service"
         )
         counts = {
-            row["service"]: {"products": row["products"], "prices": row["prices"]} for row in counts_rows
+            row["service"]: {"products": row["products"], "prices": int(row["prices"])} for row in counts_rows
         }
         product_count = sum(c["products"] for c in counts.values())
         price_count = sum(c["prices"] for c in counts.values())
@@ -538,9 +624,8 @@ async def _switch(
             " ON CONFLICT (singleton) DO UPDATE SET version_id = EXCLUDED.version_id, switched_at = now()",
             version_id,
         )
+        # Delivered at commit, to every replica's catalog provider.
         await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, str(version_id))
-        # Planner statistics for the new partitions (cheap; the catalog query joins them).
-        await connection.execute(f"ANALYZE {products}, {prices}")
     log.info(
         "pricing version is now current",
         extra={

@@ -109,6 +109,8 @@ def connect_kwargs(settings: Settings, *, statement_timeout: float | None = None
         "server_settings": {
             "application_name": APPLICATION_NAME,
             "statement_timeout": str(timeout_ms),
+            # JIT compilation costs more than it saves on these short scans (0.3 s per catalog load).
+            "jit": "off",
             # A client that dies inside a transaction must not hold its locks (the switch lock) forever.
             "idle_in_transaction_session_timeout": str(max(timeout_ms, 60_000)),
         },

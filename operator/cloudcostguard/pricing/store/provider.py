@@ -29,7 +29,7 @@ from pathlib import Path
 import asyncpg
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
+from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
 from cloudcostguard.pricing.provider import CatalogStatus, VersionListener
 from cloudcostguard.pricing.snapshot import (
     dump_snapshot,
@@ -42,9 +42,12 @@ from cloudcostguard.pricing.store.migrate import check_schema
 from cloudcostguard.pricing.store.store import (
     CATALOG_SOURCE,
     CHANNEL,
+    CatalogProduct,
+    catalog_from_products,
     catalog_version,
     current_version_id,
-    fetch_records,
+    fetch_products,
+    products_to_records,
 )
 from cloudcostguard.settings import Settings
 
@@ -218,18 +221,17 @@ class PostgresCatalogProvider:
                 self._confirmed(catalog)
                 return
             started = time.monotonic()
-            records = await fetch_records(
+            products = await fetch_products(
                 connection, version_id, services=self._services, regions=self._regions
             )
-        if not records:
+        if not products:
             raise errors.PricingError(
                 f"pricing version {version_id} has no prices for the configured services"
             )
         version = catalog_version(version_id, digest)
-        # Building indexes a few hundred thousand records takes seconds of CPU: keep the loop free.
-        new_catalog = await asyncio.to_thread(
-            InMemoryCatalog, records, source=CATALOG_SOURCE, version=version
-        )
+        # Building indexes over a hundred thousand products takes a second or more of CPU: keep the
+        # event loop (webhook, operator) serving meanwhile.
+        new_catalog = await asyncio.to_thread(catalog_from_products, products, version=version)
         metrics.CATALOG_LOAD_SECONDS.labels(CATALOG_SOURCE).observe(time.monotonic() - started)
         previous = self._catalog
         self._catalog, self._version_id = new_catalog, version_id  # the swap: one assignment
@@ -244,8 +246,8 @@ class PostgresCatalogProvider:
                 "seconds": round(time.monotonic() - started, 3),
             },
         )
-        await self._persist(records, version, version_id)
-        del records
+        await self._persist(products, version, version_id)
+        del products
         # The first catalog of start() is no change; later swaps to another version are.
         if previous is not None and previous.version != new_catalog.version:
             self._notify_listeners(new_catalog)
@@ -308,12 +310,13 @@ class PostgresCatalogProvider:
         metrics.record_served(catalog.source, None, catalog.record_count)
         self._report()
 
-    async def _persist(self, records: list[PriceRecord], version: str, version_id: int) -> None:
+    async def _persist(self, products: list[CatalogProduct], version: str, version_id: int) -> None:
         path = self._cache_file
         if path is None:
             return
         now = datetime.now(UTC)
         try:
+            records = await asyncio.to_thread(products_to_records, products)
             payload = await asyncio.to_thread(
                 dump_snapshot,
                 records,

@@ -18,8 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import orjson
 
-from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceRecord
+from cloudcostguard.pricing.catalog import InMemoryCatalog, Price, PriceRecord, PriceTier
 from cloudcostguard.pricing.store.migrate import (
     LOAD_LOCK_NAMESPACE,
     LOCK_NAMESPACE,
@@ -207,18 +208,100 @@ async def prune(connection: asyncpg.Connection, *, keep: int, dry_run: bool = Fa
 
 # --- catalog rows ---------------------------------------------------------------------------------
 
-# Numbers travel as text: asyncpg's binary numeric decoding can give Decimal('1.50E+10') for
-# 15000000000, equal in value but not in how an export writes it.
-_CATALOG_QUERY = """
-SELECT p.sku, p.service, p.region, p.attributes, p.origin, p.confidence,
-       pr.unit, pr.usd_per_unit::text, pr.tier_start::text, pr.tier_end::text
+# Products and prices are read apart and joined here by SKU: no join for the server to plan, and each
+# product's attributes cross the wire once however many tiers it has. Numbers travel as text:
+# asyncpg's binary numeric decoding can give Decimal('1.50E+10') for 15000000000, equal in value but
+# not in how an export writes it.
+_PRODUCTS_QUERY = """
+SELECT p.sku, p.service, p.region, p.attributes::text, p.origin, p.confidence
   FROM ccg_product p
-  JOIN ccg_price pr ON pr.version_id = p.version_id AND pr.sku = p.sku
  WHERE p.version_id = $1
    AND ($2::text[] IS NULL OR p.service = ANY($2::text[]))
    AND ($3::text[] IS NULL OR p.region = ANY($3::text[]) OR p.region = 'global')
 """
-FETCH_BATCH = 20_000
+_PRICES_QUERY = """
+SELECT pr.sku, pr.unit, pr.usd_per_unit::text, pr.tier_start::text, pr.tier_end::text
+  FROM ccg_price pr
+ WHERE pr.version_id = $1
+"""
+_FILTERED_PRICES_QUERY = """
+SELECT pr.sku, pr.unit, pr.usd_per_unit::text, pr.tier_start::text, pr.tier_end::text
+  FROM ccg_price pr
+ WHERE pr.version_id = $1
+   AND pr.sku IN (SELECT p.sku FROM ccg_product p
+                   WHERE p.version_id = $1
+                     AND ($2::text[] IS NULL OR p.service = ANY($2::text[]))
+                     AND ($3::text[] IS NULL OR p.region = ANY($3::text[]) OR p.region = 'global'))
+"""
+CatalogProduct = tuple[str, str, dict[str, str], Price]
+
+
+async def fetch_products(
+    connection: asyncpg.Connection,
+    version_id: int,
+    *,
+    services: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+) -> list[CatalogProduct]:
+    """The version's products with their prices, (service, region, attributes, Price) each."""
+    service_list = list(services) if services else None
+    region_list = list(regions) if regions else None
+    unfiltered = service_list is None and region_list is None
+    tiers: dict[str, list[tuple[str, PriceTier]]] = {}
+    # Repeatable read: both queries see the same version even if a prune runs meanwhile. Rows are
+    # fetched whole (not through a cursor): per-row cursor overhead doubled the time, and the rows
+    # are dropped as soon as the catalog is built.
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        if unfiltered:
+            price_rows = await connection.fetch(_PRICES_QUERY, version_id)
+        else:
+            price_rows = await connection.fetch(_FILTERED_PRICES_QUERY, version_id, service_list, region_list)
+        rows = await connection.fetch(_PRODUCTS_QUERY, version_id, service_list, region_list)
+    intern = sys.intern
+    for sku, unit, usd, start, end in price_rows:
+        tier = PriceTier(Decimal(start), None if end is None else Decimal(end), Decimal(usd))
+        tiers.setdefault(sku, []).append((intern(unit), tier))
+    del price_rows
+    return _products_with_prices(rows, tiers, version_id)
+
+
+def _products_with_prices(
+    rows: list[asyncpg.Record], tiers: dict[str, list[tuple[str, PriceTier]]], version_id: int
+) -> list[CatalogProduct]:
+    intern = sys.intern
+    loads = orjson.loads
+    origins: dict[str, str] = {}
+    products: list[CatalogProduct] = []
+    for sku, service_name, region_name, attributes_text, stored_origin, stored_confidence in rows:
+        product_tiers = tiers.get(sku)
+        if not product_tiers:
+            continue
+        service = intern(service_name)
+        origin = (
+            stored_origin
+            or origins.get(service)
+            or origins.setdefault(service, f"AWS Price List {service} (pricing version {version_id})")
+        )
+        parsed = loads(attributes_text)
+        # Values repeat across thousands of products ("Linux", "Shared", "Hrs"): keep one copy each.
+        attributes = dict(zip(parsed, map(intern, parsed.values()), strict=True))
+        region, confidence = intern(region_name), intern(stored_confidence)
+        if len(product_tiers) == 1:  # most products: one tier
+            unit, tier = product_tiers[0]
+            products.append((service, region, attributes, Price(unit, (tier,), origin, confidence)))
+            continue
+        by_unit: dict[str, list[PriceTier]] = {}
+        for unit, tier in product_tiers:
+            by_unit.setdefault(unit, []).append(tier)
+        for unit, unit_tiers in by_unit.items():
+            unit_tiers.sort(key=_tier_start)
+            price = Price(unit, tuple(unit_tiers), origin=origin, confidence=confidence)
+            products.append((service, region, attributes, price))
+    return products
+
+
+def _tier_start(tier: PriceTier) -> Decimal:
+    return tier.start
 
 
 async def fetch_records(
@@ -228,43 +311,32 @@ async def fetch_records(
     services: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
 ) -> list[PriceRecord]:
-    """The version's price records (one per tier), optionally limited to services and regions."""
-    records: list[PriceRecord] = []
-    intern = sys.intern
-    origins: dict[str, str] = {}
-    append = records.append
-    async with connection.transaction(readonly=True):
-        cursor = connection.cursor(
-            _CATALOG_QUERY,
-            version_id,
-            list(services) if services else None,
-            list(regions) if regions else None,
-            prefetch=FETCH_BATCH,
+    """The version's price records (one per tier: the snapshot file's shape)."""
+    return products_to_records(
+        await fetch_products(connection, version_id, services=services, regions=regions)
+    )
+
+
+def products_to_records(products: Iterable[CatalogProduct]) -> list[PriceRecord]:
+    return [
+        PriceRecord(
+            service=service,
+            region=region,
+            attributes=attributes,
+            unit=price.unit,
+            unit_price=tier.unit_price,
+            tier_start=tier.start,
+            tier_end=tier.end,
+            origin=price.origin,
+            confidence=price.confidence,
         )
-        async for row in cursor:
-            service = row["service"]
-            origin = row["origin"]
-            if not origin:
-                origin = origins.get(service) or origins.setdefault(
-                    service, f"AWS Price List {service} (pricing version {version_id})"
-                )
-            # Values repeat across thousands of products ("Linux", "Shared", "Hrs"): share one copy.
-            attributes = {key: intern(value) for key, value in row["attributes"].items()}
-            tier_end = row["tier_end"]
-            append(
-                PriceRecord(
-                    service=intern(service),
-                    region=intern(row["region"]),
-                    attributes=attributes,
-                    unit=intern(row["unit"]),
-                    unit_price=Decimal(row["usd_per_unit"]),
-                    tier_start=Decimal(row["tier_start"]),
-                    tier_end=None if tier_end is None else Decimal(tier_end),
-                    origin=origin,
-                    confidence=intern(row["confidence"]),
-                )
-            )
-    return records
+        for service, region, attributes, price in products
+        for tier in price.tiers
+    ]
+
+
+def catalog_from_products(products: list[CatalogProduct], *, version: str) -> InMemoryCatalog:
+    return InMemoryCatalog.from_products(products, source=CATALOG_SOURCE, version=version)
 
 
 async def load_catalog(
@@ -279,8 +351,8 @@ async def load_catalog(
     info = version or await current_version(connection)
     if info is None:
         return None
-    records = await fetch_records(connection, info.id, services=services, regions=regions)
-    return InMemoryCatalog(records, source=CATALOG_SOURCE, version=info.catalog_version)
+    products = await fetch_products(connection, info.id, services=services, regions=regions)
+    return catalog_from_products(products, version=info.catalog_version)
 
 
 async def find_products(
@@ -313,8 +385,6 @@ async def find_products(
         attributes,
         limit,
     )
-    import orjson  # noqa: PLC0415 - only this rarely used query needs it here
-
     return [
         {"sku": row["sku"], "attributes": row["attributes"], "prices": orjson.loads(row["prices"])}
         for row in rows

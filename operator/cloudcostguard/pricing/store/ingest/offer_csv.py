@@ -19,6 +19,7 @@ from cloudcostguard import errors
 from cloudcostguard.pricing.store.ingest.model import (
     CURRENCY,
     DROPPED_ATTRIBUTES,
+    DROPPED_PREFIXES,
     EXCLUDED_CAPACITY_STATUS,
     ON_DEMAND,
     Batch,
@@ -158,7 +159,9 @@ class OfferCsvReader:
         attribute_columns = [
             (i, key)
             for i, name in enumerate(columns)
-            if name not in PRICE_COLUMNS and (key := attribute_key(name)) not in DROPPED_ATTRIBUTES
+            if name not in PRICE_COLUMNS
+            and (key := attribute_key(name)) not in DROPPED_ATTRIBUTES
+            and not key.startswith(DROPPED_PREFIXES)
         ]
         region_columns = [
             (i, key)

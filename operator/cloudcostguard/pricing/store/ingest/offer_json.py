@@ -11,7 +11,7 @@ usual choice, and its pure-Python backend runs at a few MB/s). Why not stdlib ``
 finding each item's end in Python costs more than parsing it. Instead:
 
 1. Read a chunk (4 MiB by default) into a buffer.
-2. Find the buffer's last item boundary with a regex for ``, "SKU": {`` (SKUs are upper-case
+2. Find the buffer's last item boundary with a regex for ``}, "SKU": {`` (SKUs are upper-case
    alphanumerics). In valid JSON that pattern can only be a real object member: inside a string its
    quotes would be escaped, and a string cannot be followed by a bare word.
 3. Parse everything before the boundary as one object, ``b"{" + items + b"}"``, with orjson. Its
@@ -61,8 +61,13 @@ _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _SCALAR = re.compile(rb"-?[0-9][0-9.eE+-]*+|true|false|null")
 # A lone '"' means a string cut off by the end of the buffer.
 _TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]|"')
-_ITEM_BOUNDARY = re.compile(rb'(,)[ \t\r\n]*"[A-Z0-9]+"[ \t\r\n]*:[ \t\r\n]*\{')
+# Anchored on the '}' that ends the previous item: far rarer than ',' (the regex engine scans for
+# the first byte), which makes finding boundaries several times faster.
+_ITEM_BOUNDARY = re.compile(rb'\}[ \t\r\n]*(,)[ \t\r\n]*"([A-Z0-9]+)"[ \t\r\n]*:[ \t\r\n]*\{')
 _TRAILING = "unexpected content after document"
+_RESERVATION = re.compile(rb'"capacitystatus"[ \t\r\n]*:[ \t\r\n]*"(?:Unused|Allocated)CapacityReservation"')
+_KEY = re.compile(rb'[ \t\r\n]*"([^"\\]*)"')
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'"{}[]\\')  # deleted when skipping
 
 Kind = Literal["products", "prices", "skip"]
 
@@ -115,7 +120,10 @@ class OfferJsonReader:
                     self._fail("terms is not an object")
                 self._pos += 1
                 for term_type in self._members():
-                    yield from self._items("prices" if term_type == ON_DEMAND else "skip")
+                    if term_type == ON_DEMAND:
+                        yield from self._items("prices")
+                    elif not self._skip_object():
+                        yield from self._items("skip")
             else:
                 value = self._read_value()
                 self._header_value(key, value)
@@ -197,6 +205,24 @@ class OfferJsonReader:
                 self._fill()
                 start = self._pos
                 continue
+            if end is not None and kind != "skip":
+                kept = self._without_dropped_items(kind, start, end)
+                if kept is not None:
+                    try:
+                        items = orjson.loads(kept[0])
+                    except orjson.JSONDecodeError:
+                        pass  # parse the whole span below: it reports what is wrong
+                    else:
+                        if kind == "products":
+                            self.stats.products_seen += kept[1]
+                            self.stats.skip("capacity reservation", kept[1])
+                        else:
+                            self.stats.skip("price of a product not kept", kept[2])
+                        batch = self._emit(kind, items)
+                        if batch is not None:
+                            yield batch
+                        start = end + 1
+                        continue
             if end is not None or self._eof:
                 stop = len(self._data) if end is None else end
                 wrapped = b"{" + self._data[start:stop] + b"}"
@@ -241,6 +267,114 @@ class OfferJsonReader:
             else:
                 self._fail("expected ',' or '}' after an item")
 
+    def _without_dropped_items(self, kind: Kind, start: int, end: int) -> tuple[bytes, int, int] | None:
+        """The span's items as one object, less those that would be dropped anyway, with the number
+        of items and price dimensions left out; None when none is.
+
+        Parsing an item costs far more than looking at its text, and most of a real EC2 file is
+        dropped: capacity-reservation products (two of every three instance products) and their
+        terms. Items are left out on their text (the capacitystatus member; a SKU not kept) only
+        when the span's brackets, strings aside, balance exactly: then it is a run of whole items
+        and does not hold the end of the section (which the normal path handles).
+        """
+        products = kind == "products"
+        if not products and not self._products_done:
+            return None
+        data = self._data
+        if _bracket_balance(data[start:end].translate(None, _NOT_STRUCTURE)) != (0, 0):
+            return None
+        runs: list[bytes] = []
+        dropped = dimensions = 0
+        run_start = start
+        first = start
+        kept_skus = self._kept
+        boundaries = [match for match in _ITEM_BOUNDARY.finditer(data, start, end)]
+        for index in range(len(boundaries) + 1):
+            last = boundaries[index].start(1) if index < len(boundaries) else end
+            if products:
+                drop = _RESERVATION.search(data, first, last) is not None
+            else:
+                key = boundaries[index - 1].group(2) if index else _first_key(data, first)
+                drop = key is not None and key.decode("ascii") not in kept_skus
+            if drop:
+                if run_start < first:
+                    runs.append(data[run_start : first - 1])
+                dropped += 1
+                if not products:
+                    dimensions += data.count(b'"pricePerUnit"', first, last)
+                run_start = last + 1
+            first = last + 1
+        if not dropped:
+            return None
+        if run_start < end:
+            runs.append(data[run_start:end])
+        return b"{" + b",".join(runs) + b"}", dropped, dimensions
+
+    def _skip_object(self) -> bool:
+        """Pass over the object at the cursor (Reserved terms) without parsing it; False if unsure.
+
+        A JSON string cannot hold a raw newline, so in a pretty-printed file (AWS's are) every
+        newline lies outside strings: the text up to the buffer's last newline holds whole strings
+        only. Deleting every byte but quotes and brackets (``bytes.translate``, in C), then every
+        adjacent pair of quotes (the strings, when they hold no brackets), leaves the brackets.
+        Removing matched pairs until none is left leaves ``c`` closers then ``o`` openers: the depth
+        dips by ``c`` inside the text, so the object ends there exactly when ``c`` reaches the
+        current depth; only then is the text walked token by token. Strings holding brackets or
+        escapes are walked too. A file without newlines (minified) is parsed the normal way instead.
+        """
+        if self._peek() != ord("{"):
+            self._fail("expected an object")
+        if self._data.find(b"\n", self._pos, self._pos + self._chunk_size) < 0:
+            return False
+        self._pos += 1
+        depth = 1
+        while True:
+            cut = self._data.rfind(b"\n", self._pos) + 1
+            if cut <= self._pos:
+                if len(self._data) - self._pos > MAX_ITEM:
+                    self._fail("a line is longer than the limit")
+                if not self._fill():
+                    self._fail("the file ends early (truncated?)")
+                continue
+            closers = _bracket_balance(self._data[self._pos : cut].translate(None, _NOT_STRUCTURE))
+            if closers is not None and closers[0] < depth:
+                depth += closers[1] - closers[0]
+                self._pos = cut
+                if not self._fill():
+                    self._fail("the file ends early (truncated?)")
+                continue
+            begin, depth = self._narrow(self._pos, cut, depth)
+            for token in _TOKENS.finditer(self._data, begin, cut):
+                char = token.group()
+                if char[0] == 0x22:
+                    continue
+                depth += 1 if char in b"{[" else -1
+                if depth == 0:
+                    self._pos = token.end()
+                    return True
+            self._pos = cut
+            if not self._fill():
+                self._fail("the file ends early (truncated?)")
+
+    def _narrow(self, begin: int, cut: int, depth: int) -> tuple[int, int]:
+        """Halve ``[begin, cut)`` (at newlines) while the object's end stays in the later part, so that
+        the token walk covers a few kB instead of a whole chunk; returns the new begin and depth."""
+        data = self._data
+        while cut - begin > 64 * 1024:
+            middle = data.rfind(b"\n", begin, (begin + cut) // 2) + 1
+            if middle <= begin:
+                break
+            balance = _bracket_balance(data[begin:middle].translate(None, _NOT_STRUCTURE))
+            if balance is None:
+                break
+            closers, openers = balance
+            if closers >= depth:
+                cut = middle
+            else:
+                depth += openers - closers
+                begin = middle
+        return begin, depth
+
     def _last_boundary(self, start: int) -> int | None:
         """Index of the comma before the last ``"SKU": {`` in the buffer after ``start``."""
         data = self._data
@@ -284,6 +418,8 @@ class OfferJsonReader:
         stats = self.stats
         selection = self._selection
         offer_code = self.header.offer_code
+        checked = self._checked_services
+        kept_skus = self._kept
         for sku, product in items.items():
             stats.products_seen += 1
             if not isinstance(product, dict):
@@ -291,10 +427,14 @@ class OfferJsonReader:
             attributes = product.get("attributes") or {}
             if not isinstance(attributes, dict):
                 self._fail(f"product {sku} has no attributes object")
+            if attributes.get("capacitystatus") in EXCLUDED_CAPACITY_STATUS:
+                stats.skip("capacity reservation")
+                continue
             service = offer_code or attributes.get("servicecode")
             if not service:
                 self._fail(f"product {sku}: the file names no offerCode and the product no servicecode")
-            self._check_service(service)
+            if service not in checked:
+                self._check_service(service)
             region = region_of(attributes)
             if region is None:
                 stats.skip("location unknown")
@@ -302,16 +442,13 @@ class OfferJsonReader:
             if not selection.keeps_region(region):
                 stats.skip("region not selected")
                 continue
-            if attributes.get("capacitystatus") in EXCLUDED_CAPACITY_STATUS:
-                stats.skip("capacity reservation")
-                continue
             family = product.get("productFamily")
             kept = keep_attributes(attributes)
             if family:
                 kept["productFamily"] = str(family)
             kept["sku"] = sku
             rows.append(ProductRow(sku, service, region, str(family) if family else None, kept))
-            self._kept.add(sku)
+            kept_skus.add(sku)
         stats.products_kept += len(rows)
         return rows
 
@@ -458,6 +595,30 @@ class OfferJsonReader:
     def _fail(self, message: str) -> NoReturn:
         offset = self._base + self._pos
         raise errors.OfferFileError(f"{self._name}: {message} (at byte {offset})", reason="OfferFileInvalid")
+
+
+def _first_key(data: bytes, position: int) -> bytes | None:
+    match = _KEY.match(data, position)
+    return None if match is None else match.group(1)
+
+
+def _bracket_balance(structure: bytes) -> tuple[int, int] | None:
+    """(unmatched closers, unmatched openers) of quotes-and-brackets text; None when strings hold
+    brackets or escapes (the caller then walks the tokens)."""
+    if b"\\" in structure:
+        return None
+    brackets = structure.replace(b'""', b"")
+    if b'"' in brackets:
+        return None
+    while True:
+        reduced = brackets.replace(b"{}", b"").replace(b"[]", b"")
+        if len(reduced) == len(brackets):
+            break
+        brackets = reduced
+    closers = len(brackets) - len(brackets.lstrip(b"}]"))
+    if brackets[closers:].strip(b"{[") != b"":  # mismatched kinds: let the walk report it
+        return None
+    return closers, len(brackets) - closers
 
 
 def _dimension_count(term: Any) -> int:
