@@ -12,6 +12,7 @@ Nothing runs at import time beyond defining these names.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +35,13 @@ def estimate(
     default_region: str = "us-east-1",
     max_plan_bytes: int = 50 * 1024 * 1024,
     hours_per_month: Decimal = Decimal(730),
+    as_of: date | None = None,
 ) -> Estimate:
     """Price a Terraform plan (``terraform show -json`` output: bytes, text or a parsed dict).
 
     ``usage`` is an Infracost-style usage file (YAML text or mapping) or a bare ``resource_usage``
-    mapping; ``catalog`` defaults to the price snapshot bundled in the package. Raises only
+    mapping; ``catalog`` defaults to the price snapshot bundled in the package; ``as_of`` is the day
+    prices apply on (support calendars; default today, UTC). Raises only
     ``CloudCostGuardError`` subclasses on bad input.
     """
     # Imported here so that `import cloudcostguard` stays cheap (the CLI and operator import it first).
@@ -53,4 +56,5 @@ def estimate(
         catalog if catalog is not None else load_bundled_catalog(),
         Usage.parse(usage),
         hours_per_month=hours_per_month,
+        as_of=as_of,
     )

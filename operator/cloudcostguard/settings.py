@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         "https://pricing.us-east-1.amazonaws.com", description="AWS Price List Bulk API host."
     )
     pricing_load_timeout: float = Field(
-        3600.0, gt=0, description="Seconds one statement of `pricing load` may take (COPY of a file, the switch)."
+        3600.0,
+        gt=0,
+        description="Seconds one statement of `pricing load` may take (COPY of a file, the switch).",
     )
 
     # --- plan sources (operator) -------------------------------------------------------------
@@ -119,7 +121,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Plans with more resource changes are estimated in a worker thread, off the event loop.",
     )
-    webhook_workers: int = Field(2, ge=1, description="Worker threads estimating large plans for the webhook.")
+    webhook_workers: int = Field(
+        2, ge=1, description="Worker threads estimating large plans for the webhook."
+    )
     webhook_decision_timeout: float = Field(
         8.0,
         gt=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from cloudcostguard import errors
@@ -49,13 +50,15 @@ def estimate_plan(
     usage: Usage | None = None,
     *,
     hours_per_month: Decimal = HOURS_PER_MONTH,
+    as_of: date | None = None,
 ) -> Estimate:
     if not hours_per_month > 0:
         raise errors.ConfigurationError(f"hours per month must be positive, not {hours_per_month}")
     usage = usage if usage is not None else Usage()
+    as_of = as_of if as_of is not None else datetime.now(UTC).date()
     with paused_gc():
         resources = [
-            _estimate_resource(change, catalog, usage, hours_per_month, plan.references)
+            _estimate_resource(change, catalog, usage, hours_per_month, plan.references, as_of=as_of)
             for change in plan.resource_changes
         ]
     return Estimate(
@@ -64,6 +67,7 @@ def estimate_plan(
         pricing_version=catalog.version,
         plan_digest=plan.plan_digest,
         hours_per_month=hours_per_month,
+        as_of=as_of,
     )
 
 
@@ -73,6 +77,8 @@ def _estimate_resource(
     usage: Usage,
     hours_per_month: Decimal,
     references: PlanReferences | None,
+    *,
+    as_of: date,
 ) -> ResourceCost:
     # Positional arguments throughout: this runs once per resource of plans with thousands of them.
     resource_type = change.resource_type
@@ -97,6 +103,7 @@ def _estimate_resource(
                 catalog,
                 hours_per_month,
                 references=references,
+                as_of=as_of,
             ),
         )
     after_cost = components_cost(after)
@@ -116,6 +123,7 @@ def _estimate_resource(
                     catalog,
                     hours_per_month,
                     references=references,
+                    as_of=as_of,
                 ),
             )
         before_cost = components_cost(before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
@@ -143,6 +144,7 @@ class Estimate:
     plan_digest: str = ""
     currency: str = "USD"
     hours_per_month: Decimal = HOURS_PER_MONTH
+    as_of: date | None = None  # the day prices applied on (support calendars)
     total_monthly_cost: Decimal = ZERO
     past_total_monthly_cost: Decimal = ZERO
 
@@ -193,7 +195,11 @@ class Estimate:
             "pastTotalMonthlyCost": money(self.past_total_monthly_cost),
             "diffTotalMonthlyCost": money(self.diff_total_monthly_cost),
             "totalHourlyCost": number(round_half_up(self.total_hourly_cost, _HOURLY_STEP)),
-            "pricing": {"source": self.pricing_source, "version": self.pricing_version},
+            "pricing": {
+                "source": self.pricing_source,
+                "version": self.pricing_version,
+                "asOf": self.as_of.isoformat() if self.as_of else None,
+            },
             "planDigest": self.plan_digest,
             "resources": [r.to_dict() for r in self.resources],
             "summary": self.summary(),

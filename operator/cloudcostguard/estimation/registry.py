@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from cloudcostguard.estimation.attributes import Attributes
@@ -34,6 +35,13 @@ class PricingContext:
     # The whole plan's cross-resource references. Keyword-only, so that contexts extended with more
     # fields (a subclass adding a required one) stay valid dataclasses.
     references: PlanReferences | None = field(default=None, kw_only=True)
+    # The day prices apply on (support calendars: EKS extended support, RDS Extended Support years).
+    # One value per estimate, so an estimate never straddles midnight; None means today (UTC).
+    as_of: date | None = field(default=None, kw_only=True)
+
+    @property
+    def pricing_date(self) -> date:
+        return self.as_of if self.as_of is not None else datetime.now(UTC).date()
 
     @property
     def config_address(self) -> str:

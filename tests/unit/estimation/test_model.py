@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -92,7 +93,10 @@ def contract_document() -> Iterator[dict[str, Any]]:
             change("aws_made_up.thing", ["create"], after={}),
         )
         estimate = cloudcostguard.estimate(
-            document, catalog=make_catalog(), usage={f"{TEST_TYPE}.new": {"monthly_requests": 1500000}}
+            document,
+            catalog=make_catalog(),
+            usage={f"{TEST_TYPE}.new": {"monthly_requests": 1500000}},
+            as_of=date(2026, 3, 1),
         )
         yield orjson.loads(render(estimate, "json"))
 
@@ -110,8 +114,8 @@ def test_json_document_has_every_contract_field(contract_document: dict[str, Any
         "resources",
         "summary",
     } <= set(document)
-    assert set(document["pricing"]) == {"source", "version"}
-    assert document["pricing"] == {"source": "test", "version": "test-1"}
+    assert set(document["pricing"]) == {"source", "version", "asOf"}
+    assert document["pricing"] == {"source": "test", "version": "test-1", "asOf": "2026-03-01"}
     assert document["currency"] == "USD"
     for resource in document["resources"]:
         assert {

@@ -23,7 +23,7 @@ Usage keys as ``aws_instance``'s: ``operating_system``, ``monthly_cpu_credit_hrs
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from cloudcostguard.estimation.aws import ebs, ec2
@@ -75,14 +75,10 @@ def in_extended_support(version: str | None, on: date) -> bool:
     return parsed < min(END_OF_STANDARD_SUPPORT)
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
 @pricer("aws_eks_cluster")
 def price_eks_cluster(ctx: PricingContext) -> list[CostComponent]:
     support_type = (ctx.attrs.block("upgrade_policy").text("support_type") or "").upper()
-    extended = support_type != "STANDARD" and in_extended_support(ctx.attrs.text("version"), today())
+    extended = support_type != "STANDARD" and in_extended_support(ctx.attrs.text("version"), ctx.pricing_date)
     usagetype = "AmazonEKS-Hours:extendedSupport" if extended else "AmazonEKS-Hours:perCluster"
     price = ctx.catalog.lookup(SERVICE, ctx.region, productFamily="Compute", usagetypeBase=usagetype)
     name = "EKS cluster (extended support)" if extended else "EKS cluster"

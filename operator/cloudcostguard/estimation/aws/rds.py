@@ -378,11 +378,8 @@ _EXTENDED_SUPPORT: dict[str, tuple[str, dict[str, tuple[str, date, date | None]]
 }
 _EXTENDED_SUPPORT["aurora"] = _EXTENDED_SUPPORT["aurora-mysql"]
 
-# Extended Support's price depends on the date the instance runs. Pricers get no date yet, and an estimate
-# must not depend on the wall clock (same plan + same prices = same estimate), so the calendar is read
-# as of this fixed day, inside the window the Infracost goldens were generated in. A `PricingContext`
-# that carries the estimate's date (attribute ``as_of``) takes precedence.
-EXTENDED_SUPPORT_REFERENCE_DATE = date(2025, 9, 1)
+# Extended Support's price depends on the day the instance runs: the estimate's pricing date
+# (``PricingContext.pricing_date``: ``estimate(as_of=...)``, default today in UTC).
 
 
 def _extended_support(
@@ -401,8 +398,7 @@ def _extended_support(
     else:
         return None
     usage_version, year1, year3 = dates
-    as_of = getattr(ctx, "as_of", None)
-    today = as_of if isinstance(as_of, date) else EXTENDED_SUPPORT_REFERENCE_DATE
+    today = ctx.pricing_date
     if year3 is not None and today >= year3:
         name, period = "Extended support (year 3)", "Yr3"
     elif today >= year1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -55,11 +56,13 @@ def price_resource(
     usage: dict[str, Any] | None = None,
     region: str = "us-east-1",
     catalog: PriceCatalog | None = None,
+    as_of: date | None = None,
 ) -> ResourceCost:
     estimate = cloudcostguard.estimate(
         plan_of([(address, after, unknown)], region=region),
         usage={"version": "0.1", "resource_usage": {address: usage}} if usage else None,
         catalog=catalog,
+        as_of=as_of,
     )
     (resource,) = estimate.resources
     return resource

@@ -58,19 +58,15 @@ def cluster(**after: Any) -> dict[str, Any]:
     return {"name": "main", "role_arn": "arn:aws:iam::123456789012:role/eks", **after}
 
 
-def test_a_cluster_on_a_current_version_pays_the_standard_rate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(eks, "today", lambda: date(2026, 11, 25))
-
-    main = price_resource("aws_eks_cluster.main", cluster(version="1.34"))
+def test_a_cluster_on_a_current_version_pays_the_standard_rate() -> None:
+    main = price_resource("aws_eks_cluster.main", cluster(version="1.34"), as_of=date(2026, 11, 25))
 
     assert names(main) == [(None, "EKS cluster")]
     assert main.monthly_cost == 730 * STANDARD_RATE
 
 
-def test_a_cluster_past_standard_support_pays_the_extended_rate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(eks, "today", lambda: date(2026, 12, 2))
-
-    main = price_resource("aws_eks_cluster.main", cluster(version="1.34"))
+def test_a_cluster_past_standard_support_pays_the_extended_rate() -> None:
+    main = price_resource("aws_eks_cluster.main", cluster(version="1.34"), as_of=date(2026, 12, 2))
 
     (fee,) = main.components
     assert fee.name == "EKS cluster (extended support)"

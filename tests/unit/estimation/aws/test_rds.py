@@ -6,7 +6,6 @@ engines the snapshot lacks are checked against a small test catalog with offer-f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -31,6 +30,7 @@ def _components(
     unknown: dict[str, Any] | None = None,
     usage: dict[str, Any] | None = None,
     catalog: PriceCatalog | None = None,
+    as_of: date | None = None,
 ) -> dict[str, CostComponent]:
     plan = {
         "format_version": "1.2",
@@ -53,7 +53,7 @@ def _components(
         },
     }
     estimate = cloudcostguard.estimate(
-        plan, usage={"aws_db_instance.db": usage} if usage else None, catalog=catalog
+        plan, usage={"aws_db_instance.db": usage} if usage else None, catalog=catalog, as_of=as_of
     )
     [resource] = estimate.resources
     return {component.name: component for component in resource.components}
@@ -361,22 +361,22 @@ def test_extended_support_bills_vcpu_hours_for_versions_past_standard_support() 
         ({"usagetype": "ExtendedSupport:Yr1-Yr2:MySQL5.7"}, "vCPU-Hours", "0.1"),
     )
     components = _components(
-        {"engine": "mysql", "engine_version": "5.7.44", "instance_class": "db.m5.large"}, catalog=catalog
+        {"engine": "mysql", "engine_version": "5.7.44", "instance_class": "db.m5.large"},
+        catalog=catalog,
+        as_of=date(2025, 9, 1),  # year 1 of MySQL 5.7's Extended Support
     )
     extended = components["Extended support (year 1)"]
     assert (extended.monthly_quantity, extended.monthly_cost) == (D(2) * HOURS, D("146.0"))
-    current = _components({"engine": "mysql", "engine_version": "8.0.36", "instance_class": "db.m5.large"})
+    current = _components(
+        {"engine": "mysql", "engine_version": "8.0.36", "instance_class": "db.m5.large"},
+        as_of=date(2025, 9, 1),
+    )
     assert not any(name.startswith("Extended support") for name in current)
 
 
-@dataclass(frozen=True)
-class _DatedContext(PricingContext):
-    as_of: date
-
-
-def test_extended_support_moves_to_the_year_3_price_on_its_date_when_the_context_carries_one() -> None:
+def test_extended_support_moves_to_the_year_3_price_on_its_date() -> None:
     def extended(as_of: date) -> list[str]:
-        context = _DatedContext(
+        context = PricingContext(
             address="aws_db_instance.db",
             resource_type="aws_db_instance",
             region="us-east-1",
