@@ -189,6 +189,17 @@ class InMemoryCatalog:
     def product_count(self) -> int:
         return sum(len(products) for products in self._products.values())
 
+    def index_keys(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The (service, region, attribute names) indexes built so far: what lookups have asked for."""
+        return list(self._indexes)
+
+    def build_indexes(self, keys: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
+        """Build these indexes now (a refreshed catalog, before it replaces one that had them), so
+        that no lookup pays for building one."""
+        for service, region, names in keys:
+            if (service, region, names) not in self._indexes:
+                self._build_index(service, region, names)
+
     def regions(self, service: str) -> set[str]:
         return {region for (svc, region) in self._products if svc == service}
 

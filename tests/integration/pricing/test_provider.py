@@ -264,3 +264,22 @@ async def test_stop_is_prompt_and_idempotent(store_url: str, settings: Settings)
 
     assert time.monotonic() - started < 5
     assert provider.current().version.startswith("pg-")  # still answers after stop
+
+
+async def test_a_refreshed_catalog_arrives_with_the_indexes_lookups_used(
+    store_url: str, settings: Settings
+) -> None:
+    await load_offer_files(store_url, settings, [(EC2_2017, "ec2")])
+    provider = PostgresCatalogProvider(store_url, settings, refresh_interval=3600)
+    await provider.start()
+    try:
+        serving = provider.current()
+        assert serving.lookup("AmazonEC2", "us-east-1", instanceType="c4.large", operatingSystem="Linux")
+        used = serving.index_keys()  # type: ignore[attr-defined]
+
+        second = await load_offer_files(store_url, settings, [(S3_EXCERPT, "s3")])
+        await _until(lambda: provider.version_id == second.version_id, "the new version")
+
+        assert provider.current().index_keys() == used  # type: ignore[attr-defined]
+    finally:
+        await provider.stop()

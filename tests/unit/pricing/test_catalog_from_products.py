@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from itertools import combinations
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,3 +91,63 @@ def _records(draw: st.DrawFn) -> list[PriceRecord]:
 @given(records=_records())
 def test_any_records_build_the_same_catalog_both_ways(records: list[PriceRecord]) -> None:
     _same(records)
+
+
+def test_a_snapshot_file_reads_into_the_same_catalog_as_the_snapshot_reader(tmp_path: Path) -> None:
+    from cloudcostguard.pricing.snapshot import dump_snapshot, read_snapshot_file
+    from cloudcostguard.pricing.store.store import catalog_from_snapshot_file
+
+    records = load_bundled_catalog().records()
+    # Some products carrying their SKU, as offer-file products do, with two tiers each.
+    records += [
+        PriceRecord(
+            "S", "r", {"sku": f"SKU{n}", "usagetype": "EU-BoxUsage:x"}, "Hrs", Decimal(n), Decimal(start)
+        )
+        for n in range(3)
+        for start in (0, 5)
+    ]
+    path = tmp_path / "cache.json"
+    path.write_bytes(dump_snapshot(records, version="pg-7-abc", source="postgresql", generated_at="now"))
+
+    expected = read_snapshot_file(path, source="cache-file")
+    fast = catalog_from_snapshot_file(path, source="cache-file")
+
+    assert (fast.source, fast.version) == ("cache-file", "pg-7-abc")
+    assert fast.records() == expected.records()
+    for record in records:
+        assert fast.lookup(record.service, record.region, **record.attributes) == expected.lookup(
+            record.service, record.region, **record.attributes
+        )
+
+
+def test_a_corrupt_snapshot_file_is_a_pricing_error(tmp_path: Path) -> None:
+    from cloudcostguard.errors import PricingError
+    from cloudcostguard.pricing.store.store import catalog_from_snapshot_file
+
+    path = tmp_path / "cache.json"
+    for payload, message in (
+        (b"{", "not valid JSON"),
+        (b'{"format": "x"}', "not in the"),
+        (
+            b'{"format": "cloudcostguard-price-snapshot/v1", "records": [{"service": "S"}]}',
+            "malformed record",
+        ),
+    ):
+        path.write_bytes(payload)
+        with pytest.raises(PricingError, match=message):
+            catalog_from_snapshot_file(path, source="cache-file")
+
+
+def test_indexes_built_on_one_catalog_can_be_built_ahead_on_another() -> None:
+    records = load_bundled_catalog().records()
+    serving = InMemoryCatalog.from_products(_grouped(records), source="s", version="1")
+    serving.lookup("AmazonEC2", "us-east-1", instanceType="m5.large", operatingSystem="Linux")
+    refreshed = InMemoryCatalog.from_products(_grouped(records), source="s", version="2")
+
+    refreshed.build_indexes(serving.index_keys())
+
+    assert (
+        refreshed.index_keys()
+        == serving.index_keys()
+        == [("AmazonEC2", "us-east-1", ("instanceType", "operatingSystem"))]
+    )

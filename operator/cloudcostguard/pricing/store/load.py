@@ -34,6 +34,7 @@ import asyncpg
 import orjson
 
 from cloudcostguard import errors
+from cloudcostguard.plan.memory import paused_gc
 from cloudcostguard.pricing.catalog import PriceRecord
 from cloudcostguard.pricing.store import pool
 from cloudcostguard.pricing.store.ingest.model import Batch, PriceRow, ReadStats, Selection
@@ -284,15 +285,16 @@ async def _load(
             version_id = await _create_version(main, source[:2000])
             log.info("pricing load started", extra={"version": version_id, "source": source[:200]})
             second = await pool.connect(dsn, settings, statement_timeout=timeout)
-            copied_products, copied_prices = await _copy(
-                products_connection=main,
-                prices_connection=second,
-                version_id=version_id,
-                batches=batches,
-                progress=progress,
-                product_columns=product_columns,
-                statement_seconds=timeout,
-            )
+            with paused_gc():  # hundreds of thousands of short-lived, cycle-free parsed items
+                copied_products, copied_prices = await _copy(
+                    products_connection=main,
+                    prices_connection=second,
+                    version_id=version_id,
+                    batches=batches,
+                    progress=progress,
+                    product_columns=product_columns,
+                    statement_seconds=timeout,
+                )
             if copied_products != progress.products_sent or copied_prices != progress.prices_sent:
                 raise errors.PricingError(
                     f"COPY stored {copied_products} products and {copied_prices} prices, "

@@ -34,7 +34,6 @@ from cloudcostguard.pricing.provider import CatalogStatus, VersionListener
 from cloudcostguard.pricing.snapshot import (
     dump_snapshot,
     load_bundled_catalog,
-    read_snapshot_file,
     write_snapshot_file,
 )
 from cloudcostguard.pricing.store import metrics, pool
@@ -44,6 +43,7 @@ from cloudcostguard.pricing.store.store import (
     CHANNEL,
     CatalogProduct,
     catalog_from_products,
+    catalog_from_snapshot_file,
     catalog_version,
     current_version_id,
     fetch_products,
@@ -229,9 +229,11 @@ class PostgresCatalogProvider:
                 f"pricing version {version_id} has no prices for the configured services"
             )
         version = catalog_version(version_id, digest)
-        # Building indexes over a hundred thousand products takes a second or more of CPU: keep the
-        # event loop (webhook, operator) serving meanwhile.
-        new_catalog = await asyncio.to_thread(catalog_from_products, products, version=version)
+        # The indexes lookups asked the serving catalog for are built on the new one before it is
+        # swapped in: no estimate pays for them after a refresh (on 100,000 products, one index takes
+        # most of a second). Building takes seconds of CPU: in a thread, the event loop keeps serving.
+        warm = self._catalog.index_keys() if self._catalog is not None else []
+        new_catalog = await asyncio.to_thread(_build_catalog, products, version, warm)
         metrics.CATALOG_LOAD_SECONDS.labels(CATALOG_SOURCE).observe(time.monotonic() - started)
         previous = self._catalog
         self._catalog, self._version_id = new_catalog, version_id  # the swap: one assignment
@@ -289,7 +291,7 @@ class PostgresCatalogProvider:
         if path is not None and path.exists():
             started = time.monotonic()
             try:
-                catalog = await asyncio.to_thread(read_snapshot_file, path, source="cache-file")
+                catalog = await asyncio.to_thread(catalog_from_snapshot_file, path, source="cache-file")
             except errors.PricingError as err:
                 log.warning(
                     "price catalog cache file is unusable", extra={"path": str(path), "error": str(err)}
@@ -362,6 +364,14 @@ class PostgresCatalogProvider:
             log.warning("pricing store has no current version; serving the fallback catalog", extra=fields)
         else:
             log.warning("pricing store unavailable; serving the last good catalog", extra=fields)
+
+
+def _build_catalog(
+    products: list[CatalogProduct], version: str, warm: list[tuple[str, str, tuple[str, ...]]]
+) -> InMemoryCatalog:
+    catalog = catalog_from_products(products, version=version)
+    catalog.build_indexes(warm)
+    return catalog
 
 
 def _version_id_of(version: str) -> int | None:
