@@ -41,6 +41,7 @@ from cloudcostguard.k8s import admission_metrics as metrics
 from cloudcostguard.k8s import indexes
 from cloudcostguard.k8s.models import GROUP, PLAN_SOURCE_LABEL, VERSION, PlanSource
 from cloudcostguard.k8s.plan_sources import PlanResolver
+from cloudcostguard.plan.memory import paused_gc
 from cloudcostguard.plan.reader import parse_plan_document
 from cloudcostguard.policy import evaluation
 from cloudcostguard.policy.evaluation import Candidate, CostPolicy, Decision, Subject, Verdict
@@ -603,11 +604,10 @@ async def _estimate(
 
     def run() -> Estimate:
         if bounded and isinstance(plan, dict):
+            with paused_gc():  # as read_plan does: the young document would be walked by every collection
+                parsed = parse_plan_document(plan, raw=b"", default_region=default_region)
             return estimate_plan(
-                parse_plan_document(plan, raw=b"", default_region=default_region),
-                catalog,
-                Usage.parse(usage),
-                hours_per_month=settings.hours_per_month,
+                parsed, catalog, Usage.parse(usage), hours_per_month=settings.hours_per_month
             )
         return cloudcostguard.estimate(
             plan,
@@ -667,7 +667,8 @@ def parse_review(body: bytes, handler: str | None = None) -> dict[str, Any]:
     if not body.strip():
         raise ReviewError(400, "empty request body: expected an AdmissionReview")
     try:
-        review = orjson.loads(body)
+        with paused_gc():  # tens of thousands of young objects, no cycles: nothing for the collector
+            review = orjson.loads(body)
     except orjson.JSONDecodeError as err:
         raise ReviewError(400, f"request body is not JSON: {err}") from err
     if not isinstance(review, dict):
