@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import itertools
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -312,19 +313,21 @@ def write_offer(out: IO[bytes], count: int) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skus", type=int, default=200_000)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="file to write (default: a temporary file, then deleted)")
     parser.add_argument("--gzip", action="store_true")
     args = parser.parse_args()
-    started = time.monotonic()
-    opener = gzip.open if args.gzip else open
-    with opener(args.out, "wb") as handle:  # type: ignore[operator]
-        counts = write_offer(handle, args.skus)
-    size = args.out.stat().st_size
-    print(
-        orjson.dumps(
-            {"path": str(args.out), "bytes": size, "seconds": round(time.monotonic() - started, 1), **counts}
-        ).decode()
-    )
+    with tempfile.TemporaryDirectory(prefix="ccg-offer-") as folder:
+        out = args.out or Path(folder) / "offer.json"
+        started = time.monotonic()
+        opener = gzip.open if args.gzip else open
+        with opener(out, "wb") as handle:  # type: ignore[operator]
+            counts = write_offer(handle, args.skus)
+        seconds = round(time.monotonic() - started, 1)
+        print(
+            orjson.dumps(
+                {"path": str(out), "bytes": out.stat().st_size, "seconds": seconds, **counts}
+            ).decode()
+        )
 
 
 if __name__ == "__main__":

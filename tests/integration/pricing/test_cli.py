@@ -280,3 +280,24 @@ def test_load_from_aws_for_an_unknown_service_fails_before_downloading(
     )
 
     assert code == 2 and "AmazonFoo, which is not a priced service" in err
+
+
+def test_load_of_a_url_downloads_then_loads(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with _price_list_server() as base_url:
+        code, out, err = _run(
+            ["pricing", "load", base_url + S3_REGIONAL_PATH, "--no-progress", "--database-url", store_url],
+            capsys,
+        )
+
+    assert code == 0, err
+    assert err == ""  # --no-progress
+    assert out.splitlines()[-1].startswith("pricing version 1 is current: 2 products, 4 prices")
+
+
+def test_load_of_a_missing_url_is_one_line_and_exit_2(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _price_list_server() as base_url:
+        code, _, err = _run(["pricing", "load", base_url + "/nope.json", "--database-url", store_url], capsys)
+
+    assert code == 2 and err.strip() == f"cloudcostguard: error: {base_url}/nope.json: HTTP 404 Not Found"

@@ -9,14 +9,17 @@ One load = one version, whatever the number of files:
    connection, prices on another) while the reader parses the next batch.
 4. Verify: rows COPYed equal rows read; drop products with no on-demand price; no price without a
    product; at least one price in all.
-5. Switch, in one transaction under the switch lock: copy forward, from the current version, the
-   (service, region) pairs this load does not cover (loading EC2 us-east-1 keeps the S3 prices),
-   attach both tables (their indexes are built here), mark the version ready, make it current,
-   ``NOTIFY``. Concurrent loads serialize here; each carries over what the previous one made current.
+5. Prepare, still detached: copy forward from the current version the (service, region) pairs this
+   load does not cover (loading EC2 us-east-1 keeps the S3 prices), then build the indexes and
+   planner statistics, products and prices side by side on the two connections.
+6. Switch, in one transaction under the switch lock: if another load became current meanwhile,
+   redo the carry-over from it; attach both tables (their indexes match the parents', so attaching
+   builds nothing), mark the version ready, make it current, ``NOTIFY``. Concurrent loads serialize
+   here, each keeping what the previous one made current.
 
-Any failure before the commit (bad file, duplicate SKU, lost connection, Ctrl-C) rolls back the
-switch and drops the version's tables: what is current never changes. A load killed outright leaves
-a ``loading`` row whose lock is gone ("abandoned"); ``prune`` removes it.
+Any failure before the commit (bad file, duplicate SKU, lost connection, Ctrl-C) rolls the switch
+back and drops the version's tables: what is current never changes. A load killed outright leaves a
+``loading`` row whose lock is gone ("abandoned"); ``prune`` removes it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +59,7 @@ PRODUCT_COLUMNS = ("sku", "service", "region", "product_family", "attributes")
 SNAPSHOT_PRODUCT_COLUMNS = (*PRODUCT_COLUMNS, "origin", "confidence")
 PRICE_COLUMNS = ("sku", "rate_code", "unit", "usd_per_unit", "tier_start", "tier_end")
 QUEUE_BATCHES = 4  # batches parsed ahead of the COPYs: bounds memory while keeping both sides busy
-SWITCH_WORK_MEM = "256MB"  # index builds at attach (GIN on attributes) run much faster with room
+SWITCH_WORK_MEM = "256MB"  # the index builds (GIN on attributes above all) run much faster with room
 
 
 @dataclass(slots=True)
@@ -161,7 +164,6 @@ async def load_offer_files(
     *,
     selection: Selection | None = None,
     fresh: bool = False,
-    on_switch: Callable[[int], None] | None = None,
 ) -> LoadResult:
     """Load offer files (``(path, label)`` pairs) into a new version and make it current."""
     if not paths:
@@ -183,7 +185,6 @@ async def load_offer_files(
         progress=progress,
         product_columns=PRODUCT_COLUMNS,
         fresh=fresh,
-        on_switch=on_switch,
     )
 
 
@@ -272,7 +273,6 @@ async def _load(
     progress: LoadProgress,
     product_columns: Sequence[str],
     fresh: bool,
-    on_switch: Callable[[int], None] | None = None,
 ) -> LoadResult:
     started = time.monotonic()
     timeout = settings.pricing_load_timeout
@@ -307,8 +307,6 @@ async def _load(
             await pool.close_quietly(second)
             second = None
             result = await _switch(main, version_id, progress, base, covered, fresh=fresh, started=started)
-            if on_switch is not None:
-                on_switch(version_id)
             return result
     except BaseException as err:
         if version_id is not None:
@@ -320,10 +318,12 @@ async def _load(
 
 
 async def _create_version(connection: asyncpg.Connection, source: str) -> int:
-    version_id: int = await connection.fetchval(
-        "INSERT INTO ccg_pricing_version (source) VALUES ($1) RETURNING id", source
-    )
-    await connection.execute("SELECT pg_advisory_lock($1, $2)", LOAD_LOCK_NAMESPACE, lock_key(version_id))
+    # The row and the session's lock on it appear together: a prune never sees a live load unlocked.
+    async with connection.transaction():
+        version_id: int = await connection.fetchval(
+            "INSERT INTO ccg_pricing_version (source) VALUES ($1) RETURNING id", source
+        )
+        await connection.execute("SELECT pg_advisory_lock($1, $2)", LOAD_LOCK_NAMESPACE, lock_key(version_id))
     for parent, table in (("ccg_product", product_table(version_id)), ("ccg_price", price_table(version_id))):
         # Same columns as the parent; the CHECK lets ATTACH skip scanning the rows; the DEFAULT lets
         # COPY leave version_id out of every row.

@@ -179,6 +179,9 @@ class PostgresCatalogProvider:
             self._failed(_PROBLEMS.get(err.reason, "load-failed"), err)
         except pool.DATABASE_ERRORS as err:
             self._failed("unreachable", err)
+        except Exception as err:  # a bug must not end the refresh loop: keep serving, say why
+            log.exception("unexpected failure while refreshing the price catalog")
+            self._failed("load-failed", err)
         self._report()
 
     async def _ensure_listener(self) -> None:
