@@ -47,14 +47,17 @@ def estimate(
     # Imported here so that `import cloudcostguard` stays cheap (the CLI and operator import it first).
     from cloudcostguard.estimation.estimator import estimate_plan  # noqa: PLC0415
     from cloudcostguard.estimation.usage import Usage  # noqa: PLC0415
+    from cloudcostguard.plan.memory import paused_gc  # noqa: PLC0415
     from cloudcostguard.plan.reader import read_plan  # noqa: PLC0415
     from cloudcostguard.pricing.snapshot import load_bundled_catalog  # noqa: PLC0415
 
-    parsed = read_plan(plan, default_region=default_region, max_bytes=max_plan_bytes)
-    return estimate_plan(
-        parsed,
-        catalog if catalog is not None else load_bundled_catalog(),
-        Usage.parse(usage),
-        hours_per_month=hours_per_month,
-        as_of=as_of,
-    )
+    # One pause over reading and pricing: the parsed document stays alive across both.
+    with paused_gc():
+        parsed = read_plan(plan, default_region=default_region, max_bytes=max_plan_bytes)
+        return estimate_plan(
+            parsed,
+            catalog if catalog is not None else load_bundled_catalog(),
+            Usage.parse(usage),
+            hours_per_month=hours_per_month,
+            as_of=as_of,
+        )

@@ -225,15 +225,16 @@ class InMemoryCatalog:
         return out
 
     def lookup(self, service: str, region: str, /, **attributes: str) -> Price | None:
-        query = tuple(sorted(attributes.items()))
-        memo_key = (service, region, query)
+        # A call site passes its keywords in the same order every time, so the unsorted items are a
+        # stable memo key: repeated queries (the hot path) skip sorting.
+        memo_key = (service, region, tuple(attributes.items()))
         try:
             return self._memo[memo_key]
         except KeyError:
             pass
+        query = sorted(memo_key[2])
         names = tuple(name for name, _ in query)
-        index_key = (service, region, names)
-        index = self._indexes.get(index_key)
+        index = self._indexes.get((service, region, names))
         if index is None:
             index = self._build_index(service, region, names)
         price = index.get(tuple(value for _, value in query))
