@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,8 @@ from cloudcostguard.pricing.snapshot import load_bundled_catalog
 
 BUNDLED = load_bundled_catalog()
 HOURS = Decimal(730)
+# An instance key of an address: [0], ["name"].
+_INDEX = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]"]*)\]')
 
 
 def plan_of(
@@ -88,3 +91,59 @@ def bundled_price(service: str, region: str = "us-east-1", **attributes: str) ->
 
 def ec2_price(region: str = "us-east-1", **attributes: str) -> Decimal:
     return bundled_price("AmazonEC2", region, **attributes).unit_price
+
+
+def ref(*targets: str) -> dict[str, Any]:
+    """A configuration expression referring to ``targets`` (``aws_eip.nat.id``), as Terraform writes
+    it: each attribute reference followed by its resource."""
+    references: list[str] = []
+    for target in targets:
+        references.append(target)
+        if target.count(".") >= 2:
+            references.append(target.rsplit(".", 1)[0])
+    return {"references": references}
+
+
+def linked_plan(
+    resources: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None, dict[str, Any]]],
+    *,
+    region: str = "us-east-1",
+    actions: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """A plan creating each (address, after, after_unknown, configuration expressions), with the
+    ``configuration`` section that records the expressions' references. Addresses may carry a module
+    path and instance keys (``module.net["a"].aws_eip.nat[0]``); the instances of one configuration
+    address share its expressions (the first given). ``actions`` overrides them per address."""
+    plan = plan_of([(address, after, unknown) for address, after, unknown, _ in resources], region=region)
+    root: dict[str, Any] = {"resources": [], "module_calls": {}}
+    seen: set[str] = set()
+    for change, (address, _, _, expressions) in zip(plan["resource_changes"], resources, strict=True):
+        module_address, _, resource = address.rpartition(f".{change['type']}.")
+        resource = f"{change['type']}.{resource}" if module_address else address
+        if module_address:
+            change["module_address"] = module_address
+        if actions and address in actions:
+            change["change"]["actions"] = actions[address]
+        config_module = _INDEX.sub("", module_address)
+        config_resource = _INDEX.sub("", resource)
+        if f"{config_module}.{config_resource}" in seen:
+            continue
+        seen.add(f"{config_module}.{config_resource}")
+        node = root
+        for call in config_module.split(".")[1::2]:  # module.a.module.b → a, b
+            call_node = node["module_calls"].setdefault(
+                call, {"module": {"resources": [], "module_calls": {}}}
+            )
+            node = call_node["module"]
+        node["resources"].append(
+            {
+                "address": config_resource,
+                "mode": "managed",
+                "type": change["type"],
+                "name": change["name"],
+                "provider_config_key": "aws",
+                "expressions": expressions,
+            }
+        )
+    plan["configuration"]["root_module"] = root
+    return plan
