@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
-from typing import Protocol, runtime_checkable
+from operator import itemgetter
+from typing import Any, Protocol, runtime_checkable
 
 ZERO = Decimal(0)
 
@@ -157,13 +158,18 @@ class InMemoryCatalog:
         catalog._version = version
         grouped: dict[tuple[str, str], list[_Product]] = {}
         count = 0
+        bases: dict[str, str] = {}  # usage types repeat across products: derive each once
         for service, region, attributes, price in products:
             indexed = dict(attributes)
-            if "usagetype" in indexed:
-                indexed[DERIVED_USAGETYPE] = usagetype_base(indexed["usagetype"])
+            usagetype = indexed.get("usagetype")
+            if usagetype is not None:
+                base = bases.get(usagetype)
+                if base is None:
+                    base = bases[usagetype] = usagetype_base(usagetype)
+                indexed[DERIVED_USAGETYPE] = base
             grouped.setdefault((service, region), []).append((indexed, price))
             count += len(price.tiers)
-        orders: dict[frozenset[str], tuple[str, ...]] = {}
+        orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Any], tuple[str, ...]]]] = {}
         for items in grouped.values():
             items.sort(key=lambda product: _flat_sort_key(product, orders))
         catalog._products = grouped
@@ -254,13 +260,27 @@ class InMemoryCatalog:
             return index
 
 
-def _flat_sort_key(product: _Product, orders: dict[frozenset[str], tuple[str, ...]]) -> tuple[object, ...]:
+def _flat_sort_key(
+    product: _Product, orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Any], tuple[str, ...]]]]
+) -> tuple[object, ...]:
     """(confidence rank, k1, v1, k2, v2, …) with the keys sorted: compares exactly like
     (rank, sorted(attributes.items())) — pair by pair, a shorter prefix first — but is cheaper to build."""
     attributes, price = product
-    names = frozenset(attributes)
-    order = orders.get(names)
-    if order is None:
-        order = orders[names] = tuple(sorted(names))
+    names = tuple(attributes)
+    entry = orders.get(names)
+    if entry is None:
+        order = tuple(sorted(names))
+        entry = orders[names] = (order, _values_getter(order))
+    order, values = entry
     rank = CONFIDENCE_RANK.get(price.confidence, 9)
-    return (rank, *chain.from_iterable(zip(order, map(attributes.__getitem__, order), strict=True)))
+    return (rank, *chain.from_iterable(zip(order, values(attributes), strict=True)))
+
+
+def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """``attributes → (attributes[n] for n in names)`` as a tuple, in C when there are several names."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        single = itemgetter(names[0])
+        return lambda attributes: (single(attributes),)
+    return lambda attributes: ()
