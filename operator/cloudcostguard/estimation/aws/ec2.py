@@ -5,9 +5,22 @@ Usage keys (Infracost's): ``operating_system`` (linux, windows, rhel, suse), ``m
 ``reserved_instance_type``/``reserved_instance_term``/``reserved_instance_payment_option``.
 
 The catalog holds on-demand prices: reserved and spot instances are named as such and reported
-without a price, never priced as on-demand. An instance on a Dedicated Host (``host_id`` set, or
-``tenancy = "host"``) has no compute line: the host is what AWS bills. An instance type the plan does
-not know yet (taken from a launch template, computed) is reported as "unknown", without a price.
+without a price, never priced as on-demand. An instance on a Dedicated Host (``host_id`` or
+``host_resource_group_arn`` set, or referring to a resource of the plan, or ``tenancy = "host"``) has
+no compute line: the host is what AWS bills. An instance type the plan does not know at all is
+reported as "unknown", without a price.
+
+**Launch templates.** An instance launched from an ``aws_launch_template`` of the plan
+(``launch_template { id | name = aws_launch_template.x.id | .name }``) takes from the template's
+planned values what its own values leave unknown or unset, as Infracost does: ``instance_type``,
+``ebs_optimized``, ``monitoring.enabled``, ``credit_specification.cpu_credits``,
+``placement.tenancy``, ``instance_market_options.market_type`` (beyond Infracost: a template's spot
+market makes a spot instance), and the template's ``block_device_mappings``. Those mappings merge
+with the instance's ``ebs_block_device`` by device name (the instance's values win, field by field);
+mappings the instance does not name follow as further EBS devices, in the template's order. A mapping
+without an ``ebs`` block (an instance-store device, ``no_device``) adds no volume. The root volume is
+the instance's own, as in Infracost: a template mapping for the AMI's root device name is counted as an
+extra device, since the plan does not say which device the AMI boots from.
 
 CPU credits apply to burstable instances in unlimited mode; without ``credit_specification`` T3, T3a
 and T4g are unlimited and T2 standard, as AWS launches them (Infracost treats T3a as standard).
@@ -21,7 +34,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cloudcostguard import errors
-from cloudcostguard.estimation.aws import ebs
+from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.aws import ebs, linked
 from cloudcostguard.estimation.components import at_unit_price, priced
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
@@ -192,20 +206,136 @@ def detailed_monitoring_component(catalog: PriceCatalog, region: str) -> CostCom
     )
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceSettings:
+    """What prices an instance, from its own values and, where they are unknown, its launch template."""
+
+    instance_type: str | None
+    tenancy: str  # "default", "dedicated" or "host"
+    on_host: bool
+    market_type: str | None
+    ebs_optimized: bool
+    monitoring: bool
+    cpu_credits: str | None
+    ebs_devices: list[Attributes]
+
+
+# An EBS device's fields that a launch template mapping supplies when the instance leaves them unknown.
+DEVICE_FIELDS = ("volume_type", "volume_size", "iops", "throughput")
+
+
+def launch_template(ctx: PricingContext) -> linked.Linked | None:
+    """The plan's ``aws_launch_template`` this instance (or node group) is launched from, if any."""
+    if not ctx.attrs.items("launch_template"):
+        return None
+    for attribute in ("launch_template.id", "launch_template.name"):
+        found = linked.referred(ctx, attribute, "aws_launch_template")
+        if found:
+            return found[0]
+    return None
+
+
+def template_flag(value: object) -> bool | None:
+    """A launch template's ``ebs_optimized`` is a string ("true", "false", "" for unset) in the AWS
+    provider, a boolean in some plans."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def template_devices(template: Attributes) -> list[tuple[str | None, Attributes]]:
+    """(device name, EBS settings) of a template's block device mappings that create an EBS volume."""
+    return [
+        (mapping.text("device_name"), mapping.block("ebs"))
+        for mapping in template.blocks("block_device_mappings")
+        if mapping.items("ebs") and not mapping.text("no_device")
+    ]
+
+
+def merge_devices(own: list[Attributes], template: list[tuple[str | None, Attributes]]) -> list[Attributes]:
+    """The instance's EBS devices over the template's, matched by device name, field by field; the
+    template's other devices after them."""
+    remaining = list(template)
+    merged: list[Attributes] = []
+    for device in own:
+        name = device.text("device_name")
+        match = next(
+            (i for i, (other, _) in enumerate(remaining) if name is not None and other == name), None
+        )
+        fallback = remaining.pop(match)[1] if match is not None else Attributes(None)
+        merged.append(
+            Attributes(
+                {
+                    field: device.raw(field) if device.raw(field) is not None else fallback.raw(field)
+                    for field in DEVICE_FIELDS
+                }
+            )
+        )
+    merged.extend(settings for _, settings in remaining)
+    return merged
+
+
+def instance_settings(ctx: PricingContext) -> InstanceSettings:
+    attrs = ctx.attrs
+    instance_type = attrs.text("instance_type")
+    tenancy = attrs.text("tenancy")
+    ebs_optimized = attrs.flag("ebs_optimized")
+    monitoring = attrs.flag("monitoring")
+    cpu_credits = attrs.block("credit_specification").text("cpu_credits")
+    market_type = attrs.block("instance_market_options").text("market_type")
+    devices = attrs.blocks("ebs_block_device")
+    # Only an instance with a launch_template block asks (the cheap check); its own known values win,
+    # so the state of an existing instance, which holds what the template gave it, is priced as is.
+    template = launch_template(ctx)
+    if template is not None:
+        lt = template.attrs
+        instance_type = instance_type or lt.text("instance_type")
+        tenancy = tenancy or lt.block("placement").text("tenancy")
+        if ebs_optimized is None:
+            ebs_optimized = template_flag(lt.raw("ebs_optimized"))
+        if monitoring is None:
+            monitoring = lt.block("monitoring").flag("enabled")
+        cpu_credits = cpu_credits or lt.block("credit_specification").text("cpu_credits")
+        market_type = market_type or lt.block("instance_market_options").text("market_type")
+        devices = merge_devices(devices, template_devices(lt))
+    tenancy = (tenancy or "default").lower()
+    on_host = (
+        tenancy == "host"
+        or attrs.text("host_id") is not None
+        or attrs.text("host_resource_group_arn") is not None
+    )
+    references = ctx.references
+    if not on_host and references is not None and attrs.is_unknown("host_id") and not attrs.text("tenancy"):
+        # host_id = aws_ec2_host.x.id is unknown until the host exists; the expression shows it. (A
+        # known tenancy other than "host" rules a host out without asking.)
+        on_host = bool(references.referenced_from(ctx.config_address, "host_id"))
+    return InstanceSettings(
+        instance_type=instance_type,
+        tenancy=tenancy,
+        on_host=on_host,
+        market_type=market_type,
+        ebs_optimized=bool(ebs_optimized),
+        monitoring=bool(monitoring),
+        cpu_credits=cpu_credits,
+        ebs_devices=devices,
+    )
+
+
 @pricer("aws_instance")
 def price_instance(ctx: PricingContext) -> list[CostComponent]:
     attrs = ctx.attrs
-    instance_type = attrs.text("instance_type")
+    settings = instance_settings(ctx)
+    instance_type = settings.instance_type
     os = operating_system(ctx.usage, ctx.address)
     hours = ctx.usage.decimal("monthly_hrs")
     if hours is None:
         hours = ctx.hours_per_month
-    tenancy_value = (attrs.text("tenancy") or "default").lower()
-    on_host = tenancy_value == "host" or attrs.text("host_id") is not None
 
     components: list[CostComponent] = []
-    if not on_host:
-        market = attrs.block("instance_market_options").text("market_type")
+    if not settings.on_host:
+        market = settings.market_type
         components.append(
             instance_usage_component(
                 ctx.catalog,
@@ -213,11 +343,11 @@ def price_instance(ctx: PricingContext) -> list[CostComponent]:
                 instance_type=instance_type,
                 os=os,
                 purchase=purchase_label(ctx.usage, ctx.address, "spot" if market == "spot" else "on-demand"),
-                tenancy=TENANCIES.get(tenancy_value, "Shared"),
+                tenancy=TENANCIES.get(settings.tenancy, "Shared"),
                 hours=hours,
             )
         )
-        if attrs.flag("ebs_optimized") and instance_type:
+        if settings.ebs_optimized and instance_type:
             surcharge = ctx.catalog.lookup(
                 SERVICE,
                 ctx.region,
@@ -227,11 +357,11 @@ def price_instance(ctx: PricingContext) -> list[CostComponent]:
             )
             if surcharge is not None or instance_type in EBS_OPTIMIZED_SURCHARGED:
                 components.append(priced("EBS-optimized usage", "hours", hours, surcharge))
-    if attrs.flag("monitoring"):
+    if settings.monitoring:
         components.append(detailed_monitoring_component(ctx.catalog, ctx.region))
     family = burstable_family(instance_type)
     if family is not None and instance_type is not None:
-        credits = attrs.block("credit_specification").text("cpu_credits")
+        credits = settings.cpu_credits
         if credits is None:
             credits = "unlimited" if family in UNLIMITED_BY_DEFAULT else "standard"
         if credits == "unlimited":
@@ -250,7 +380,7 @@ def price_instance(ctx: PricingContext) -> list[CostComponent]:
             ctx.catalog, ctx.region, attrs.block("root_block_device"), "root_block_device"
         )
     )
-    for position, device in enumerate(attrs.blocks("ebs_block_device")):
+    for position, device in enumerate(settings.ebs_devices):
         components.extend(
             ebs.block_device_components(ctx.catalog, ctx.region, device, f"ebs_block_device[{position}]")
         )

@@ -17,9 +17,11 @@ from tests.unit.estimation.aws.single_resource import (
     bundled_price,
     component,
     ec2_price,
+    linked_plan,
     names,
     plan_of,
     price_resource,
+    ref,
 )
 from tests.unit.estimation.goldens import parse_golden
 
@@ -438,3 +440,271 @@ def test_breakdown_with_multiple_providers_golden_aws_rows_are_reproduced_or_rep
         compared += 1
     assert compared == 8
     assert by_address["aws_instance.us_east_1"].monthly_cost == HOURS * box_price("m5.4xlarge") + Decimal(182)
+
+
+# --- launched from a launch template of the plan ----------------------------------------------------
+
+IO1_GB = ec2_price(productFamily="Storage", volumeApiName="io1")
+IO1_IOPS = ec2_price(
+    productFamily="System Operation", volumeApiName="io1", usagetypeBase="EBS:VolumeP-IOPS.piops"
+)
+GP3_GB = ec2_price(productFamily="Storage", volumeApiName="gp3")
+# What a create-time plan leaves unknown on an instance launched from a template.
+FROM_TEMPLATE_UNKNOWN = {**NEW_INSTANCE_UNKNOWN, "ami": True, "instance_type": True, "monitoring": True}
+LT_UNKNOWN = {"id": True, "arn": True, "latest_version": True}
+
+
+def from_template(**after: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {"launch_template": [{"version": "$Default"}], "credit_specification": []}
+    values.update(after)
+    return values
+
+
+def template(**after: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": "web",
+        "image_id": "ami-1",
+        "instance_type": "m5.large",
+        "ebs_optimized": "",
+        "monitoring": [],
+        "credit_specification": [],
+        "placement": [],
+        "instance_market_options": [],
+        "block_device_mappings": [],
+    }
+    values.update(after)
+    return values
+
+
+def priced_from_template(
+    lt: dict[str, Any],
+    after: dict[str, Any] | None = None,
+    unknown: dict[str, Any] | None = None,
+    *,
+    by: str = "id",
+    usage: dict[str, Any] | None = None,
+) -> Any:
+    plan = linked_plan(
+        [
+            ("aws_launch_template.web", lt, LT_UNKNOWN, {}),
+            (
+                "aws_instance.web",
+                after if after is not None else from_template(),
+                unknown if unknown is not None else FROM_TEMPLATE_UNKNOWN,
+                {"launch_template": [{by: ref(f"aws_launch_template.web.{by}")}]},
+            ),
+        ]
+    )
+    estimate = cloudcostguard.estimate(
+        plan, usage={"version": "0.1", "resource_usage": {"aws_instance.web": usage}} if usage else None
+    )
+    return estimate.resources[1]
+
+
+@pytest.mark.parametrize("by", ["id", "name"])
+def test_an_instance_takes_type_monitoring_and_settings_from_its_template(by: str) -> None:
+    web = priced_from_template(template(ebs_optimized="true", monitoring=[{"enabled": True}]), by=by)
+
+    assert names(web) == [
+        (None, "Instance usage (Linux/UNIX, on-demand, m5.large)"),
+        (None, "EC2 detailed monitoring"),  # m5 is EBS-optimized for free: no surcharge line
+        ("root_block_device", "Storage (general purpose SSD, gp2)"),
+    ]
+    assert web.monthly_cost == 730 * box_price("m5.large") + 7 * MONITORING_PRICE + 8 * GP2_PRICE
+
+
+@pytest.mark.parametrize(
+    ("credits", "has_credit_line"), [("unlimited", True), ("standard", False), (None, True)]
+)
+def test_a_templates_credit_specification_applies_to_a_burstable_instance(
+    credits: str | None, has_credit_line: bool
+) -> None:
+    spec = [{"cpu_credits": credits}] if credits else []
+    web = priced_from_template(
+        template(instance_type="t3.medium", credit_specification=spec),
+        usage={"monthly_cpu_credit_hrs": 100},
+    )
+
+    if has_credit_line:
+        # t3.medium has 2 vCPUs; without a specification T3 launches unlimited.
+        assert component(web, "CPU credits").monthly_cost == 100 * 2 * CREDIT_PRICE_T3
+    else:
+        assert "CPU credits" not in [name for _, name in names(web)]
+
+
+def test_the_instances_own_values_win_over_its_templates() -> None:
+    web = priced_from_template(
+        template(monitoring=[{"enabled": True}], placement=[{"tenancy": "dedicated"}]),
+        from_template(instance_type="c5.large", monitoring=False, tenancy="default"),
+        {"root_block_device": True, "ebs_block_device": True, "ebs_optimized": True},
+    )
+
+    assert names(web) == [
+        (None, "Instance usage (Linux/UNIX, on-demand, c5.large)"),
+        ("root_block_device", "Storage (general purpose SSD, gp2)"),
+    ]
+    assert web.components[0].monthly_cost == 730 * box_price("c5.large")
+
+
+def test_a_templates_dedicated_tenancy_asks_for_the_dedicated_price() -> None:
+    web = priced_from_template(template(placement=[{"tenancy": "dedicated"}]))
+
+    # The bundled samples hold shared-tenancy prices only: reported, never priced as shared.
+    assert component(web, "Instance usage (Linux/UNIX, on-demand, m5.large)").price_not_found
+
+
+def test_a_templates_spot_market_makes_a_spot_instance() -> None:
+    web = priced_from_template(template(instance_market_options=[{"market_type": "spot"}]))
+
+    assert component(web, "Instance usage (Linux/UNIX, spot, m5.large)").price_not_found
+
+
+def test_block_devices_merge_with_the_templates_mappings_by_device_name() -> None:
+    lt = template(
+        block_device_mappings=[
+            {"device_name": "xvdc", "ebs": [{"volume_type": "io1", "volume_size": 10, "iops": 300}]},
+            {"device_name": "xvdd", "ebs": [{"volume_type": "gp3", "volume_size": 50}]},
+            {"device_name": "xvde", "ebs": [], "virtual_name": "ephemeral0"},  # instance store: no volume
+        ]
+    )
+    own_devices = [{"device_name": "xvdb", "volume_size": 40}, {"device_name": "xvdc", "volume_size": 20}]
+    web = priced_from_template(
+        lt,
+        from_template(ebs_block_device=own_devices),
+        {**FROM_TEMPLATE_UNKNOWN, "ebs_block_device": [{"volume_type": True, "iops": True}] * 2},
+    )
+
+    assert names(web)[1:] == [
+        ("root_block_device", "Storage (general purpose SSD, gp2)"),
+        ("ebs_block_device[0]", "Storage (general purpose SSD, gp2)"),  # xvdb: the instance's alone
+        ("ebs_block_device[1]", "Storage (provisioned IOPS SSD, io1)"),  # xvdc: its size, the template's type
+        ("ebs_block_device[1]", "Provisioned IOPS"),
+        ("ebs_block_device[2]", "Storage (general purpose SSD, gp3)"),  # xvdd: the template's
+    ]
+    assert (
+        component(web, "Storage (provisioned IOPS SSD, io1)", "ebs_block_device[1]").monthly_cost
+        == 20 * IO1_GB
+    )
+    assert component(web, "Provisioned IOPS", "ebs_block_device[1]").monthly_cost == 300 * IO1_IOPS
+    assert (
+        component(web, "Storage (general purpose SSD, gp3)", "ebs_block_device[2]").monthly_cost
+        == 50 * GP3_GB
+    )
+
+
+def test_an_existing_instance_is_priced_from_its_state_without_doubling_the_templates_devices() -> None:
+    state = instance(
+        "c5.large",
+        launch_template=[{"id": "lt-0123456789abcdef0", "name": "web", "version": "$Default"}],
+        tenancy="default",
+        monitoring=False,
+        ebs_optimized=True,
+        ebs_block_device=[{"device_name": "xvdc", "volume_type": "io1", "volume_size": 10, "iops": 300}],
+    )
+    lt = template(
+        block_device_mappings=[
+            {"device_name": "xvdc", "ebs": [{"volume_type": "io1", "volume_size": 10, "iops": 300}]},
+        ]
+    )
+    plan = linked_plan(
+        [
+            ("aws_launch_template.web", {**lt, "id": "lt-0123456789abcdef0"}, None, {}),
+            (
+                "aws_instance.web",
+                state,
+                None,
+                {"launch_template": [{"id": ref("aws_launch_template.web.id")}]},
+            ),
+        ],
+        actions={"aws_launch_template.web": ["no-op"], "aws_instance.web": ["no-op"]},
+    )
+
+    web = cloudcostguard.estimate(plan).resources[1]
+
+    assert names(web) == [
+        (None, "Instance usage (Linux/UNIX, on-demand, c5.large)"),
+        ("root_block_device", "Storage (general purpose SSD, gp2)"),
+        ("ebs_block_device[0]", "Storage (provisioned IOPS SSD, io1)"),
+        ("ebs_block_device[0]", "Provisioned IOPS"),
+    ]
+
+
+def test_counted_instances_take_the_template_with_their_own_index() -> None:
+    # launch_template { id = aws_launch_template.web[count.index].id }
+    expressions = {"launch_template": [{"id": ref("aws_launch_template.web.id")}]}
+    plan = linked_plan(
+        [
+            ("aws_launch_template.web[0]", template(instance_type="m5.large"), LT_UNKNOWN, {}),
+            ("aws_launch_template.web[1]", template(instance_type="c5.large"), LT_UNKNOWN, {}),
+            ("aws_instance.web[0]", from_template(), FROM_TEMPLATE_UNKNOWN, expressions),
+            ("aws_instance.web[1]", from_template(), FROM_TEMPLATE_UNKNOWN, expressions),
+        ]
+    )
+
+    first, second = cloudcostguard.estimate(plan).resources[2:]
+
+    assert first.components[0].name == "Instance usage (Linux/UNIX, on-demand, m5.large)"
+    assert second.components[0].name == "Instance usage (Linux/UNIX, on-demand, c5.large)"
+
+
+@pytest.mark.parametrize(
+    "expressions",
+    [
+        {"launch_template": [{"id": ref("data.aws_launch_template.shared.id")}]},  # a data source
+        {"launch_template": [{"id": ref("module.templates.web_id")}]},  # a module output
+        {"launch_template": [{"id": ref("aws_launch_template.elsewhere.id")}]},  # not in this plan
+        {},
+    ],
+)
+def test_a_template_outside_the_plan_leaves_the_type_unknown(expressions: dict[str, Any]) -> None:
+    plan = linked_plan([("aws_instance.web", from_template(), FROM_TEMPLATE_UNKNOWN, expressions)])
+
+    (web,) = cloudcostguard.estimate(plan).resources
+
+    assert component(web, "Instance usage (Linux/UNIX, on-demand, unknown)").price_not_found
+
+
+def test_a_template_whose_type_is_unknown_leaves_the_type_unknown() -> None:
+    lt = template()
+    del lt["instance_type"]
+    web = priced_from_template(lt, unknown=FROM_TEMPLATE_UNKNOWN)
+
+    assert component(web, "Instance usage (Linux/UNIX, on-demand, unknown)").price_not_found
+
+
+def test_oddly_shaped_template_values_never_raise() -> None:
+    lt = template(
+        ebs_optimized=7,
+        monitoring="on",
+        placement=[None],
+        credit_specification={"cpu_credits": 1},
+        block_device_mappings=[None, "xvdc", {"device_name": 3, "ebs": [{"volume_size": "big"}]}],
+    )
+
+    web = priced_from_template(lt)
+
+    assert web.components[0].name == "Instance usage (Linux/UNIX, on-demand, m5.large)"
+    assert component(web, "Storage (general purpose SSD, gp2)", "ebs_block_device[0]").monthly_quantity == 8
+
+
+# --- on a Dedicated Host created in the same plan ---------------------------------------------------
+
+
+def test_an_instance_placed_on_a_host_of_the_plan_pays_no_compute() -> None:
+    plan = linked_plan(
+        [
+            ("aws_ec2_host.mac", {"instance_type": "mac1.metal"}, {"id": True}, {}),
+            (
+                "aws_instance.mac",
+                instance("mac1.metal"),
+                NEW_INSTANCE_UNKNOWN | {"host_id": True},
+                {"host_id": ref("aws_ec2_host.mac.id")},
+            ),
+            ("aws_instance.web", instance("m5.large"), NEW_INSTANCE_UNKNOWN | {"host_id": True}, {}),
+        ]
+    )
+
+    _, mac, web = cloudcostguard.estimate(plan).resources
+
+    assert names(mac) == [("root_block_device", "Storage (general purpose SSD, gp2)")]
+    assert web.components[0].name == "Instance usage (Linux/UNIX, on-demand, m5.large)"
