@@ -108,9 +108,6 @@ class Settings(BaseSettings):
     webhook_max_review_bytes: int = Field(
         8 * MiB, gt=0, description="Largest AdmissionReview body accepted, in bytes."
     )
-    webhook_failure_policy: Literal["Fail", "Ignore"] = Field(
-        "Fail", description="failurePolicy written into webhook configurations the operator manages."
-    )
     webhook_max_plan_bytes: int = Field(
         8 * MiB,
         gt=0,
