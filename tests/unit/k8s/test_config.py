@@ -93,15 +93,6 @@ def test_rbac_covers_what_the_handlers_use() -> None:
     assert [need for need in needed if need not in granted] == []
 
 
-def test_default_keeps_its_copy_of_the_certmanager_patch_identical() -> None:
-    def body(path: Path) -> list[dict[str, Any]]:
-        return documents(path)
-
-    assert body(CONFIG / "default" / "manager_webhook_patch.yaml") == body(
-        CONFIG / "certmanager" / "manager_webhook_patch.yaml"
-    )
-
-
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (for kustomize) is not installed")
 def test_default_overlay_builds() -> None:
     built = subprocess.run(
