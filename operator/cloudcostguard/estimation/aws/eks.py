@@ -15,19 +15,28 @@ whole hourly fee ($0.60 in us-east-1), not a supplement.
 overrides it) of the first of ``instance_types`` (EKS's default t3.medium when none), each with a
 ``disk_size`` GB gp2 disk (EKS's defaults: 20 GB, 50 GB for Windows AMIs), shown at the top level
 like Infracost does. ``capacity_type = "SPOT"`` is named spot and has no price in the on-demand
-catalog. A node group built from a launch template takes its instance type and disks from there:
-without ``instance_types`` the instance line has no price, and no disk line is added.
-Usage keys as ``aws_instance``'s: ``operating_system``, ``monthly_cpu_credit_hrs``, ``vcpu_count``,
-``reserved_instance_*``, plus ``instances``.
+catalog. Usage keys as ``aws_instance``'s: ``operating_system``, ``monthly_cpu_credit_hrs``,
+``vcpu_count``, ``reserved_instance_*``, plus ``instances``.
+
+**Launch templates.** A node group launched from an ``aws_launch_template`` of the plan
+(``launch_template { id | name = aws_launch_template.x.id | .name }``) is priced as Infracost does:
+under a sub-resource named after the template, its nodes run the template's ``instance_type`` (else
+the node group's first ``instance_types``), with the template's tenancy, detailed monitoring,
+EBS-optimized surcharge and credit specification, spot when the template's market (or the node
+group's ``capacity_type``) says so, and one volume per node for each of the template's EBS
+``block_device_mappings``. A template the plan does not hold (a data source, a module output, another
+configuration) leaves the type to ``instance_types``: without them the instance line has no price;
+and no disk line is added, since the disks come from the template or the AMI.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws import ebs, ec2
-from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.aws import ebs, ec2, linked
+from cloudcostguard.estimation.components import at_unit_price, priced
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
@@ -49,6 +58,9 @@ END_OF_STANDARD_SUPPORT: dict[tuple[int, int], date] = {
     (1, 34): date(2026, 12, 2),
     (1, 35): date(2027, 3, 27),
 }
+
+# How nested sub-resources are written (Infracost's tree; the renderers split on it).
+SUBRESOURCE_SEPARATOR = " › "
 
 DEFAULT_NODE_INSTANCE_TYPE = "t3.medium"
 DEFAULT_NODE_DISK_GB = Decimal(20)
@@ -103,6 +115,9 @@ def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
 
     instance_types = [value for value in attrs.items("instance_types") if isinstance(value, str) and value]
     uses_launch_template = bool(attrs.block("launch_template"))
+    template = ec2.launch_template(ctx) if uses_launch_template else None
+    if template is not None:
+        return _launch_template_nodes(ctx, template, count, instance_types)
     if instance_types:
         instance_type: str | None = instance_types[0]
     else:
@@ -144,5 +159,87 @@ def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
             disk = DEFAULT_WINDOWS_NODE_DISK_GB if windows else DEFAULT_NODE_DISK_GB
         components.extend(
             ebs.volume_components(ctx.catalog, ctx.region, volume_type="gp2", size_gb=disk, count=count)
+        )
+    return components
+
+
+def _launch_template_nodes(
+    ctx: PricingContext, template: linked.Linked, count: Decimal, instance_types: list[str]
+) -> list[CostComponent]:
+    """``count`` nodes as the launch template describes them, under a sub-resource named after it."""
+    attrs, lt = ctx.attrs, template.attrs
+    where = template.address
+    instance_type = lt.text("instance_type") or (instance_types[0] if instance_types else None)
+    windows = (attrs.text("ami_type") or "").upper().startswith("WINDOWS")
+    os = ec2.operating_system(
+        ctx.usage, ctx.address, ec2.OPERATING_SYSTEMS["windows"] if windows else ec2.LINUX
+    )
+    spot = (attrs.text("capacity_type") or "").upper() == "SPOT" or (
+        lt.block("instance_market_options").text("market_type") == "spot"
+    )
+    tenancy = (lt.block("placement").text("tenancy") or "default").lower()
+    hours = ctx.hours_per_month * count
+
+    components: list[CostComponent] = []
+    if tenancy != "host":  # nodes on Dedicated Hosts: the hosts are what AWS bills
+        usage = ec2.instance_usage_component(
+            ctx.catalog,
+            ctx.region,
+            instance_type=instance_type,
+            os=os,
+            purchase=ec2.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
+            tenancy=ec2.TENANCIES.get(tenancy, "Shared"),
+            hours=hours,
+        )
+        components.append(replace(usage, subresource=where))
+        if ec2.template_flag(lt.raw("ebs_optimized")) and instance_type:
+            surcharge = ctx.catalog.lookup(
+                ec2.SERVICE,
+                ctx.region,
+                productFamily="Compute Instance",
+                instanceType=instance_type,
+                usagetypeBase=f"EBSOptimized:{instance_type}",
+            )
+            if surcharge is not None or instance_type in ec2.EBS_OPTIMIZED_SURCHARGED:
+                components.append(priced("EBS-optimized usage", "hours", hours, surcharge, subresource=where))
+    if lt.block("monitoring").flag("enabled"):
+        monitoring = ec2.detailed_monitoring_component(ctx.catalog, ctx.region)
+        components.append(
+            at_unit_price(
+                monitoring.name,
+                monitoring.unit,
+                ec2.DETAILED_MONITORING_METRICS * count,
+                monitoring.price,
+                subresource=where,
+            )
+        )
+    family = ec2.burstable_family(instance_type)
+    if family is not None and instance_type is not None:
+        credits = lt.block("credit_specification").text("cpu_credits")
+        if credits is None:
+            credits = "unlimited" if family in ec2.UNLIMITED_BY_DEFAULT else "standard"
+        if credits == "unlimited":
+            credit = ec2.cpu_credit_component(
+                ctx.catalog,
+                ctx.region,
+                family=family,
+                os=os,
+                usage=ctx.usage,
+                instance_type=instance_type,
+                count=count,
+            )
+            components.append(replace(credit, subresource=where))
+    for position, (_, device) in enumerate(ec2.template_devices(lt)):
+        components.extend(
+            ebs.volume_components(
+                ctx.catalog,
+                ctx.region,
+                volume_type=device.text("volume_type"),
+                size_gb=device.decimal("volume_size"),
+                iops=device.decimal("iops"),
+                throughput_mibps=device.decimal("throughput"),
+                subresource=f"{where}{SUBRESOURCE_SEPARATOR}block_device_mapping[{position}]",
+                count=count,
+            )
         )
     return components

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import cloudcostguard
 from cloudcostguard import errors
 from cloudcostguard.estimation.aws import eks
 from tests.unit.estimation.aws.single_resource import (
@@ -15,8 +16,10 @@ from tests.unit.estimation.aws.single_resource import (
     bundled_price,
     component,
     ec2_price,
+    linked_plan,
     names,
     price_resource,
+    ref,
 )
 
 STANDARD_RATE = bundled_price(
@@ -216,3 +219,107 @@ def test_negative_counts_and_disks_are_ignored_never_refunded() -> None:
     assert workers.components[0].monthly_quantity == HOURS
     assert component(workers, "Storage (general purpose SSD, gp2)").monthly_quantity == 20
     assert workers.monthly_cost > 0
+
+
+# --- node groups launched from a launch template of the plan ---------------------------------------
+
+LT = "aws_launch_template.workers"
+GP3 = ec2_price(productFamily="Storage", volumeApiName="gp3")
+T3_CREDIT = ec2_price(productFamily="CPU Credits", usagetypeBase="CPUCredits:t3")
+MONITORING = bundled_price("AmazonCloudWatch", productFamily="Metric").unit_price
+
+
+def templated_group(
+    lt: dict[str, Any], *, by: str = "id", usage: dict[str, Any] | None = None, **group: Any
+) -> Any:
+    plan = linked_plan(
+        [
+            (LT, {"name": "workers", **lt}, {"id": True, "latest_version": True}, {}),
+            (
+                "aws_eks_node_group.workers",
+                node_group(launch_template=[{"version": "1"}], scaling_config=[{"desired_size": 3}], **group),
+                {"launch_template": [{"id": True, "name": True}]},
+                {"launch_template": [{by: ref(f"{LT}.{by}")}]},
+            ),
+        ]
+    )
+    estimate = cloudcostguard.estimate(
+        plan,
+        usage={"version": "0.1", "resource_usage": {"aws_eks_node_group.workers": usage}} if usage else None,
+    )
+    return estimate.resources[1]
+
+
+@pytest.mark.parametrize("by", ["id", "name"])
+def test_a_node_group_runs_its_templates_type_and_disks_for_each_node(by: str) -> None:
+    workers = templated_group(
+        {
+            "instance_type": "m5.large",
+            "monitoring": [{"enabled": True}],
+            "block_device_mappings": [
+                {"device_name": "/dev/xvda", "ebs": [{"volume_type": "gp3", "volume_size": 40}]}
+            ],
+        },
+        by=by,
+    )
+
+    assert names(workers) == [
+        (LT, "Instance usage (Linux/UNIX, on-demand, m5.large)"),
+        (LT, "EC2 detailed monitoring"),
+        (f"{LT} › block_device_mapping[0]", "Storage (general purpose SSD, gp3)"),
+    ]
+    assert component(workers, "Instance usage (Linux/UNIX, on-demand, m5.large)", LT).monthly_cost == (
+        3 * HOURS * M5_LARGE
+    )
+    assert component(workers, "EC2 detailed monitoring", LT).monthly_cost == 3 * 7 * MONITORING
+    assert workers.monthly_cost == 3 * HOURS * M5_LARGE + 3 * 7 * MONITORING + 3 * 40 * GP3
+
+
+def test_a_template_without_a_type_takes_the_node_groups_first_instance_type() -> None:
+    workers = templated_group({"block_device_mappings": []}, instance_types=["m5.large", "c5.large"])
+
+    assert names(workers) == [(LT, "Instance usage (Linux/UNIX, on-demand, m5.large)")]
+
+
+def test_burstable_nodes_from_a_template_pay_credits_unless_the_template_says_standard() -> None:
+    unlimited = templated_group({"instance_type": "t3.medium"}, usage={"monthly_cpu_credit_hrs": 10})
+    standard = templated_group(
+        {"instance_type": "t3.medium", "credit_specification": [{"cpu_credits": "standard"}]},
+        usage={"monthly_cpu_credit_hrs": 10},
+    )
+
+    # 3 nodes × 10 hours × 2 vCPUs (t3.medium)
+    assert component(unlimited, "CPU credits", LT).monthly_cost == 3 * 10 * 2 * T3_CREDIT
+    assert [name for _, name in names(standard)] == ["Instance usage (Linux/UNIX, on-demand, t3.medium)"]
+
+
+@pytest.mark.parametrize(
+    ("lt", "group"),
+    [
+        ({"instance_type": "m5.large", "instance_market_options": [{"market_type": "spot"}]}, {}),
+        ({"instance_type": "m5.large"}, {"capacity_type": "SPOT"}),
+    ],
+)
+def test_spot_nodes_from_a_template_are_named_spot_without_an_on_demand_price(
+    lt: dict[str, Any], group: dict[str, Any]
+) -> None:
+    workers = templated_group(lt, **group)
+
+    assert component(workers, "Instance usage (Linux/UNIX, spot, m5.large)", LT).price_not_found
+
+
+def test_a_template_outside_the_plan_leaves_the_node_group_as_before() -> None:
+    plan = linked_plan(
+        [
+            (
+                "aws_eks_node_group.workers",
+                node_group(launch_template=[{"version": "1"}], scaling_config=[{"desired_size": 3}]),
+                {"launch_template": [{"id": True}]},
+                {"launch_template": [{"id": ref("data.aws_launch_template.shared.id")}]},
+            )
+        ]
+    )
+
+    (workers,) = cloudcostguard.estimate(plan).resources
+
+    assert names(workers) == [(None, "Instance usage (Linux/UNIX, on-demand, unknown)")]
