@@ -9,8 +9,10 @@ Volume pricing (AWS EBS pricing page; Infracost's component names and units):
   64,000), each a separate product in the offer files;
 * ``standard`` (magnetic) pays per million I/O requests (usage ``monthly_standard_io_requests``).
 
-Snapshots pay for their storage (the source volume's size, 8 GB when unknown, as Infracost does) and,
-from usage, fast snapshot restore hours and EBS direct API requests.
+Snapshots pay for their storage and, from usage, fast snapshot restore hours and EBS direct API
+requests. A new snapshot's ``volume_size`` is unknown until it exists: it is then the size planned
+for the ``aws_ebs_volume`` its ``volume_id`` refers to (the plan's configuration references, as
+Infracost does), else 8 GB.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.aws import linked
 from cloudcostguard.estimation.components import at_unit_price, priced
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
@@ -197,6 +200,15 @@ def price_ebs_volume(ctx: PricingContext) -> list[CostComponent]:
     )
 
 
+def snapshot_size(ctx: PricingContext) -> Decimal:
+    """The snapshot's own size; else its source volume's planned size; else the 8 GB default."""
+    size = ctx.attrs.decimal("volume_size")
+    if size is None or size <= 0:
+        for volume in linked.referred(ctx, "volume_id", "aws_ebs_volume"):
+            size = volume.attrs.decimal("size")
+    return size if size is not None and size > 0 else DEFAULT_VOLUME_SIZE_GB
+
+
 @pricer("aws_ebs_snapshot")
 def price_ebs_snapshot(ctx: PricingContext) -> list[CostComponent]:
     """Usage keys: ``fast_snapshot_restore_hours``, ``monthly_list_block_requests``,
@@ -213,13 +225,12 @@ def price_ebs_snapshot(ctx: PricingContext) -> list[CostComponent]:
         value = ctx.usage.decimal(key)
         return None if value is None else value / ONE_THOUSAND
 
-    size = ctx.attrs.decimal("volume_size")
     direct_api = "EBS direct API Requests"
     return [
         priced(
             "EBS snapshot storage",
             "GB",
-            size if size is not None and size > 0 else DEFAULT_VOLUME_SIZE_GB,
+            snapshot_size(ctx),
             lookup("Storage Snapshot", "EBS:SnapshotUsage"),
         ),
         priced(

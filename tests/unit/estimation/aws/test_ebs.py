@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+import pytest
+
+import cloudcostguard
+from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceRecord
-from tests.unit.estimation.aws.single_resource import component, ec2_price, names, price_resource
+from tests.unit.estimation.aws.single_resource import (
+    component,
+    ec2_price,
+    linked_plan,
+    names,
+    price_resource,
+    ref,
+)
 
 GP3_STORAGE = {"productFamily": "Storage", "volumeApiName": "gp3", "usagetypeBase": "EBS:VolumeUsage.gp3"}
 GP3_IOPS = {
@@ -180,3 +192,83 @@ def test_snapshot_usage_is_counted_in_thousands_of_requests() -> None:
         productFamily="Fast Snapshot Restore", usagetypeBase="EBS:FastSnapshotRestore"
     )
     assert component(snapshot, "EBS snapshot storage").monthly_quantity == 100
+
+
+# --- a new snapshot's size comes from the volume its volume_id refers to -----------------------------
+
+SNAPSHOT_GB = ec2_price(productFamily="Storage Snapshot", usagetypeBase="EBS:SnapshotUsage")
+NEW_SNAPSHOT_UNKNOWN = {"volume_id": True, "volume_size": True, "id": True}
+
+
+def snapshot_storage(plan: dict[str, Any], address: str = "aws_ebs_snapshot.data") -> CostComponent:
+    (snapshot,) = [r for r in cloudcostguard.estimate(plan).resources if r.address == address]
+    return component(snapshot, "EBS snapshot storage")
+
+
+def test_a_new_snapshot_of_a_new_volume_is_the_volumes_planned_size() -> None:
+    plan = linked_plan(
+        [
+            ("aws_ebs_volume.data", {"size": 250, "type": "gp3"}, {"id": True}, {}),
+            ("aws_ebs_snapshot.data", {}, NEW_SNAPSHOT_UNKNOWN, {"volume_id": ref("aws_ebs_volume.data.id")}),
+        ]
+    )
+
+    storage = snapshot_storage(plan)
+
+    assert (storage.monthly_quantity, storage.monthly_cost) == (250, 250 * SNAPSHOT_GB)
+
+
+def test_snapshots_of_counted_volumes_take_their_own_volumes_size() -> None:
+    expressions = {"volume_id": ref("aws_ebs_volume.data.id")}  # aws_ebs_volume.data[count.index].id
+    plan = linked_plan(
+        [
+            ("aws_ebs_volume.data[0]", {"size": 100}, {"id": True}, {}),
+            ("aws_ebs_volume.data[1]", {"size": 300}, {"id": True}, {}),
+            ("aws_ebs_snapshot.data[0]", {}, NEW_SNAPSHOT_UNKNOWN, expressions),
+            ("aws_ebs_snapshot.data[1]", {}, NEW_SNAPSHOT_UNKNOWN, expressions),
+        ]
+    )
+
+    assert snapshot_storage(plan, "aws_ebs_snapshot.data[0]").monthly_quantity == 100
+    assert snapshot_storage(plan, "aws_ebs_snapshot.data[1]").monthly_quantity == 300
+
+
+def test_the_snapshots_own_known_size_wins_over_its_volumes() -> None:
+    plan = linked_plan(
+        [
+            ("aws_ebs_volume.data", {"size": 250}, {"id": True}, {}),
+            (
+                "aws_ebs_snapshot.data",
+                {"volume_size": 40},
+                {"id": True},
+                {"volume_id": ref("aws_ebs_volume.data.id")},
+            ),
+        ]
+    )
+
+    assert snapshot_storage(plan).monthly_quantity == 40
+
+
+@pytest.mark.parametrize(
+    ("volume", "expressions"),
+    [
+        ({"size": 250}, {"volume_id": ref("data.aws_ebs_volume.data.id")}),  # a data source
+        (
+            {"snapshot_id": "snap-1"},
+            {"volume_id": ref("aws_ebs_volume.data.id")},
+        ),  # size from a snapshot: unknown
+        ({"size": "big"}, {"volume_id": ref("aws_ebs_volume.data.id")}),
+        ({"size": 250}, {}),
+    ],
+)
+def test_a_volume_size_the_plan_does_not_know_falls_back_to_8_gb(
+    volume: dict[str, Any], expressions: dict[str, Any]
+) -> None:
+    plan = linked_plan(
+        [
+            ("aws_ebs_volume.data", volume, {"id": True, "size": "size" not in volume}, {}),
+            ("aws_ebs_snapshot.data", {}, NEW_SNAPSHOT_UNKNOWN, expressions),
+        ]
+    )
+
+    assert snapshot_storage(plan).monthly_quantity == 8
