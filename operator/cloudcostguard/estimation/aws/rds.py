@@ -4,14 +4,23 @@ Usage keys (Infracost's): ``additional_backup_storage_gb``, ``monthly_standard_i
 storage), ``monthly_additional_performance_insights_requests``, ``monthly_cpu_credit_hrs`` and
 ``vcpu_count`` (db.t3/db.t4g unlimited mode), ``reserved_instance_term`` and
 ``reserved_instance_payment_option``.
+
+**Read replicas.** A replica's ``engine`` is unknown at plan time (it comes from its source): when
+``replicate_source_db`` refers to an ``aws_db_instance`` of the plan, the engine is the source's
+planned one (a replica of a replica follows the chain), as Infracost does. Beyond Infracost, which
+takes the engine alone, an unknown ``engine_version`` and ``license_model`` come from the source too:
+AWS creates a replica with its source's version and license, and the version decides Extended
+Support. Storage and Multi-AZ stay the replica's own (20 GB when unknown).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
+from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.aws import linked
 from cloudcostguard.estimation.components import priced
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
@@ -32,6 +41,8 @@ GP3_SMALL_BASELINE_IOPS = Decimal(3000)
 GP3_LARGE_BASELINE_IOPS = Decimal(12000)
 # Performance Insights keeps 7 days for free; a longer retention is billed per vCPU.
 PI_FREE_RETENTION_DAYS = 7
+# How far a chain of replicas is followed to its source (AWS allows replicas of replicas, a few deep).
+MAX_REPLICA_HOPS = 4
 
 # Terraform engine name → (offer-file databaseEngine, databaseEdition or None).
 _ENGINES: dict[str, tuple[str, str | None]] = {
@@ -91,7 +102,16 @@ _STORAGE = {
 def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
     attrs, usage = ctx.attrs, ctx.usage
     instance_class = attrs.text("instance_class")
-    engine = (attrs.text("engine") or "").lower()
+    engine_name = attrs.text("engine")
+    engine_version = attrs.text("engine_version")
+    license_value = attrs.text("license_model")
+    if engine_name is None:
+        source = replica_source(ctx)
+        if source is not None:
+            engine_name = source.text("engine")
+            engine_version = engine_version or source.text("engine_version")
+            license_value = license_value or source.text("license_model")
+    engine = (engine_name or "").lower()
     multi_az = attrs.flag("multi_az", False) is True
     deployment = "Multi-AZ" if multi_az else "Single-AZ"
     database_engine, edition = _ENGINES.get(engine, (None, None))
@@ -105,6 +125,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
             database_engine=database_engine,
             edition=edition,
             deployment=deployment,
+            license_value=license_value,
         )
     ]
 
@@ -218,7 +239,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
             )
         )
 
-    extended = _extended_support(ctx, engine, attrs.text("engine_version"), vcpus)
+    extended = _extended_support(ctx, engine, engine_version, vcpus)
     if extended is not None:
         components.append(extended)
     return components
@@ -232,6 +253,7 @@ def _instance(
     database_engine: str | None,
     edition: str | None,
     deployment: str,
+    license_value: str | None,
 ) -> CostComponent:
     reserved = ctx.usage.text("reserved_instance_term") is not None
     name = f"Database instance ({'reserved' if reserved else 'on-demand'}, {deployment}, {instance_class})"
@@ -248,7 +270,7 @@ def _instance(
     }
     if edition is not None:
         query["databaseEdition"] = edition
-    license_model = _LICENSE_MODELS.get((ctx.attrs.text("license_model") or "").lower())
+    license_model = _LICENSE_MODELS.get((license_value or "").lower())
     if license_model is None and database_engine in _OPEN_SOURCE:
         license_model = "No license required"
     elif license_model is None and database_engine in ("Oracle", "SQL Server"):
@@ -260,6 +282,21 @@ def _instance(
         # Aurora instances come as standard and I/O-optimized products with the same attributes otherwise.
         query["usagetypeBase"] = f"InstanceUsage:{instance_class}"
     return priced(name, "hours", ctx.hours_per_month, ctx.catalog.lookup(SERVICE, ctx.region, **query))
+
+
+def replica_source(ctx: PricingContext) -> Attributes | None:
+    """The planned values of the instance whose engine this replica runs: the one
+    ``replicate_source_db`` refers to, or its own source when that is a replica too."""
+    current = ctx
+    for _ in range(MAX_REPLICA_HOPS):
+        found = linked.referred(current, "replicate_source_db", "aws_db_instance")
+        if not found:
+            return None
+        source = found[0]
+        if source.attrs.text("engine") is not None:
+            return source.attrs
+        current = replace(ctx, address=source.address, attrs=source.attrs)
+    return None
 
 
 def _storage_price(ctx: PricingContext, storage: _Storage, deployment: str, multi_az: bool) -> Price | None:

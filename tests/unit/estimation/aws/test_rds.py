@@ -10,6 +10,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 import cloudcostguard
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.aws import rds
@@ -18,6 +20,7 @@ from cloudcostguard.estimation.registry import PricingContext
 from cloudcostguard.estimation.usage import ResourceUsage
 from cloudcostguard.pricing.catalog import InMemoryCatalog, Price, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from tests.unit.estimation.aws.single_resource import linked_plan, ref
 
 D = Decimal
 HOURS = D(730)
@@ -401,3 +404,137 @@ def test_negative_sizes_count_as_unset_rather_than_as_negative_costs() -> None:
     )
     assert components["Storage (general purpose SSD, gp2)"].monthly_quantity == D(20)
     assert all((c.monthly_cost or 0) >= 0 for c in components.values())
+
+
+# --- read replicas of an instance in the plan ---------------------------------------------------------
+
+REPLICA_UNKNOWN = {
+    "engine": True,
+    "engine_version": True,
+    "license_model": True,
+    "allocated_storage": True,
+    "replicate_source_db": True,
+}
+SOURCE_REFERENCE = {"replicate_source_db": ref("aws_db_instance.primary.id")}
+
+
+def _replica_components(
+    source: dict[str, Any],
+    *,
+    replica: dict[str, Any] | None = None,
+    expressions: dict[str, Any] | None = None,
+    catalog: PriceCatalog | None = None,
+    as_of: date | None = None,
+) -> dict[str, CostComponent]:
+    plan = linked_plan(
+        [
+            ("aws_db_instance.primary", source, {"id": True}, {}),
+            (
+                "aws_db_instance.replica",
+                replica if replica is not None else {"instance_class": "db.t3.large"},
+                REPLICA_UNKNOWN,
+                SOURCE_REFERENCE if expressions is None else expressions,
+            ),
+        ]
+    )
+    resources = cloudcostguard.estimate(plan, catalog=catalog, as_of=as_of).resources
+    return {component.name: component for component in resources[1].components}
+
+
+def test_a_replica_runs_its_sources_engine() -> None:
+    components = _replica_components({"engine": "mysql", "instance_class": "db.m5.xlarge"})
+
+    instance = components["Database instance (on-demand, Single-AZ, db.t3.large)"]
+    assert instance.monthly_cost == HOURS * _instance_rate("db.t3.large", "MySQL", "Single-AZ")
+    # Its own storage (unknown: 20 GB), not the source's.
+    assert components["Storage (general purpose SSD, gp2)"].monthly_quantity == D(20)
+
+
+def test_a_replica_of_a_replica_follows_the_chain_to_the_engine() -> None:
+    plan = linked_plan(
+        [
+            (
+                "aws_db_instance.primary",
+                {"engine": "postgres", "instance_class": "db.t3.large"},
+                {"id": True},
+                {},
+            ),
+            ("aws_db_instance.first", {"instance_class": "db.t3.large"}, REPLICA_UNKNOWN, SOURCE_REFERENCE),
+            (
+                "aws_db_instance.second",
+                {"instance_class": "db.t3.large"},
+                REPLICA_UNKNOWN,
+                {"replicate_source_db": ref("aws_db_instance.first.arn")},
+            ),
+        ]
+    )
+
+    second = cloudcostguard.estimate(plan).resources[2]
+
+    instance = second.components[0]
+    assert instance.monthly_cost == HOURS * _instance_rate("db.t3.large", "PostgreSQL", "Single-AZ")
+
+
+def test_a_replica_takes_its_sources_engine_version_for_extended_support() -> None:
+    catalog = _catalog(
+        _instance_record("MySQL", licenseModel="No license required"),
+        ({"usagetype": "ExtendedSupport:Yr1-Yr2:MySQL5.7"}, "vCPU-Hours", "0.1"),
+    )
+
+    components = _replica_components(
+        {"engine": "mysql", "engine_version": "5.7.44", "instance_class": "db.m5.large"},
+        replica={"instance_class": "db.m5.large"},
+        catalog=catalog,
+        as_of=date(2025, 9, 1),
+    )
+
+    extended = components["Extended support (year 1)"]
+    assert (extended.monthly_quantity, extended.monthly_cost) == (D(2) * HOURS, D("146.0"))
+
+
+def test_a_replica_takes_its_sources_license_model() -> None:
+    # Only the bring-your-own-license product exists here: a license-included query finds nothing.
+    catalog = _catalog(
+        _instance_record("Oracle", databaseEdition="Standard Two", licenseModel="Bring your own license")
+    )
+    name = "Database instance (on-demand, Single-AZ, db.m5.large)"
+
+    byol = _replica_components(
+        {"engine": "oracle-se2", "license_model": "bring-your-own-license", "instance_class": "db.m5.large"},
+        replica={"instance_class": "db.m5.large"},
+        catalog=catalog,
+    )
+    included = _replica_components(
+        {"engine": "oracle-se2", "instance_class": "db.m5.large"},
+        replica={"instance_class": "db.m5.large"},
+        catalog=catalog,
+    )
+
+    assert byol[name].monthly_cost == HOURS * D("1.5")
+    assert included[name].price_not_found  # oracle-se2 defaults to license included
+
+
+def test_a_replicas_own_known_engine_wins() -> None:
+    components = _replica_components(
+        {"engine": "mysql", "instance_class": "db.t3.large"},
+        replica={"engine": "postgres", "instance_class": "db.t3.large"},
+    )
+
+    instance = components["Database instance (on-demand, Single-AZ, db.t3.large)"]
+    assert instance.monthly_cost == HOURS * _instance_rate("db.t3.large", "PostgreSQL", "Single-AZ")
+
+
+@pytest.mark.parametrize(
+    "expressions",
+    [
+        {"replicate_source_db": ref("data.aws_db_instance.shared.id")},  # a data source
+        {"replicate_source_db": ref("aws_db_instance.elsewhere.id")},  # not in this plan
+        {"replicate_source_db": {"constant_value": "arn:aws:rds:us-west-2:123456789012:db:main"}},
+    ],
+)
+def test_a_source_the_plan_does_not_hold_leaves_the_engine_unknown(expressions: dict[str, Any]) -> None:
+    components = _replica_components(
+        {"engine": "mysql", "instance_class": "db.t3.large"}, expressions=expressions
+    )
+
+    assert components["Database instance (on-demand, Single-AZ, db.t3.large)"].price_not_found
