@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 import asyncpg
 import orjson
@@ -388,38 +390,85 @@ async def test_the_bundled_snapshot_imports_and_exports_unchanged(store_url: str
     assert result.price_count == len(records)
 
 
-async def test_a_killed_load_is_abandoned_never_current_and_pruned(
-    store_url: str, settings: Settings, tmp_path: Path
-) -> None:
-    before = await load_offer_files(store_url, settings, _files(S3_EXCERPT))
-    fifo = tmp_path / "offer.fifo"
+async def _load_from_a_pipe(
+    store_url: str, settings: Settings, fifo: Path, payload: bytes
+) -> tuple[subprocess.Popen[bytes], BinaryIO]:
+    """``pricing load FIFO`` in a child process, fed half of ``payload``; returns once it is loading."""
     os.mkfifo(fifo)
-    payload = orjson.dumps(synthetic_ec2_offer(2000))
     env = {**os.environ, "CCG_DATABASE_URL": store_url, "CCG_DB_CONNECT_TIMEOUT": "2"}
-    process = subprocess.Popen(  # noqa: ASYNC220 - the child is killed below, never awaited for long
+    process = subprocess.Popen(  # noqa: ASYNC220 - the tests end it within seconds
         [sys.executable, "-m", "cloudcostguard", "pricing", "load", str(fifo)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    writer: BinaryIO = await asyncio.to_thread(fifo.open, "wb")
+    await asyncio.to_thread(writer.write, payload[: len(payload) // 2])
+    await asyncio.to_thread(writer.flush)
+    deadline = time.monotonic() + 20
+    while not any(v.state == "loading" for v in await _versions(store_url, settings)):
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline, "the load never started"
+        await asyncio.sleep(0.1)
+    return process, writer
+
+
+def _end(process: subprocess.Popen[bytes], writer: BinaryIO) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(10)
+    if process.stderr:
+        process.stderr.close()
+    with contextlib.suppress(BrokenPipeError):
+        writer.close()
+
+
+async def test_an_interrupted_load_is_marked_failed_and_never_current(
+    store_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    before = await load_offer_files(store_url, settings, _files(S3_EXCERPT))
+    payload = orjson.dumps(synthetic_ec2_offer(2000))
+    process, writer = await _load_from_a_pipe(store_url, settings, tmp_path / "offer.fifo", payload)
     try:
-        writer = await asyncio.to_thread(fifo.open, "wb")
-        await asyncio.to_thread(writer.write, payload[: len(payload) // 2])
-        await asyncio.to_thread(writer.flush)
-        deadline = time.monotonic() + 20
-        while not any(v.state == "loading" for v in await _versions(store_url, settings)):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the load never started"
-            await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+
+        def rest() -> None:  # the load notices at its next step, once the data flows again
+            with contextlib.suppress(BrokenPipeError):
+                writer.write(payload[len(payload) // 2 :])
+                writer.close()
+
+        feeding = asyncio.ensure_future(asyncio.to_thread(rest))
+        code = await asyncio.to_thread(process.wait, 30)
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        await asyncio.wait_for(feeding, 10)
+    finally:
+        _end(process, writer)
+
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    versions = await _versions(store_url, settings)
+    assert [(v.state, v.error, v.is_current) for v in versions] == [
+        ("failed", "interrupted", False),
+        ("ready", None, True),
+    ]
+    assert versions[1].id == before.version_id
+    assert await _tables(store_url, settings) == {
+        f"ccg_product_v{before.version_id}",
+        f"ccg_price_v{before.version_id}",
+    }
+
+
+async def test_a_killed_load_is_abandoned_never_current_and_pruned(
+    store_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    before = await load_offer_files(store_url, settings, _files(S3_EXCERPT))
+    payload = orjson.dumps(synthetic_ec2_offer(2000))
+    process, writer = await _load_from_a_pipe(store_url, settings, tmp_path / "offer.fifo", payload)
+    try:
         process.send_signal(signal.SIGKILL)
         await asyncio.to_thread(process.wait, 10)
-        writer.close()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        if process.stderr:
-            process.stderr.close()
+        _end(process, writer)
 
     versions = await _versions(store_url, settings)
     assert [(v.state, v.is_current) for v in versions] == [("abandoned", False), ("ready", True)]

@@ -310,6 +310,10 @@ async def _load(
             return result
     except BaseException as err:
         if version_id is not None:
+            # Both connections go first: a COPY still open on either holds a lock on the tables
+            # that the clean-up drops.
+            await pool.close_quietly(second, grace=2.0)
+            second = None
             await _discard(dsn, settings, main, version_id, err)
         raise
     finally:
