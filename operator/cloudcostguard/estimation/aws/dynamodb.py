@@ -6,12 +6,20 @@ Usage keys (Infracost's): ``monthly_write_request_units``, ``monthly_read_reques
 
 DynamoDB's free tier (25 WCU, 25 RCU, 25 GB, 2.5M stream reads) is per account and region, not per
 table, so a table is priced at the first paid rate, as Infracost does.
+
+A provisioned table scaled by an ``aws_appautoscaling_target`` of the plan (dimension
+``dynamodb:table:WriteCapacityUnits`` or ``ReadCapacityUnits``) is priced at the target's
+``min_capacity`` under "Write capacity unit (WCU, autoscaling)" / "Read capacity unit (RCU,
+autoscaling)", flagged usage-based, as Infracost does (see ``appautoscaling.py``). Global table
+replicas keep the table's configured write capacity, as in Infracost.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
+from cloudcostguard.estimation.aws import appautoscaling
 from cloudcostguard.estimation.components import at_unit_price
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
@@ -59,18 +67,23 @@ def price_dynamodb_table(ctx: PricingContext) -> list[CostComponent]:
             ),
         ]
     else:
+        writes, reads = _scaled_capacity(ctx, write_capacity, _capacity(attrs.decimal("read_capacity")))
         components += [
             at_unit_price(
-                "Write capacity unit (WCU)",
+                "Write capacity unit (WCU, autoscaling)"
+                if writes.autoscaled
+                else "Write capacity unit (WCU)",
                 "WCU",
-                write_capacity,
+                writes.units,
                 per_month(rate("Provisioned IOPS", f"{prefix}WriteCapacityUnit-Hrs", group="DDB-WriteUnits")),
+                usage_based=writes.autoscaled,
             ),
             at_unit_price(
-                "Read capacity unit (RCU)",
+                "Read capacity unit (RCU, autoscaling)" if reads.autoscaled else "Read capacity unit (RCU)",
                 "RCU",
-                _capacity(attrs.decimal("read_capacity")),
+                reads.units,
                 per_month(rate("Provisioned IOPS", f"{prefix}ReadCapacityUnit-Hrs", group="DDB-ReadUnits")),
+                usage_based=reads.autoscaled,
             ),
         ]
     components.append(
@@ -162,6 +175,31 @@ def price_dynamodb_table(ctx: PricingContext) -> list[CostComponent]:
                 )
             )
     return components
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    units: Decimal | None
+    autoscaled: bool = False
+
+
+WRITE_DIMENSION = "dynamodb:table:WriteCapacityUnits"
+READ_DIMENSION = "dynamodb:table:ReadCapacityUnits"
+
+
+def _scaled_capacity(
+    ctx: PricingContext, writes: Decimal | None, reads: Decimal | None
+) -> tuple[Capacity, Capacity]:
+    """The table's write and read capacity: an autoscaling target's minimum where one scales it."""
+    write, read = Capacity(writes), Capacity(reads)
+    name = ctx.attrs.text("name")
+    for target in appautoscaling.scaling_targets(ctx, f"table/{name}" if name else None):
+        # A minimum unknown at plan time leaves the table's own figure as the best guess.
+        if target.dimension == WRITE_DIMENSION:
+            write = Capacity(target.min_capacity if target.min_capacity is not None else writes, True)
+        elif target.dimension == READ_DIMENSION:
+            read = Capacity(target.min_capacity if target.min_capacity is not None else reads, True)
+    return write, read
 
 
 def _capacity(value: Decimal | None) -> Decimal | None:

@@ -2,17 +2,30 @@
 
 Usage keys (Infracost's): ``snapshot_storage_size_gb``, ``reserved_instance_term``,
 ``reserved_instance_payment_option``.
+
+A replication group scaled by an ``aws_appautoscaling_target`` of the plan runs, as Infracost prices
+it, the target's ``min_capacity`` shards (dimension ``elasticache:replication-group:NodeGroups``) or
+replicas per shard (``...:Replicas``), under "ElastiCache (on-demand, NODE_TYPE, autoscaling)",
+flagged usage-based (see ``appautoscaling.py``). Replicas only count in cluster mode (shards), as in
+Infracost.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from cloudcostguard.estimation.aws import appautoscaling
 from cloudcostguard.estimation.components import priced
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
 SERVICE = "AmazonElastiCache"
+
+NODE_GROUPS_DIMENSION = "elasticache:replication-group:NodeGroups"
+REPLICAS_DIMENSION = "elasticache:replication-group:Replicas"
+# Application Auto Scaling allows up to 500 shards and 5 replicas per shard; a minimum beyond that is
+# garbage, not a bill.
+MAX_SCALED_CAPACITY = 500
 
 # Engines that keep snapshots (Memcached has none); the first snapshot is free.
 _SNAPSHOT_ENGINES = frozenset({"redis", "valkey"})
@@ -44,10 +57,19 @@ def price_elasticache_replication_group(ctx: PricingContext) -> list[CostCompone
     attrs = ctx.attrs
     cluster_mode = attrs.block("cluster_mode")  # provider < 5 spelled the sharding settings this way
     node_groups = attrs.integer("num_node_groups") or cluster_mode.integer("num_node_groups") or 0
+    replicas = attrs.integer("replicas_per_node_group")
+    if replicas is None:
+        replicas = cluster_mode.integer("replicas_per_node_group") or 0
+    autoscaled = False
+    group_id = attrs.text("replication_group_id")
+    for target in appautoscaling.scaling_targets(ctx, f"replication-group/{group_id}" if group_id else None):
+        if target.dimension == NODE_GROUPS_DIMENSION:
+            autoscaled = True
+            node_groups = _scaled_count(target.min_capacity, node_groups)
+        elif target.dimension == REPLICAS_DIMENSION:
+            autoscaled = True
+            replicas = _scaled_count(target.min_capacity, replicas)
     if node_groups > 0:
-        replicas = attrs.integer("replicas_per_node_group")
-        if replicas is None:
-            replicas = cluster_mode.integer("replicas_per_node_group") or 0
         nodes = node_groups * (max(replicas, 0) + 1)  # each shard: a primary and its replicas
     else:
         nodes = max(attrs.integer("num_cache_clusters") or attrs.integer("number_cache_clusters") or 1, 1)
@@ -57,14 +79,29 @@ def price_elasticache_replication_group(ctx: PricingContext) -> list[CostCompone
         (attrs.text("engine") or "redis").lower(),
         Decimal(nodes),
         attrs.integer("snapshot_retention_limit", 0) or 0,
+        autoscaled=autoscaled,
     )
 
 
+def _scaled_count(minimum: Decimal | None, configured: int) -> int:
+    """A target's minimum as a count; an unknown, fractional or absurd one leaves the configured count."""
+    if minimum is None or minimum != minimum.to_integral_value() or minimum > MAX_SCALED_CAPACITY:
+        return configured
+    return int(minimum)
+
+
 def _cache_components(
-    ctx: PricingContext, node_type: str | None, engine: str, nodes: Decimal, snapshot_retention: int
+    ctx: PricingContext,
+    node_type: str | None,
+    engine: str,
+    nodes: Decimal,
+    snapshot_retention: int,
+    *,
+    autoscaled: bool = False,
 ) -> list[CostComponent]:
     reserved = ctx.usage.text("reserved_instance_term") is not None
-    name = f"ElastiCache ({'reserved' if reserved else 'on-demand'}, {node_type})"
+    details = ", autoscaling" if autoscaled else ""
+    name = f"ElastiCache ({'reserved' if reserved else 'on-demand'}, {node_type}{details})"
     price = None
     if not reserved and node_type is not None:
         # The catalog holds on-demand prices only: a reservation's price is reported missing.
@@ -75,7 +112,7 @@ def _cache_components(
             instanceType=node_type,
             cacheEngine=engine.capitalize(),
         )
-    components = [priced(name, "hours", nodes * ctx.hours_per_month, price)]
+    components = [priced(name, "hours", nodes * ctx.hours_per_month, price, usage_based=autoscaled)]
     if engine in _SNAPSHOT_ENGINES and snapshot_retention > 1:
         snapshot_gb = ctx.usage.decimal("snapshot_storage_size_gb")
         components.append(

@@ -73,9 +73,11 @@ def referred(ctx: PricingContext, attribute: str, *resource_types: str) -> list[
     return found
 
 
-def referrers(ctx: PricingContext, *sources: tuple[str, str]) -> list[Linked]:
+def referrers(ctx: PricingContext, *sources: tuple[str, str], every_instance: bool = False) -> list[Linked]:
     """The resources that refer to ``ctx``'s resource: ``sources`` are (resource type, attribute path)
-    pairs such as ``("aws_nat_gateway", "allocation_id")``. Each referring instance once per path."""
+    pairs such as ``("aws_nat_gateway", "allocation_id")``. Each referring instance once per path:
+    those whose instance key matches ours, or with ``every_instance`` all of the module instance (for
+    callers that match instances by known values, falling back on ``key_matches``)."""
     references = ctx.references
     if references is None:
         return []
@@ -87,11 +89,19 @@ def referrers(ctx: PricingContext, *sources: tuple[str, str]) -> list[Linked]:
         if (reference.source_type, reference.attribute) not in wanted:
             continue
         candidates = _planned_in_module(references.changes_of(reference.source), own_module)
-        for change in _matching_key(candidates, own_key):
+        for change in candidates if every_instance else _matching_key(candidates, own_key):
             if (change.address, reference.attribute) not in seen:
                 seen.add((change.address, reference.attribute))
                 found.append(_linked(change, reference.source_type, reference.attribute))
     return found
+
+
+def key_matches(ctx: PricingContext, other: Linked) -> bool:
+    """Whether ``other`` may be linked to ``ctx``'s instance by the keys alone: either has no key, or
+    both have the same."""
+    own_key = _module_and_key(ctx.address, ctx.resource_type)[1]
+    their_key = _key_of(other.address)
+    return own_key is None or their_key is None or own_key == their_key
 
 
 def known_values(linked: Linked, path: str | None = None) -> list[Any] | None:

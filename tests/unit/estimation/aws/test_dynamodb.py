@@ -9,6 +9,7 @@ import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from tests.unit.estimation.aws.single_resource import linked_plan, ref
 
 D = Decimal
 HOURS = D(730)
@@ -217,3 +218,126 @@ def test_a_negative_capacity_counts_as_unknown_rather_than_as_a_negative_cost() 
     components = _components({"write_capacity": -20, "read_capacity": 5})
     assert components["Write capacity unit (WCU)"].monthly_cost is None
     assert components["Read capacity unit (RCU)"].monthly_quantity == D(5)
+
+
+# --- scaled by an aws_appautoscaling_target of the plan ------------------------------------------------
+
+WCU_RATE = _rate(productFamily="Provisioned IOPS", usagetypeBase="WriteCapacityUnit-Hrs")
+RCU_RATE = _rate(productFamily="Provisioned IOPS", usagetypeBase="ReadCapacityUnit-Hrs")
+TABLE = {"billing_mode": "PROVISIONED", "name": "scores", "write_capacity": 20, "read_capacity": 30}
+TARGET_UNKNOWN = {"id": True, "arn": True}
+
+
+def target(dimension: str, minimum: Any, resource_id: str | None = "table/scores") -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "service_namespace": "dynamodb",
+        "scalable_dimension": f"dynamodb:table:{dimension}",
+        "min_capacity": minimum,
+        "max_capacity": 100,
+    }
+    if resource_id is not None:
+        values["resource_id"] = resource_id
+    return values
+
+
+def scaled_table(
+    *targets: tuple[str, dict[str, Any]], values: dict[str, Any] | None = None
+) -> dict[str, CostComponent]:
+    expressions = {"resource_id": ref("aws_dynamodb_table.scores.name")}
+    plan = linked_plan(
+        [("aws_dynamodb_table.scores", values or TABLE, {"id": True}, {})]
+        + [(address, after, TARGET_UNKNOWN, expressions) for address, after in targets]
+    )
+    table = cloudcostguard.estimate(plan).resources[0]
+    return {c.name: c for c in table.components}
+
+
+def test_a_table_scaled_by_targets_of_the_plan_pays_their_minimum_capacity() -> None:
+    components = scaled_table(
+        ("aws_appautoscaling_target.writes", target("WriteCapacityUnits", 6)),
+        ("aws_appautoscaling_target.reads", target("ReadCapacityUnits", 5)),
+    )
+
+    wcu = components["Write capacity unit (WCU, autoscaling)"]
+    rcu = components["Read capacity unit (RCU, autoscaling)"]
+    assert (wcu.monthly_quantity, wcu.monthly_cost, wcu.usage_based) == (6, 6 * HOURS * WCU_RATE, True)
+    assert (rcu.monthly_quantity, rcu.monthly_cost, rcu.usage_based) == (5, 5 * HOURS * RCU_RATE, True)
+    assert "Write capacity unit (WCU)" not in components
+
+
+def test_only_the_scaled_dimension_changes() -> None:
+    components = scaled_table(("aws_appautoscaling_target.reads", target("ReadCapacityUnits", 56)))
+
+    assert components["Write capacity unit (WCU)"].monthly_cost == 20 * HOURS * WCU_RATE
+    assert components["Read capacity unit (RCU, autoscaling)"].monthly_cost == 56 * HOURS * RCU_RATE
+
+
+def test_a_minimum_unknown_at_plan_time_keeps_the_tables_own_capacity() -> None:
+    components = scaled_table(("aws_appautoscaling_target.writes", target("WriteCapacityUnits", None)))
+
+    assert components["Write capacity unit (WCU, autoscaling)"].monthly_quantity == 20
+
+
+def test_known_resource_ids_pair_targets_with_their_own_table() -> None:
+    # for_each over tables and dimensions: the targets' keys are not the tables'.
+    expressions = {"resource_id": ref("aws_dynamodb_table.t.name")}
+    plan = linked_plan(
+        [
+            ('aws_dynamodb_table.t["a"]', {**TABLE, "name": "a"}, {"id": True}, {}),
+            ('aws_dynamodb_table.t["b"]', {**TABLE, "name": "b"}, {"id": True}, {}),
+            (
+                'aws_appautoscaling_target.w["a-w"]',
+                target("WriteCapacityUnits", 7, "table/a"),
+                TARGET_UNKNOWN,
+                expressions,
+            ),
+            (
+                'aws_appautoscaling_target.w["b-w"]',
+                target("WriteCapacityUnits", 9, "table/b"),
+                TARGET_UNKNOWN,
+                expressions,
+            ),
+        ]
+    )
+
+    a, b = cloudcostguard.estimate(plan).resources[:2]
+
+    assert [c.monthly_quantity for c in a.components if c.name.startswith("Write")] == [7]
+    assert [c.monthly_quantity for c in b.components if c.name.startswith("Write")] == [9]
+
+
+def test_on_demand_tables_ignore_scaling_targets() -> None:
+    components = scaled_table(
+        ("aws_appautoscaling_target.writes", target("WriteCapacityUnits", 6)),
+        values={"billing_mode": "PAY_PER_REQUEST", "name": "scores"},
+    )
+
+    assert "Write capacity unit (WCU, autoscaling)" not in components
+    assert "Write request unit (WRU)" in components
+
+
+def test_targets_of_other_services_or_tables_outside_the_plan_change_nothing() -> None:
+    plan = linked_plan(
+        [
+            ("aws_dynamodb_table.scores", TABLE, {"id": True}, {}),
+            # A table's index is its own scalable resource: Infracost prices the table's dimensions.
+            (
+                "aws_appautoscaling_target.index",
+                target("WriteCapacityUnits", 50, "table/scores/index/by_user")
+                | {"scalable_dimension": "dynamodb:index:WriteCapacityUnits"},
+                TARGET_UNKNOWN,
+                {"resource_id": ref("aws_dynamodb_table.scores.name")},
+            ),
+            # resource_id = "table/${data.aws_dynamodb_table.shared.name}": not a table of this plan.
+            (
+                "aws_appautoscaling_target.shared",
+                target("WriteCapacityUnits", 40, None),
+                {**TARGET_UNKNOWN, "resource_id": True},
+                {"resource_id": ref("data.aws_dynamodb_table.shared.name")},
+            ),
+        ]
+    )
+
+    table = cloudcostguard.estimate(plan).resources[0]
+
+    assert [c.name for c in table.components][:2] == ["Write capacity unit (WCU)", "Read capacity unit (RCU)"]

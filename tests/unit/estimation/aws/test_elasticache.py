@@ -6,10 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from tests.unit.estimation.aws.single_resource import linked_plan, ref
 
 D = Decimal
 HOURS = D(730)
@@ -198,3 +201,67 @@ def test_nonsense_node_counts_fall_back_to_one_node() -> None:
     ):
         components = _components("aws_elasticache_cluster", after)
         assert components["ElastiCache (on-demand, cache.t3.small)"].monthly_quantity == HOURS
+
+
+# --- replication groups scaled by an aws_appautoscaling_target of the plan --------------------------
+
+GROUP = {
+    "engine": "redis",
+    "node_type": "cache.m4.large",
+    "replication_group_id": "sessions",
+    "num_node_groups": 4,
+    "replicas_per_node_group": 3,
+}
+SCALED_NAME = "ElastiCache (on-demand, cache.m4.large, autoscaling)"
+
+
+def scaled_group(*targets: tuple[str, Any], group: dict[str, Any] | None = None) -> dict[str, CostComponent]:
+    expressions = {"resource_id": ref("aws_elasticache_replication_group.sessions.replication_group_id")}
+    plan = linked_plan(
+        [("aws_elasticache_replication_group.sessions", group or GROUP, {"id": True}, {})]
+        + [
+            (
+                f"aws_appautoscaling_target.{dimension.lower()}",
+                {
+                    "service_namespace": "elasticache",
+                    "scalable_dimension": f"elasticache:replication-group:{dimension}",
+                    "resource_id": "replication-group/sessions",
+                    "min_capacity": minimum,
+                    "max_capacity": 20,
+                },
+                {"id": True},
+                expressions,
+            )
+            for dimension, minimum in targets
+        ]
+    )
+    resource = cloudcostguard.estimate(plan).resources[0]
+    return {component.name: component for component in resource.components}
+
+
+def test_a_group_scaled_in_shards_and_replicas_runs_their_minimums() -> None:
+    components = scaled_group(("NodeGroups", 8), ("Replicas", 5))
+
+    nodes = components[SCALED_NAME]
+    assert (nodes.monthly_quantity, nodes.usage_based) == (48 * HOURS, True)  # 8 shards × (5 replicas + 1)
+    assert nodes.monthly_cost == 48 * HOURS * _node_rate("cache.m4.large")
+
+
+def test_a_group_scaled_in_shards_keeps_its_replicas_per_shard() -> None:
+    components = scaled_group(("NodeGroups", 2))
+
+    assert components[SCALED_NAME].monthly_quantity == 8 * HOURS  # 2 shards × (3 replicas + 1)
+
+
+def test_replicas_scale_only_a_sharded_group_as_in_infracost() -> None:
+    unsharded = {"engine": "redis", "node_type": "cache.m4.large", "replication_group_id": "sessions"}
+    components = scaled_group(("Replicas", 4), group={**unsharded, "num_cache_clusters": 2})
+
+    assert components[SCALED_NAME].monthly_quantity == 2 * HOURS
+
+
+@pytest.mark.parametrize("minimum", [None, "2.5", 10_000])
+def test_an_unknown_fractional_or_absurd_minimum_keeps_the_configured_shards(minimum: Any) -> None:
+    components = scaled_group(("NodeGroups", minimum))
+
+    assert components[SCALED_NAME].monthly_quantity == 16 * HOURS  # 4 shards × (3 replicas + 1)
