@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -204,7 +205,14 @@ def _load(args: argparse.Namespace) -> int:
 
 
 async def _load_async(args: argparse.Namespace, settings: Settings, url: str, selection: Any) -> int:
-    with tempfile.TemporaryDirectory(prefix="cloudcostguard-offers-") as folder:
+    with contextlib.ExitStack() as cleanup:
+        remote = args.from_aws or any(s.startswith(("http://", "https://")) for s in args.sources)
+        # Downloads go to a temporary folder, removed afterwards; local files are read where they are.
+        folder = (
+            cleanup.enter_context(tempfile.TemporaryDirectory(prefix="cloudcostguard-offers-"))
+            if remote
+            else ""
+        )
         paths = await _gather_files(args, settings, Path(folder))
         if args.dry_run:
             return _dry_run(paths, selection)
