@@ -20,7 +20,10 @@ from cloudcostguard.pricing.catalog import PriceCatalog
 class CatalogStatus:
     source: str  # bundled | postgresql | cache-file
     version: str
-    loaded_at: float  # time.time() when this catalog was loaded
+    # time.time() when the catalog was last known current: loaded, or confirmed by PostgreSQL as still
+    # the current version (for a cache-file catalog, the file's modification time). So age_seconds
+    # measures staleness, not uptime.
+    loaded_at: float
     stale: bool  # True while the database cannot be reached and an older catalog is served
     last_error: str | None = None
 
