@@ -54,3 +54,22 @@ snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
 .PHONY: bench
 bench: ## Run the benchmarks (prints figures; see BENCHMARKS.md).
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+##@ Deployment
+IMG ?= cloudcostguard:latest
+
+.PHONY: docker-build
+docker-build: ## Build the operator image (IMG=name:tag; needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: deploy
+deploy: ## Install CRDs, RBAC, operator, webhook and cert-manager Certificate into the current kubectl context.
+	kubectl apply -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove what `make deploy` installed (CostEstimates and CostPolicies go with their CRDs).
+	kubectl delete -k config/default --ignore-not-found
+
+.PHONY: test-e2e
+test-e2e: ## Real-cluster test: kind + Docker image + config/ (skips with the reason when they are absent).
+	$(BIN)/pytest -q tests/e2e
