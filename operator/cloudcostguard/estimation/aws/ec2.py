@@ -206,20 +206,19 @@ def detailed_monitoring_component(catalog: PriceCatalog, region: str) -> CostCom
     )
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceSettings:
-    """What prices an instance, from its own values and, where they are unknown, its launch template."""
-
-    instance_type: str | None
-    tenancy: str  # "default", "dedicated" or "host"
-    on_host: bool
-    market_type: str | None
-    ebs_optimized: bool
-    monitoring: bool
-    cpu_credits: str | None
-    ebs_devices: list[Attributes]
-
-
+# What price_instance reads from an instance's values (a launch template completes some of them).
+INSTANCE_FIELDS = (
+    "instance_type",
+    "tenancy",
+    "host_id",
+    "host_resource_group_arn",
+    "ebs_optimized",
+    "monitoring",
+    "credit_specification",
+    "instance_market_options",
+    "root_block_device",
+    "ebs_block_device",
+)
 # An EBS device's fields that a launch template mapping supplies when the instance leaves them unknown.
 DEVICE_FIELDS = ("volume_type", "volume_size", "iops", "throughput")
 
@@ -277,65 +276,63 @@ def merge_devices(own: list[Attributes], template: list[tuple[str | None, Attrib
     return merged
 
 
-def instance_settings(ctx: PricingContext) -> InstanceSettings:
+def with_launch_template(ctx: PricingContext) -> Attributes:
+    """The instance's values, completed from its launch template where they are unknown or unset.
+
+    Only an instance with a ``launch_template`` block asks (the cheap check); its own known values win,
+    so the state of an existing instance, which holds what the template gave it, is priced as is.
+    """
     attrs = ctx.attrs
-    instance_type = attrs.text("instance_type")
-    tenancy = attrs.text("tenancy")
-    ebs_optimized = attrs.flag("ebs_optimized")
-    monitoring = attrs.flag("monitoring")
-    cpu_credits = attrs.block("credit_specification").text("cpu_credits")
-    market_type = attrs.block("instance_market_options").text("market_type")
-    devices = attrs.blocks("ebs_block_device")
-    # Only an instance with a launch_template block asks (the cheap check); its own known values win,
-    # so the state of an existing instance, which holds what the template gave it, is priced as is.
     template = launch_template(ctx)
-    if template is not None:
-        lt = template.attrs
-        instance_type = instance_type or lt.text("instance_type")
-        tenancy = tenancy or lt.block("placement").text("tenancy")
-        if ebs_optimized is None:
-            ebs_optimized = template_flag(lt.raw("ebs_optimized"))
-        if monitoring is None:
-            monitoring = lt.block("monitoring").flag("enabled")
-        cpu_credits = cpu_credits or lt.block("credit_specification").text("cpu_credits")
-        market_type = market_type or lt.block("instance_market_options").text("market_type")
-        devices = merge_devices(devices, template_devices(lt))
-    tenancy = (tenancy or "default").lower()
-    on_host = (
-        tenancy == "host"
-        or attrs.text("host_id") is not None
-        or attrs.text("host_resource_group_arn") is not None
-    )
+    if template is None:
+        return attrs
+    lt = template.attrs
+    values = {name: attrs.raw(name) for name in INSTANCE_FIELDS}
+    filled = {
+        "instance_type": lt.text("instance_type"),
+        "tenancy": lt.block("placement").text("tenancy"),
+        "ebs_optimized": template_flag(lt.raw("ebs_optimized")),
+        "monitoring": lt.block("monitoring").flag("enabled"),
+    }
+    for name, value in filled.items():
+        if values.get(name) is None and value is not None:
+            values[name] = value
+    for block, field in (("credit_specification", "cpu_credits"), ("instance_market_options", "market_type")):
+        theirs = lt.block(block).text(field)
+        if attrs.block(block).text(field) is None and theirs is not None:
+            values[block] = [{field: theirs}]
+    devices = merge_devices(attrs.blocks("ebs_block_device"), template_devices(lt))
+    values["ebs_block_device"] = [{field: device.raw(field) for field in DEVICE_FIELDS} for device in devices]
+    return Attributes(values, {"host_id": True} if attrs.is_unknown("host_id") else None)
+
+
+def on_dedicated_host(ctx: PricingContext, attrs: Attributes) -> bool:
+    """On a Dedicated Host: host tenancy, a host or host resource group given, or a ``host_id``
+    expression referring to a resource of the plan (``aws_ec2_host.x.id``, unknown until it exists)."""
+    tenancy = (attrs.text("tenancy") or "default").lower()
+    if tenancy == "host" or attrs.text("host_id") is not None or attrs.text("host_resource_group_arn"):
+        return True
     references = ctx.references
-    if not on_host and references is not None and attrs.is_unknown("host_id") and not attrs.text("tenancy"):
-        # host_id = aws_ec2_host.x.id is unknown until the host exists; the expression shows it. (A
-        # known tenancy other than "host" rules a host out without asking.)
-        on_host = bool(references.referenced_from(ctx.config_address, "host_id"))
-    return InstanceSettings(
-        instance_type=instance_type,
-        tenancy=tenancy,
-        on_host=on_host,
-        market_type=market_type,
-        ebs_optimized=bool(ebs_optimized),
-        monitoring=bool(monitoring),
-        cpu_credits=cpu_credits,
-        ebs_devices=devices,
-    )
+    # A known tenancy other than "host" rules a host out without asking the references.
+    if references is None or not attrs.is_unknown("host_id") or attrs.text("tenancy") is not None:
+        return False
+    return bool(references.referenced_from(ctx.config_address, "host_id"))
 
 
 @pricer("aws_instance")
 def price_instance(ctx: PricingContext) -> list[CostComponent]:
-    attrs = ctx.attrs
-    settings = instance_settings(ctx)
-    instance_type = settings.instance_type
+    attrs = with_launch_template(ctx)
+    instance_type = attrs.text("instance_type")
     os = operating_system(ctx.usage, ctx.address)
     hours = ctx.usage.decimal("monthly_hrs")
     if hours is None:
         hours = ctx.hours_per_month
+    tenancy_value = (attrs.text("tenancy") or "default").lower()
+    on_host = on_dedicated_host(ctx, attrs)
 
     components: list[CostComponent] = []
-    if not settings.on_host:
-        market = settings.market_type
+    if not on_host:
+        market = attrs.block("instance_market_options").text("market_type")
         components.append(
             instance_usage_component(
                 ctx.catalog,
@@ -343,11 +340,11 @@ def price_instance(ctx: PricingContext) -> list[CostComponent]:
                 instance_type=instance_type,
                 os=os,
                 purchase=purchase_label(ctx.usage, ctx.address, "spot" if market == "spot" else "on-demand"),
-                tenancy=TENANCIES.get(settings.tenancy, "Shared"),
+                tenancy=TENANCIES.get(tenancy_value, "Shared"),
                 hours=hours,
             )
         )
-        if settings.ebs_optimized and instance_type:
+        if attrs.flag("ebs_optimized") and instance_type:
             surcharge = ctx.catalog.lookup(
                 SERVICE,
                 ctx.region,
@@ -357,11 +354,11 @@ def price_instance(ctx: PricingContext) -> list[CostComponent]:
             )
             if surcharge is not None or instance_type in EBS_OPTIMIZED_SURCHARGED:
                 components.append(priced("EBS-optimized usage", "hours", hours, surcharge))
-    if settings.monitoring:
+    if attrs.flag("monitoring"):
         components.append(detailed_monitoring_component(ctx.catalog, ctx.region))
     family = burstable_family(instance_type)
     if family is not None and instance_type is not None:
-        credits = settings.cpu_credits
+        credits = attrs.block("credit_specification").text("cpu_credits")
         if credits is None:
             credits = "unlimited" if family in UNLIMITED_BY_DEFAULT else "standard"
         if credits == "unlimited":
@@ -380,7 +377,7 @@ def price_instance(ctx: PricingContext) -> list[CostComponent]:
             ctx.catalog, ctx.region, attrs.block("root_block_device"), "root_block_device"
         )
     )
-    for position, device in enumerate(settings.ebs_devices):
+    for position, device in enumerate(attrs.blocks("ebs_block_device")):
         components.extend(
             ebs.block_device_components(ctx.catalog, ctx.region, device, f"ebs_block_device[{position}]")
         )
