@@ -708,3 +708,28 @@ def test_an_instance_placed_on_a_host_of_the_plan_pays_no_compute() -> None:
 
     assert names(mac) == [("root_block_device", "Storage (general purpose SSD, gp2)")]
     assert web.components[0].name == "Instance usage (Linux/UNIX, on-demand, m5.large)"
+
+
+def test_a_replaced_instance_costs_its_state_before_and_its_templates_type_after() -> None:
+    # The template's new version changes the type: the instance is replaced.
+    plan = linked_plan(
+        [
+            ("aws_launch_template.web", template(instance_type="m5.xlarge"), {"latest_version": True}, {}),
+            (
+                "aws_instance.web",
+                from_template(),
+                FROM_TEMPLATE_UNKNOWN,
+                {"launch_template": [{"id": ref("aws_launch_template.web.id")}]},
+            ),
+        ],
+        actions={"aws_launch_template.web": ["update"], "aws_instance.web": ["delete", "create"]},
+    )
+    plan["resource_changes"][0]["change"]["before"] = {**template(instance_type="m5.large"), "id": "lt-1"}
+    plan["resource_changes"][1]["change"]["before"] = instance(
+        "m5.large", tenancy="default", monitoring=False
+    )
+
+    web = cloudcostguard.estimate(plan).resources[1]
+
+    assert web.past_monthly_cost == 730 * box_price("m5.large") + 8 * GP2_PRICE
+    assert web.monthly_cost == 730 * box_price("m5.xlarge") + 8 * GP2_PRICE
