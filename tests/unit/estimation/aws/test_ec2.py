@@ -726,7 +726,11 @@ def test_a_replaced_instance_costs_its_state_before_and_its_templates_type_after
     )
     plan["resource_changes"][0]["change"]["before"] = {**template(instance_type="m5.large"), "id": "lt-1"}
     plan["resource_changes"][1]["change"]["before"] = instance(
-        "m5.large", tenancy="default", monitoring=False
+        "m5.large",
+        tenancy="default",
+        monitoring=False,
+        ebs_optimized=False,
+        launch_template=[{"id": "lt-1", "name": "web", "version": "1"}],
     )
 
     web = cloudcostguard.estimate(plan).resources[1]
