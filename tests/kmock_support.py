@@ -11,6 +11,9 @@ code only:
   tests create (kopf keys its indexes by uid and guards finalizer patches with the resourceVersion),
   and tests bump ``generation`` themselves when they change a spec.
 - It has no spec/status separation: a status patch lands in the same object.
+- It checks no preconditions: a merge patch carrying a stale ``metadata.resourceVersion`` is applied
+  (the API server answers 409). Leader election's conflict handling is unit-tested with a fake client.
+- It serves no PUT (only GET, POST, PATCH, DELETE): the operator updates its Lease by merge patch.
 
 Run ``python -m tests.kmock_support --port N`` to serve an emulator in its own process (benchmarks).
 """
@@ -35,11 +38,13 @@ VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 
 COSTESTIMATES = f"{GROUP}/{VERSION}/costestimates"
 COSTPOLICIES = f"{GROUP}/{VERSION}/costpolicies"
+LEASES = "coordination.k8s.io/v1/leases"
 RESOURCES: dict[str, dict[str, Any]] = {
     "v1/namespaces": {"kind": "Namespace", "namespaced": False},
     "v1/configmaps": {"kind": "ConfigMap", "namespaced": True},
     "v1/secrets": {"kind": "Secret", "namespaced": True},
     "v1/events": {"kind": "Event", "namespaced": True},
+    LEASES: {"kind": "Lease", "namespaced": True},
     COSTESTIMATES: {
         "kind": "CostEstimate",
         "singular": "costestimate",

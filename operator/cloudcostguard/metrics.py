@@ -1,9 +1,10 @@
 """Every operator metric, prefix ``cloudcostguard_``, served at ``/metrics`` by ``cloudcostguard run``.
 
-Labels are bounded by construction: plan source kinds (5), reconcile results (6), failure reasons (the
-error classes' reasons), object kinds (2). No label carries a namespace, object name or URL. Values that
-live elsewhere (catalog version and age, objects per phase, total estimated spend) are read at scrape
-time by ``RuntimeCollector`` rather than copied into gauges.
+Labels are bounded by construction: plan source kinds (5), reconcile results (7), failure reasons (the
+error classes' reasons), object kinds (2), leadership changes (3). No label carries a namespace, object
+name or URL. Values that live elsewhere (catalog version and age, objects per phase, total estimated
+spend, whether this replica leads) are read at scrape time by ``RuntimeCollector`` rather than copied
+into gauges.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 RECONCILES = Counter(
     f"{PREFIX}_reconciles",
-    "CostEstimate reconciles by result (estimated, unchanged, stalled, retrying, failed, waiting).",
+    "CostEstimate reconciles by result (estimated, verdict, unchanged, stalled, retrying, failed, waiting); "
+    "verdict: only the budget verdict was re-judged and written, without re-estimating.",
     ["result"],
 )
 ESTIMATES = Counter(
@@ -44,10 +46,15 @@ STATUS_WRITES = Counter(
     f"{PREFIX}_status_writes", "Status patches sent, by object kind (costestimate, costpolicy).", ["kind"]
 )
 EVENTS_POSTED = Counter(f"{PREFIX}_events_posted", "Kubernetes Events posted, by type.", ["type"])
+LEADERSHIP_CHANGES = Counter(
+    f"{PREFIX}_leadership_changes",
+    "Leader election on the Lease: this replica acquired, lost or released the leadership.",
+    ["change"],
+)
 
 
 class RuntimeCollector(Collector):
-    """Scrape-time gauges: catalog version/age/readiness, CostEstimates per phase, spend."""
+    """Scrape-time gauges: catalog version/age/readiness, CostEstimates per phase, spend, leadership."""
 
     def __init__(
         self,
@@ -55,11 +62,13 @@ class RuntimeCollector(Collector):
         catalog_ready: Callable[[], bool],
         phase_counts: Callable[[], dict[str, int]],
         estimated_spend: Callable[[], float],
+        is_leader: Callable[[], bool] | None = None,
     ) -> None:
         self._catalog_status = catalog_status
         self._catalog_ready = catalog_ready
         self._phase_counts = phase_counts
         self._estimated_spend = estimated_spend
+        self._is_leader = is_leader
 
     def collect(self) -> Iterator[Metric]:
         yield InfoMetricFamily(f"{PREFIX}_build", "CloudCostGuard version.", value={"version": __version__})
@@ -89,6 +98,13 @@ class RuntimeCollector(Collector):
         )
         spend.add_metric([], self._estimated_spend())
         yield spend
+        if self._is_leader is not None:
+            leader = GaugeMetricFamily(
+                f"{PREFIX}_leader",
+                "1 while this replica writes statuses and Events (holds the Lease, or runs standalone).",
+            )
+            leader.add_metric([], 1.0 if self._is_leader() else 0.0)
+            yield leader
 
 
 def register_runtime(collector: RuntimeCollector, registry: CollectorRegistry = REGISTRY) -> None:

@@ -90,10 +90,33 @@ class Settings(BaseSettings):
     policy_status_interval: float = Field(
         60.0, gt=0, description="Seconds between CostPolicy status refreshes when no spend changed."
     )
-    peering_priority: int | None = Field(
-        None,
-        description="kopf peering priority; the highest active replica reconciles (default: random per "
-        "process, so that replicas never tie).",
+
+    # --- replicas (operator) -------------------------------------------------------------------
+    leader_election: bool = Field(
+        True,
+        description="Replicas elect the one that writes statuses and Events through a coordination.k8s.io "
+        "Lease; every replica keeps watching and serves the webhook (false, or `run --standalone`: no "
+        "Lease, this process writes).",
+    )
+    leader_election_lease_name: str = Field(
+        "cloudcostguard-leader",
+        min_length=1,
+        description="Name of the Lease, in CCG_OPERATOR_NAMESPACE (else the pod's or kubeconfig's namespace).",
+    )
+    leader_election_lease_duration: int = Field(
+        15,
+        ge=1,
+        description="Seconds a standby waits, after it last saw the Lease renewed, before taking it over.",
+    )
+    leader_election_renew_deadline: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds the leader keeps writing without a successful renewal (below the duration).",
+    )
+    leader_election_retry_period: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds between Lease renewals by the leader and attempts by standbys.",
     )
 
     # --- process ------------------------------------------------------------------------------
@@ -136,9 +159,6 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = Field("json", description="Log line format.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    peering_name: str = Field(
-        "cloudcostguard", description="kopf peering object name (one active reconciler)."
-    )
     operator_namespace: str | None = Field(
         None, description="Namespace the operator runs in (excluded from admission)."
     )

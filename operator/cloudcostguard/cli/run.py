@@ -5,10 +5,11 @@ namespace flag the operator serves the whole cluster. It connects with the in-cl
 the kubeconfig in effect (``KUBECONFIG``, ``~/.kube/config``). SIGTERM and SIGINT stop it gracefully:
 reconcile loops finish, servers close, the catalog provider stops.
 
-Several replicas: every replica serves the webhook; kopf peering (the ``ClusterKopfPeering`` or
-``KopfPeering`` object named ``--peering-name``, CRDs in ``crds/kopf.dev_peerings.yaml``) keeps the
-replica with the highest ``--priority`` reconciling and the others on standby. Without ``--priority``
-each process picks a random one, so replicas never tie (kopf pauses all operators of equal priority).
+Several replicas: every replica watches the cluster, keeps its indexes current and serves the admission
+webhook from them; one replica, elected through the Lease ``CCG_LEADER_ELECTION_LEASE_NAME`` (default
+``cloudcostguard-leader``) in the operator's namespace, writes CostEstimate/CostPolicy statuses and
+Events (``cloudcostguard.k8s.leadership``). kopf itself runs without peering. ``--standalone`` is for a
+single replica or development: no Lease, this process writes (the same as ``CCG_LEADER_ELECTION=false``).
 """
 
 from __future__ import annotations
@@ -41,14 +42,9 @@ def register(subcommands: Any) -> None:
         "-A", "--all-namespaces", action="store_true", help="serve the whole cluster (the default)"
     )
     parser.add_argument(
-        "--standalone", action="store_true", help="no peering: do not coordinate with other replicas"
-    )
-    parser.add_argument("--peering-name", metavar="NAME", help="kopf peering object (env CCG_PEERING_NAME)")
-    parser.add_argument(
-        "--priority",
-        type=int,
-        metavar="N",
-        help="peering priority (env CCG_PEERING_PRIORITY; default random)",
+        "--standalone",
+        action="store_true",
+        help="one replica: no leader election Lease, this process writes (env CCG_LEADER_ELECTION=false)",
     )
     parser.add_argument("--metrics-listen", metavar="HOST:PORT", help="/metrics (env CCG_METRICS_LISTEN)")
     parser.add_argument(
@@ -79,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
         webhook_cert_file=args.webhook_cert_file,
         webhook_key_file=args.webhook_key_file,
         database_url=args.database_url,
-        peering_name=args.peering_name,
-        peering_priority=args.priority,
+        leader_election=False if args.standalone else None,
         log_format=args.log_format,
         log_level=args.log_level,
     )
@@ -95,9 +90,8 @@ def run(args: argparse.Namespace) -> int:
     operator = kopf.operator(
         clusterwide=not namespaces,
         namespaces=namespaces,
-        standalone=args.standalone,
-        peering_name=None if args.standalone else settings.peering_name,
-        priority=None if args.standalone else runtime.peering_priority(settings),
+        # kopf peering would pause every watch of a standby replica; the Lease gates the writers instead.
+        standalone=True,
         memo=memo,
     )
     try:

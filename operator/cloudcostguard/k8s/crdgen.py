@@ -155,52 +155,11 @@ def crd(info: models.CrdKind) -> dict[str, Any]:
     }
 
 
-def peering_crds() -> list[dict[str, Any]]:
-    """kopf's peering CRDs (group kopf.dev): with several replicas, one reconciles and the others wait."""
-    documents = []
-    for kind, plural, scope in (
-        ("ClusterKopfPeering", "clusterkopfpeerings", "Cluster"),
-        ("KopfPeering", "kopfpeerings", "Namespaced"),
-    ):
-        documents.append(
-            {
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"{plural}.kopf.dev", "labels": dict(LABELS)},
-                "spec": {
-                    "group": "kopf.dev",
-                    "names": {"kind": kind, "plural": plural, "singular": plural.removesuffix("s")},
-                    "scope": scope,
-                    "versions": [
-                        {
-                            "name": "v1",
-                            "served": True,
-                            "storage": True,
-                            "schema": {
-                                "openAPIV3Schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "status": {
-                                            "type": "object",
-                                            "x-kubernetes-preserve-unknown-fields": True,
-                                        }
-                                    },
-                                }
-                            },
-                        }
-                    ],
-                },
-            }
-        )
-    return documents
-
-
 def render_all() -> dict[str, str]:
     """File name → YAML text of every generated CRD file."""
     files = {}
     for info in models.KINDS:
         files[f"{models.GROUP}_{info.plural}.yaml"] = HEADER + _dump(crd(info))
-    files["kopf.dev_peerings.yaml"] = HEADER + "---\n".join(_dump(doc) for doc in peering_crds())
     # config/crd points kustomize at this directory (kustomize refuses single files outside its root).
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -223,9 +182,13 @@ def _dump(document: Mapping[str, Any]) -> str:
 
 
 def write(directory: Path) -> list[Path]:
+    """Write every generated file, and delete generated files the models no longer produce."""
     directory.mkdir(parents=True, exist_ok=True)
+    rendered = render_all()
+    for name in _stale(directory, rendered):
+        (directory / name).unlink()
     written = []
-    for name, text in render_all().items():
+    for name, text in rendered.items():
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
@@ -233,12 +196,26 @@ def write(directory: Path) -> list[Path]:
 
 
 def drifted(directory: Path) -> list[str]:
-    """Names of generated files that are missing or differ from what the models produce now."""
-    return [
+    """Names of generated files that are missing, differ from what the models produce now, or are no
+    longer produced at all."""
+    rendered = render_all()
+    changed = [
         name
-        for name, text in render_all().items()
+        for name, text in rendered.items()
         if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != text
     ]
+    return changed + _stale(directory, rendered)
+
+
+def _stale(directory: Path, rendered: Mapping[str, str]) -> list[str]:
+    """Files in ``directory`` that crdgen wrote (they start with its header) but renders no more."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        path.name
+        for path in directory.glob("*.yaml")
+        if path.name not in rendered and path.read_text(encoding="utf-8").startswith(HEADER)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,14 +5,29 @@ Thin by design (STYLE rule 2): each handler turns kopf's kwargs into plain value
 
 - Indexes (``indexes``) keep namespaces, CostEstimate spend, plan references, plan ConfigMaps/Secrets,
   tofu-controller plan Secrets and CostPolicies in memory.
-- Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken (spec change,
-  referenced plan object change, new prices, policy change, retry due, periodic resync), reconciles, and
+- Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles, and
   returns so that kopf applies the status patch. Only the timer writes status, so reconciles of one
-  object never race. The timer also makes kopf put its finalizer (``cloudcostguard.io/finalizer``) on
-  the object: deletion waits for the loop to stop.
+  object never race. A wake-up asks either for a full reconcile (spec change, referenced plan object
+  change, new prices, retry due, periodic resync, leadership gained) or only for a new budget verdict
+  (the namespace's spend, a CostPolicy's spec, namespace or object labels changed), which re-judges the
+  last estimate without reading the plan again (``reconcile.refresh_verdict``).
 - ``on.event`` watchers only wake loops: on CostEstimate changes, on plan ConfigMap/Secret changes (via
   the ``plan_references`` index), on CostPolicy and Namespace changes.
 - Each CostPolicy has a timer too, refreshing its status when spend changes (debounced) or periodically.
+
+Replicas (``leadership``): every replica runs every watch, index and watcher — the admission webhook
+on each replica judges from current indexes — but only the replica holding the Lease writes: a loop on
+a standby waits for the leadership instead of reconciling, and one on a leader that lost the Lease
+while reconciling drops its result. A new leader forgets what it remembered and wakes every loop.
+
+Finalizer. The timers make kopf put ``cloudcostguard.io/finalizer`` on each CostEstimate and CostPolicy
+and take it off once the object's timers stopped. Timers run on *every* replica, so every replica's kopf
+agrees that the finalizer belongs there: adding it is idempotent (kopf's JSON patch carries a
+resourceVersion test, so a second replica's add is refused and re-checked), and on deletion the first
+replica whose loop stopped removes it. A leadership-only timer (a ``when=`` filter) would instead make
+a standby's kopf see a finalizer no handler needs and remove it while the leader re-adds it, forever.
+Releasing on the first stopped loop is safe: a loop holds nothing to clean up, and the leader's late
+status patch to an object that is gone is a 404 kopf ignores.
 
 No changing handlers (on.create/update/resume) are used: they would make kopf store the whole spec —
 an inline plan of up to megabytes — in a ``last-handled-configuration`` annotation.
@@ -30,7 +45,7 @@ import kopf
 
 from cloudcostguard import metrics
 from cloudcostguard.k8s import conditions as cond
-from cloudcostguard.k8s import indexes, policy_status, reconcile
+from cloudcostguard.k8s import indexes, leadership, policy_status, reconcile
 from cloudcostguard.k8s.models import GROUP, PLAN_SOURCE_LABEL, VERSION
 
 logger = logging.getLogger(__name__)
@@ -115,10 +130,12 @@ def _view(kwargs: Mapping[str, Any]) -> reconcile.ClusterView:
 
 
 # --- watchers: they only wake reconcile loops ------------------------------------------------------------
+# Coroutines, so that kopf runs them on the event loop (it runs plain functions in worker threads): the
+# wake-ups, the loop states and the debouncer's timers are only ever touched from the loop.
 
 
 @kopf.on.event(*COSTESTIMATES, id="costestimate-changes")
-def costestimate_changes(
+async def costestimate_changes(
     *,
     type: str | None,
     namespace: str | None,
@@ -134,16 +151,24 @@ def costestimate_changes(
         state = reconciler.states.get((namespace, name))
         reconciler.forget(namespace, name)
         if state is not None and state.spend_seen is not None:
-            reconciler.spend_changed.bump()
+            reconciler.namespace_spend_changed(namespace)
         return
     state = reconciler.state(namespace, name)
     generation = meta.get("generation")
-    if meta.get("deletionTimestamp") or generation != state.generation_seen:
-        state.wakeup.set()
-    spend = status.get("monthlyCost")
+    deleting = bool(meta.get("deletionTimestamp"))
+    if deleting or generation != state.generation_seen:
+        state.request_reconcile()
+    labels = dict(meta.get("labels") or {})
+    if labels != state.labels_seen:
+        if state.labels_seen is not None:
+            state.request_verdict()  # policy selectors read the object's labels
+        state.labels_seen = labels
+    # An object being deleted no longer counts (the spend index leaves it out too).
+    spend = None if deleting else status.get("monthlyCost")
+    spend = spend if isinstance(spend, str) else None
     if spend != state.spend_seen:
-        state.spend_seen = spend if isinstance(spend, str) else None
-        reconciler.spend_changed.bump()
+        state.spend_seen = spend
+        reconciler.namespace_spend_changed(namespace)
 
 
 def _wake_referencing(memo: Any, namespace: str | None, kind: str, name: str, references: Any) -> None:
@@ -153,17 +178,17 @@ def _wake_referencing(memo: Any, namespace: str | None, kind: str, name: str, re
 
 
 @kopf.on.event("", "v1", "configmaps", id="plan-configmap-changes", labels={PLAN_SOURCE_LABEL: kopf.PRESENT})
-def plan_configmap_changes(namespace: str | None, name: str, memo: Any, **kwargs: Any) -> None:
+async def plan_configmap_changes(namespace: str | None, name: str, memo: Any, **kwargs: Any) -> None:
     _wake_referencing(memo, namespace, indexes.CONFIGMAP, name, kwargs[indexes.PLAN_REFERENCES])
 
 
 @kopf.on.event("", "v1", "secrets", id="plan-secret-changes", labels={PLAN_SOURCE_LABEL: kopf.PRESENT})
-def plan_secret_changes(namespace: str | None, name: str, memo: Any, **kwargs: Any) -> None:
+async def plan_secret_changes(namespace: str | None, name: str, memo: Any, **kwargs: Any) -> None:
     _wake_referencing(memo, namespace, indexes.SECRET, name, kwargs[indexes.PLAN_REFERENCES])
 
 
 @kopf.on.event("", "v1", "secrets", id="tofu-plan-changes", when=_is_tofu_plan)
-def tofu_plan_changes(
+async def tofu_plan_changes(
     namespace: str | None, name: str, annotations: Mapping[str, str], memo: Any, **kwargs: Any
 ) -> None:
     for chunk_namespace, base in indexes.index_tofu_plan(namespace or "", name, annotations, {}):
@@ -171,19 +196,31 @@ def tofu_plan_changes(
 
 
 @kopf.on.event(*COSTPOLICIES, id="costpolicy-changes")
-def costpolicy_changes(memo: Any, **_: Any) -> None:
-    # Which estimates a policy applies to can change with any edit: let every loop re-check its key.
-    memo.reconciler.wake_all()
+async def costpolicy_changes(
+    type: str | None, name: str, spec: Mapping[str, Any], memo: Any, **_: Any
+) -> None:
+    specs: dict[str, str] = memo.policy_specs
+    if type == "DELETED":
+        memo.policy_versions.pop(name, None)
+        current = None
+    else:
+        current = reconcile.fingerprint(reconcile._plain(spec))
+    if specs.get(name) == current:
+        return  # a status write (the operator's own) or a metadata change: no verdict moves
+    if current is None:
+        specs.pop(name, None)
+    else:
+        specs[name] = current
+    # Which estimates a policy applies to, and its limits, can change with any spec edit.
+    memo.reconciler.wake_verdicts()
 
 
 @kopf.on.event("", "v1", "namespaces", id="namespace-changes")
-def namespace_changes(name: str, type: str | None, memo: Any, **_: Any) -> None:
+async def namespace_changes(name: str, type: str | None, memo: Any, **_: Any) -> None:
     reconciler: reconcile.Reconciler = memo.reconciler
     if type == "MODIFIED":
         # Namespace labels decide which policies apply to the estimates in it.
-        for namespace, estimate in list(reconciler.states):
-            if namespace == name:
-                reconciler.wake(namespace, estimate)
+        reconciler.wake_verdicts(name)
     # ... and which namespaces a CostPolicy's status covers.
     reconciler.spend_changed.bump()
 
@@ -205,15 +242,23 @@ async def reconcile_costestimate(
     stopped: kopf.DaemonStopped = kwargs["stopped"]
     reconciler: reconcile.Reconciler = memo.reconciler
     _exit_if_operator_stopped(reconciler)
+    elected: leadership.Leadership = memo.leadership
     context: reconcile.ReconcileContext = memo.reconcile_context
     namespace = namespace or ""
     state = reconciler.state(namespace, name)
-    if state.rounds:
+    if not elected.is_leader():
+        # A standby: indexes and webhook stay current here, but only the leader writes. Wake-ups stay
+        # pending; a new leader reconciles every object anyway.
+        if not await _wait_for_leadership(elected, stopped, reconciler, context.settings.resync_interval):
+            return
+    elif state.rounds:
         # Not the first round: wait for a reason to look again.
         await _wait(state, stopped, reconciler, state.next_check)
     if stopped or reconciler.stopping or body.get("metadata", {}).get("deletionTimestamp"):
         return
-    state.wakeup.clear()
+    if not elected.is_leader():
+        return  # lost the Lease while waiting: the next call waits as a standby
+    verdict_only = state.take_request(timed_out=context.clock() >= state.next_check)
     obj = reconcile.EstimateObject(
         namespace=namespace,
         name=name,
@@ -225,7 +270,10 @@ async def reconcile_costestimate(
     started = time.perf_counter()
     state.rounds += 1
     try:
-        outcome = await reconcile.reconcile_estimate(obj, state, context, _view(kwargs))
+        if verdict_only:
+            outcome = await reconcile.refresh_verdict(obj, state, context, _view(kwargs))
+        else:
+            outcome = await reconcile.reconcile_estimate(obj, state, context, _view(kwargs))
     except Exception:
         # A bug, not bad input: keep the loop alive and retry later; the traceback goes to the log only.
         logger.exception(
@@ -233,6 +281,10 @@ async def reconcile_costestimate(
         )
         state.next_check = context.clock() + context.settings.retry_max_delay
         metrics.RECONCILES.labels("failed").inc()
+        return
+    if not elected.is_leader():
+        # The Lease was lost while reconciling: another replica may lead, and write, by now.
+        state.forget_progress()
         return
     metrics.RECONCILE_DURATION.labels(outcome.source).observe(time.perf_counter() - started)
     metrics.RECONCILES.labels(outcome.result).inc()
@@ -258,6 +310,25 @@ def _exit_if_operator_stopped(reconciler: reconcile.Reconciler) -> None:
     again until its 5-second grace for hung tasks runs out; a cancellation ends it at once."""
     if reconciler.stopping:
         raise asyncio.CancelledError
+
+
+async def _wait_for_leadership(
+    elected: leadership.Leadership,
+    stopped: kopf.DaemonStopped,
+    reconciler: reconcile.Reconciler,
+    within: float,
+) -> bool:
+    """Sleep until this replica leads (True), or stopped or ``within`` seconds passed (False)."""
+    if reconciler.stopping:
+        return False
+    leading = asyncio.ensure_future(elected.wait_until_leader(within))
+    halted = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait((leading, halted), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        leading.cancel()
+        halted.cancel()
+    return elected.is_leader() and not stopped and not reconciler.stopping
 
 
 async def _wait(
@@ -289,10 +360,15 @@ async def refresh_costpolicy_status(
     stopped: kopf.DaemonStopped = kwargs["stopped"]
     reconciler: reconcile.Reconciler = memo.reconciler
     _exit_if_operator_stopped(reconciler)
+    elected: leadership.Leadership = memo.leadership
     seen: dict[str, int] = memo.policy_versions
+    interval = memo.reconcile_context.settings.policy_status_interval
+    if not elected.is_leader():
+        if not await _wait_for_leadership(elected, stopped, reconciler, interval):
+            return
+        seen.pop(name, None)  # a new leader refreshes at once
     version = seen.get(name)
     if version is not None:
-        interval = memo.reconcile_context.settings.policy_status_interval
         changed = asyncio.ensure_future(reconciler.spend_changed.wait_for_change(version, interval))
         halted = asyncio.ensure_future(stopped.wait())
         try:
@@ -301,6 +377,8 @@ async def refresh_costpolicy_status(
             changed.cancel()
             halted.cancel()
     if stopped or reconciler.stopping or body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    if not elected.is_leader():
         return
     seen[name] = reconciler.spend_changed.version
     new = policy_status.policy_status(
@@ -311,12 +389,6 @@ async def refresh_costpolicy_status(
         previous=body.get("status") or {},
         now=cond.now_rfc3339(),
     )
-    if policy_status.status_changed(body.get("status") or {}, new):
+    if policy_status.status_changed(body.get("status") or {}, new) and elected.is_leader():
         patch.status.update(new)
         metrics.STATUS_WRITES.labels("costpolicy").inc()
-
-
-@kopf.on.event(*COSTPOLICIES, id="costpolicy-forget")
-def costpolicy_forget(type: str | None, name: str, memo: Any, **_: Any) -> None:
-    if type == "DELETED":
-        memo.policy_versions.pop(name, None)

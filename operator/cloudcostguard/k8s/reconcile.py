@@ -7,6 +7,12 @@ API server:
 - Idempotent. A reconcile key — (generation, plan digest, pricing version, fingerprint of the policies
   that apply) — names what an estimate was made from. When it is unchanged the reconcile does nothing
   and writes nothing; a status that already says the same (e.g. after a restart) is not rewritten.
+- The budget verdict (``status.policy`` and the WithinBudget condition) also depends on the other
+  CostEstimates of the namespace (``namespaceMonthlyBudget``) and on the policies. When only those
+  changed, ``refresh_verdict`` re-judges the last estimate — kept in memory as a small ``basis``: totals
+  and top resources — without reading the plan or estimating again, and writes ``policy`` and the
+  conditions only when the verdict changed. Spend changes reach a namespace's estimates through
+  ``SpendDebouncer``: one wake-up per burst (a GitOps sync of many estimates), not one per change.
 - Failures become conditions with the error's reason. Transient ones (plan object missing, URL down,
   prices unavailable) retry with exponential backoff and Ready=False; permanent ones (plan not JSON,
   too large, forbidden URL, bad spec) set Stalled=True and phase Failed and are not retried until the key
@@ -22,7 +28,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -45,6 +51,11 @@ logger = logging.getLogger(__name__)
 OFFLOAD_PLAN_BYTES = 512 * 1024
 
 PENDING, ESTIMATED, FAILED = "Pending", "Estimated", "Failed"
+
+# A burst of spend changes in a namespace (a GitOps sync creating many estimates) re-judges the budget
+# verdicts there once: this long after the last change, and at most this long after the first.
+VERDICT_QUIET = 1.0
+VERDICT_MAX_DELAY = 5.0
 
 # Status fields a new estimate replaces; compared (minus timestamps) to decide whether to write at all.
 _ESTIMATE_FIELDS = (
@@ -87,13 +98,44 @@ class EstimateState:
     status is the durable record, and a restart re-derives everything from it)."""
 
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    reconcile_due: bool = False  # a full reconcile was asked for (spec, plan object, prices, leadership)
+    verdict_due: bool = False  # only the budget verdict needs a new look (spend, policies, labels)
     reconciled: ReconcileKey | None = None
     failure: Failure | None = None
+    basis: Estimate | None = None  # the last estimate, slimmed to what a verdict reads (verdict_basis)
+    written: dict[str, Any] | None = None  # the estimate status last written (or found current)
+    source: str = "unknown"  # plan source kind of the last estimate
+    budget_sensitive: bool = False  # a policy with a namespaceMonthlyBudget applied at the last verdict
     last_event: tuple[str, str] | None = None
     generation_seen: int | None = None
+    labels_seen: dict[str, str] | None = None  # metadata.labels last seen: policy selectors read them
     spend_seen: str | None = None  # status.monthlyCost last seen, to notice spend changes
     rounds: int = 0  # reconciles done by this process
     next_check: float = 0.0  # monotonic time of the next look without any wake-up
+
+    def request_reconcile(self) -> None:
+        self.reconcile_due = True
+        self.wakeup.set()
+
+    def request_verdict(self) -> None:
+        self.verdict_due = True
+        self.wakeup.set()
+
+    def take_request(self, *, timed_out: bool) -> bool:
+        """Clear the wake-up; True when only the verdict was asked for (no resync or retry due, and an
+        earlier round of this process left something to re-judge)."""
+        verdict_only = self.verdict_due and not self.reconcile_due and not timed_out and self.rounds > 0
+        self.reconcile_due = self.verdict_due = False
+        self.wakeup.clear()
+        return verdict_only
+
+    def forget_progress(self) -> None:
+        """Forget what this process estimated and wrote: another replica may have written since."""
+        self.reconciled = None
+        self.failure = None
+        self.basis = None
+        self.written = None
+        self.budget_sensitive = False
 
 
 class Notifier:
@@ -120,35 +162,127 @@ class Notifier:
         return True
 
 
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class SpendDebouncer:
+    """Coalesces spend changes per namespace into one ``fire(namespace)``: ``quiet`` seconds after the
+    last change, and at most ``max_delay`` seconds after the first change not yet fired (so that a steady
+    trickle of changes still gets its verdicts refreshed). ``clock``/``call_later`` are injectable."""
+
+    def __init__(
+        self,
+        fire: Callable[[str], None],
+        *,
+        quiet: float = VERDICT_QUIET,
+        max_delay: float = VERDICT_MAX_DELAY,
+        clock: Callable[[], float] = time.monotonic,
+        call_later: Callable[[float, Callable[[], None]], Cancellable] | None = None,
+    ) -> None:
+        self._fire = fire
+        self._quiet = quiet
+        self._max_delay = max_delay
+        self._clock = clock
+        self._call_later = call_later
+        self._pending: dict[str, tuple[float, Cancellable]] = {}  # namespace → (first change, timer)
+
+    def changed(self, namespace: str) -> None:
+        now = self._clock()
+        first = now
+        pending = self._pending.get(namespace)
+        if pending is not None:
+            first = pending[0]
+            pending[1].cancel()
+        delay = max(0.0, min(now + self._quiet, first + self._max_delay) - now)
+        self._pending[namespace] = (first, self._schedule(delay, lambda: self._due(namespace)))
+
+    def cancel(self) -> None:
+        for _first, timer in self._pending.values():
+            timer.cancel()
+        self._pending.clear()
+
+    def _due(self, namespace: str) -> None:
+        self._pending.pop(namespace, None)
+        self._fire(namespace)
+
+    def _schedule(self, delay: float, callback: Callable[[], None]) -> Cancellable:
+        if self._call_later is not None:
+            return self._call_later(delay, callback)
+        return asyncio.get_running_loop().call_later(delay, callback)
+
+
 class Reconciler:
     """Per-process registry of CostEstimate states and wake-ups (lives in kopf's memo)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, debouncer: Callable[[Callable[[str], None]], SpendDebouncer] = SpendDebouncer
+    ) -> None:
         self.states: dict[tuple[str, str], EstimateState] = {}
         self.spend_changed = Notifier()
         self.stopping = False
+        self._names: dict[str, set[str]] = {}  # namespace → names of its CostEstimates
+        self.spend_debouncer = debouncer(self.wake_budget_verdicts)
 
     def state(self, namespace: str, name: str) -> EstimateState:
         key = (namespace, name)
         state = self.states.get(key)
         if state is None:
             state = self.states[key] = EstimateState()
+            self._names.setdefault(namespace, set()).add(name)
         return state
 
     def forget(self, namespace: str, name: str) -> None:
-        self.states.pop((namespace, name), None)
+        if self.states.pop((namespace, name), None) is not None:
+            names = self._names.get(namespace)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self._names[namespace]
+
+    def names_in(self, namespace: str) -> list[str]:
+        return sorted(self._names.get(namespace, ()))
 
     def wake(self, namespace: str, name: str) -> None:
         state = self.states.get((namespace, name))
         if state is not None:
-            state.wakeup.set()
+            state.request_reconcile()
 
     def wake_all(self) -> None:
         for state in self.states.values():
-            state.wakeup.set()
+            state.request_reconcile()
+
+    def wake_verdicts(self, namespace: str | None = None) -> None:
+        """Re-judge the verdicts (of one namespace, or all): policies or namespace labels changed."""
+        if namespace is None:
+            for state in self.states.values():
+                state.request_verdict()
+            return
+        for name in self._names.get(namespace, ()):
+            self.states[namespace, name].request_verdict()
+
+    def wake_budget_verdicts(self, namespace: str) -> None:
+        """Re-judge the verdicts that a namespace budget made depend on the namespace's spend."""
+        for name in self._names.get(namespace, ()):
+            state = self.states[namespace, name]
+            if state.budget_sensitive:
+                state.request_verdict()
+
+    def namespace_spend_changed(self, namespace: str) -> None:
+        self.spend_changed.bump()
+        self.spend_debouncer.changed(namespace)
+
+    def resume_as_leader(self) -> None:
+        """This replica starts writing: what it remembers may be stale (another replica wrote meanwhile),
+        so every loop reconciles afresh — without a status write where the status is current."""
+        for state in self.states.values():
+            state.forget_progress()
+            state.request_reconcile()
+        self.spend_changed.bump()
 
     def stop(self) -> None:
         self.stopping = True
+        self.spend_debouncer.cancel()
         self.wake_all()
 
     def phase_counts(self) -> dict[str, int]:
@@ -191,6 +325,7 @@ class PolicyOutcome:
     reason: str
     message: str
     policy: dict[str, str] | None  # status.policy
+    budget_sensitive: bool = False  # a namespaceMonthlyBudget applied: sibling spend moves the verdict
 
 
 class PolicyJudge(Protocol):
@@ -213,7 +348,7 @@ class ReconcileContext:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    result: str  # estimated | unchanged | stalled | retrying | failed | waiting
+    result: str  # estimated | verdict | unchanged | stalled | retrying | failed | waiting
     status: dict[str, Any] | None = None  # merge-patch of .status (None: write nothing)
     event: tuple[str, str, str] | None = None  # (type, reason, message) to post on the object
     retry_in: float | None = None  # seconds until the next attempt (transient failures)
@@ -264,8 +399,12 @@ async def reconcile_estimate(
 
     policies = ctx.judge.fingerprint(obj, view) if ctx.judge is not None else None
     key = ReconcileKey(obj.generation, resolved.digest, catalog.version, policies)
-    if state.reconciled == key and state.failure is None:
-        return Outcome("unchanged", source=source)
+    if state.reconciled is not None and state.failure is None and _same_inputs(state.reconciled, key):
+        if state.basis is not None and state.written is not None and ctx.judge is not None:
+            # The estimate stands; only the verdict may have moved (policies, spend of the namespace).
+            return _rejudge(obj, state, ctx, view, key)
+        if state.reconciled == key:
+            return Outcome("unchanged", source=source)
     failure = state.failure
     if failure is not None and failure.key == key:
         if failure.permanent:
@@ -286,6 +425,10 @@ async def reconcile_estimate(
     status = estimate_status(obj, estimate, resolved, outcome, now=ctx.now())
     state.reconciled = key
     state.failure = None
+    state.basis = verdict_basis(estimate)
+    state.written = status
+    state.source = source
+    state.budget_sensitive = outcome is not None and outcome.budget_sensitive
     event = _estimate_event(obj.status, status, estimate)
     if event is not None:
         state.last_event = (event[1], event[2])
@@ -319,6 +462,82 @@ async def _estimate(
         raise errors.PlanError(f"the plan could not be estimated: {err!r}") from err
 
 
+def _same_inputs(old: ReconcileKey, new: ReconcileKey) -> bool:
+    """The same estimate would come out (the policies only decide the verdict)."""
+    return (old.generation, old.plan_digest, old.pricing_version) == (
+        new.generation,
+        new.plan_digest,
+        new.pricing_version,
+    )
+
+
+async def refresh_verdict(
+    obj: EstimateObject, state: EstimateState, ctx: ReconcileContext, view: ClusterView
+) -> Outcome:
+    """Re-judge the last estimate against the policies and the namespace's spend as they are now.
+
+    No plan read, no estimate: only a wake-up for the verdict (spend, policies, labels) comes here. When
+    this process has no estimate of the current generation and prices to re-judge, it is a full
+    reconcile instead.
+    """
+    key = state.reconciled
+    provider = ctx.catalog_provider
+    if (
+        key is None
+        or state.basis is None
+        or state.written is None
+        or state.failure is not None
+        or ctx.judge is None
+        or key.generation != obj.generation
+        or not provider.ready
+        or provider.current().version != key.pricing_version
+    ):
+        return await reconcile_estimate(obj, state, ctx, view)
+    return _rejudge(obj, state, ctx, view, replace(key, policies=ctx.judge.fingerprint(obj, view)))
+
+
+def _rejudge(
+    obj: EstimateObject, state: EstimateState, ctx: ReconcileContext, view: ClusterView, key: ReconcileKey
+) -> Outcome:
+    judge, basis, written = ctx.judge, state.basis, state.written
+    if judge is None or basis is None or written is None:
+        raise RuntimeError("_rejudge() needs a judge, a basis and a written status")
+    outcome = judge.judge(obj, basis, view)
+    state.reconciled = key
+    state.budget_sensitive = outcome is not None and outcome.budget_sensitive
+    previous = written.get("conditions")
+    budget = budget_condition(outcome, generation=obj.generation, now=ctx.now(), previous=previous)
+    conditions = [budget if item.get("type") == cond.WITHIN_BUDGET else item for item in previous or ()]
+    if not any(item.get("type") == cond.WITHIN_BUDGET for item in conditions):
+        conditions.append(budget)
+    policy = outcome.policy if outcome is not None and outcome.policy else None
+    if _plain(written.get("policy")) == policy and cond.without_times(previous) == cond.without_times(
+        conditions
+    ):
+        return Outcome("unchanged", source=state.source)
+    verdict = {"policy": policy, "conditions": conditions}
+    state.written = {**written, **verdict}
+    return Outcome("verdict", status=verdict, source=state.source)
+
+
+def verdict_basis(estimate: Estimate) -> Estimate:
+    """What a verdict reads of an estimate — totals, currency and the top resources (the cost drivers
+    named in messages) — without the rest: a plan's estimate can hold thousands of resources, and this
+    is kept for every CostEstimate."""
+    basis = Estimate(
+        resources=estimate.top_resources(TOP_RESOURCES_MAX),
+        pricing_source=estimate.pricing_source,
+        pricing_version=estimate.pricing_version,
+        plan_digest=estimate.plan_digest,
+        currency=estimate.currency,
+        hours_per_month=estimate.hours_per_month,
+        as_of=estimate.as_of,
+    )
+    basis.total_monthly_cost = estimate.total_monthly_cost
+    basis.past_total_monthly_cost = estimate.past_total_monthly_cost
+    return basis
+
+
 def _status_matches(obj: EstimateObject, key: ReconcileKey) -> bool:
     status = obj.status
     return (
@@ -349,36 +568,7 @@ def estimate_status(
         f"{monthly} {currency}/month ({_signed(estimate.diff_total_monthly_cost)} {currency}) "
         f"from {resolved.origin}, {catalog_label(estimate)} prices"
     )
-    if outcome is None:
-        budget = cond.condition(
-            cond.WITHIN_BUDGET,
-            cond.UNKNOWN,
-            "NotEvaluated",
-            "no policy evaluation in this operator",
-            generation=generation,
-            now=now,
-            previous=previous,
-        )
-    elif outcome.within_budget is None:
-        budget = cond.condition(
-            cond.WITHIN_BUDGET,
-            cond.UNKNOWN,
-            outcome.reason,
-            outcome.message,
-            generation=generation,
-            now=now,
-            previous=previous,
-        )
-    else:
-        budget = cond.condition(
-            cond.WITHIN_BUDGET,
-            cond.TRUE if outcome.within_budget else cond.FALSE,
-            outcome.reason,
-            outcome.message,
-            generation=generation,
-            now=now,
-            previous=previous,
-        )
+    budget = budget_condition(outcome, generation=generation, now=now, previous=previous)
     top = [
         {
             "address": resource.address,
@@ -425,6 +615,35 @@ def estimate_status(
             budget,
         ],
     }
+
+
+def budget_condition(
+    outcome: PolicyOutcome | None, *, generation: int | None, now: str, previous: Any
+) -> dict[str, Any]:
+    """The WithinBudget condition for a verdict (Unknown when no policy applies or none is evaluated)."""
+    if outcome is None:
+        return cond.condition(
+            cond.WITHIN_BUDGET,
+            cond.UNKNOWN,
+            "NotEvaluated",
+            "no policy evaluation in this operator",
+            generation=generation,
+            now=now,
+            previous=previous,
+        )
+    if outcome.within_budget is None:
+        status: cond.ConditionStatus = cond.UNKNOWN
+    else:
+        status = cond.TRUE if outcome.within_budget else cond.FALSE
+    return cond.condition(
+        cond.WITHIN_BUDGET,
+        status,
+        outcome.reason,
+        outcome.message,
+        generation=generation,
+        now=now,
+        previous=previous,
+    )
 
 
 def catalog_label(estimate: Estimate) -> str:
@@ -494,6 +713,9 @@ def _failed(
     message = str(error)
     state.failure = Failure(key, error.reason, message, permanent, attempts, retry_at)
     state.reconciled = None
+    state.basis = None
+    state.written = None
+    state.budget_sensitive = False
     status = failure_status(obj, error.reason, message, permanent=permanent, now=ctx.now())
     event: tuple[str, str, str] | None = None
     if state.last_event != (error.reason, message):
@@ -613,9 +835,16 @@ class EvaluationJudge:
                 self._evaluation.Candidate(name=obj.name, labels=dict(obj.labels), estimate=estimate)
             ],
             committed=committed,
+            # A status reports where the namespace stands now: over budget is over budget, whichever
+            # estimate changed last (admission, instead, refuses only changes that add spend).
+            growth_only=False,
         )
         return PolicyOutcome(
-            decision.within_budget, decision.reason, decision.message, dict(decision.status_policy())
+            decision.within_budget,
+            decision.reason,
+            decision.message,
+            dict(decision.status_policy()),
+            budget_sensitive=any(policy.limits.namespace_monthly_budget is not None for policy in policies),
         )
 
 

@@ -6,10 +6,17 @@ Shared resources are created once, kept in kopf's memo and closed at cleanup (ST
 - ``memo.catalog_provider`` — a ``CatalogProvider``: the bundled snapshot without a database, the
   PostgreSQL-backed provider (``cloudcostguard.pricing.store.provider``) with ``database_url``;
 - ``memo.reconciler`` / ``memo.reconcile_context`` / ``memo.url_fetcher`` — reconcile state and tools;
+- ``memo.leadership`` — who may write: a ``leadership.LeaderElector`` on a Lease (started here at
+  startup, released at cleanup), or ``leadership.Standalone`` with ``run --standalone``;
 - the admission webhook's own runtime, put there by ``cloudcostguard.k8s.webhook.configure_admission``.
 
 kopf is configured to keep its marks in the product's API group: finalizer ``cloudcostguard.io/finalizer``,
 progress and diff-base annotations under ``cloudcostguard.io/``.
+
+Replicas. kopf always runs standalone (no kopf peering, which would pause every watch of a standby and
+leave the webhook there judging from stale indexes): every replica watches, indexes and serves the
+webhook; the Lease decides which one writes statuses and Events (``handlers``, ``leadership``). kopf's
+own Events (handler failures) follow the Lease too: ``posting.enabled`` is on only while leading.
 """
 
 from __future__ import annotations
@@ -18,7 +25,6 @@ import asyncio
 import importlib
 import logging
 import os
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,7 +37,7 @@ import yaml
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from cloudcostguard import errors, metrics
-from cloudcostguard.k8s import reconcile
+from cloudcostguard.k8s import leadership, reconcile
 from cloudcostguard.k8s.models import GROUP
 from cloudcostguard.k8s.plan_sources import PlanResolver, UrlFetcher
 from cloudcostguard.pricing.provider import CatalogProvider, StaticCatalogProvider
@@ -55,6 +61,7 @@ class RuntimeState:
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)  # server name → bound address
     collector: metrics.RuntimeCollector | None = None
     admission: Any = None  # the webhook module when the admission subsystem is present
+    indexes: dict[str, kopf.Index[Any, Any]] = field(default_factory=dict)  # kopf's live indexes, by id
 
 
 def build_catalog_provider(settings: Settings) -> CatalogProvider:
@@ -78,6 +85,7 @@ def build_catalog_provider(settings: Settings) -> CatalogProvider:
 
 def make_memo(settings: Settings, *, catalog_provider: CatalogProvider | None = None) -> kopf.Memo:
     """Everything the handlers share, before kopf starts (fails fast on configuration errors)."""
+    elected = leadership.build_leadership(settings)
     provider = catalog_provider if catalog_provider is not None else build_catalog_provider(settings)
     fetcher = UrlFetcher(settings)
     context = reconcile.ReconcileContext(
@@ -92,7 +100,9 @@ def make_memo(settings: Settings, *, catalog_provider: CatalogProvider | None = 
         reconciler=reconcile.Reconciler(),
         reconcile_context=context,
         url_fetcher=fetcher,
-        policy_versions={},
+        leadership=elected,
+        policy_versions={},  # CostPolicy name → spend version its status was computed at
+        policy_specs={},  # CostPolicy name → fingerprint of its spec (verdicts re-judged on change)
         runtime=RuntimeState(),
     )
 
@@ -125,14 +135,6 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> 
     kopf_settings.watching.connect_timeout = API_CONNECT_TIMEOUT
     # The operator posts its own Events (estimate changes, failures); kopf's per-handler chatter is logged.
     kopf_settings.posting.level = logging.WARNING
-
-
-def peering_priority(settings: Settings) -> int:
-    """Replicas must not tie: kopf pauses *every* operator of equal priority. A random priority per
-    process makes one replica the active reconciler and the others wait as hot standbys."""
-    if settings.peering_priority is not None:
-        return settings.peering_priority
-    return random.randint(1, 2**31 - 1)  # noqa: S311 - tie-breaking, not security
 
 
 def configure_logging(settings: Settings) -> None:
@@ -305,11 +307,13 @@ def _estimated_spend(reconciler: reconcile.Reconciler) -> float:
 
 
 @kopf.on.startup(id="cloudcostguard-runtime")
-async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
     config: Settings = memo.settings
     state: RuntimeState = memo.runtime
     provider: CatalogProvider = memo.catalog_provider
     reconciler: reconcile.Reconciler = memo.reconciler
+    elected: leadership.Leadership = memo.leadership
+    state.indexes = {name: value for name, value in kwargs.items() if isinstance(value, kopf.Index)}
     configure_kopf(settings, config)
     try:
         # Probes first: liveness must answer while a large catalog is still loading.
@@ -328,8 +332,10 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     collector = metrics.RuntimeCollector(
         catalog_status=lambda: provider.status() if provider.ready else None,
         catalog_ready=lambda: provider.ready,
-        phase_counts=reconciler.phase_counts,
+        # A standby does not reconcile: it has no phases to report (the leader does).
+        phase_counts=lambda: reconciler.phase_counts() if elected.is_leader() else {},
         estimated_spend=lambda: _estimated_spend(reconciler),
+        is_leader=elected.is_leader,
     )
     metrics.register_runtime(collector)
     state.collector = collector
@@ -340,9 +346,35 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         except errors.CloudCostGuardError as err:
             raise kopf.PermanentError(str(err)) from err
         state.admission = admission
+    if isinstance(elected, leadership.LeaderElector):
+        start_election(elected, settings, config, reconciler)
     state.started = True
     status = provider.status()
     logger.info("CloudCostGuard operator started; prices: %s %s", status.source, status.version)
+
+
+def start_election(
+    elector: leadership.LeaderElector,
+    kopf_settings: kopf.OperatorSettings,
+    settings: Settings,
+    reconciler: reconcile.Reconciler,
+) -> None:
+    """Run the Lease election in the background; gate kopf's own Events and wake the loops on gain."""
+
+    def leadership_changed(leading: bool) -> None:
+        kopf_settings.posting.enabled = leading
+        if leading:
+            reconciler.resume_as_leader()
+
+    kopf_settings.posting.enabled = False  # not before this replica leads
+    elector.add_listener(leadership_changed)
+    client = leadership.KopfLeaseClient(
+        settings.leader_election_lease_name,
+        settings.operator_namespace,
+        kopf_settings,
+        request_timeout=elector.timings.renew_deadline,
+    )
+    elector.start(client)
 
 
 @kopf.on.cleanup(id="cloudcostguard-runtime")
@@ -350,6 +382,9 @@ async def cleanup(memo: Any, **_: Any) -> None:
     state: RuntimeState = memo.runtime
     state.started = False
     memo.reconciler.stop()
+    # kopf stopped the loops before cleanup, so nothing writes any more: give the Lease up at once, and
+    # a standby takes over within a retry period (not a lease duration).
+    await memo.leadership.stop()
     if state.admission is not None:
         await state.admission.stop_admission(memo)
         state.admission = None

@@ -88,9 +88,44 @@ def test_rbac_covers_what_the_handlers_use() -> None:
         ("", "secrets", "watch"),
         ("", "namespaces", "list"),
         ("", "events", "create"),
-        ("kopf.dev", "clusterkopfpeerings", "patch"),
     ]
     assert [need for need in needed if need not in granted] == []
+    # No kopf peering any more: replicas coordinate through a Lease, granted only in their namespace.
+    assert not any(group == "kopf.dev" or resource == "leases" for group, resource, _verb in granted)
+
+
+def test_leader_election_may_use_its_lease_in_the_operator_namespace_only() -> None:
+    [role] = documents(CONFIG / "rbac" / "leader_election_role.yaml")
+    [binding] = documents(CONFIG / "rbac" / "leader_election_role_binding.yaml")
+    [deployment, _pdb] = documents(CONFIG / "manager" / "manager.yaml")
+    namespace = deployment["metadata"]["namespace"]
+    assert role["kind"] == "Role" and role["metadata"]["namespace"] == namespace
+    # What KopfLeaseClient calls: GET, POST (create), merge PATCH (with a resourceVersion precondition).
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update", "patch"],
+        }
+    ]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    [subject] = binding["subjects"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert (subject["name"], subject["namespace"]) == (pod["serviceAccountName"], namespace)
+    resources = yaml.safe_load((CONFIG / "rbac" / "kustomization.yaml").read_text())["resources"]
+    assert {"leader_election_role.yaml", "leader_election_role_binding.yaml"} <= set(resources)
+
+
+def test_two_replicas_elect_one_writer_and_keep_one_serving() -> None:
+    [deployment, pdb] = documents(CONFIG / "manager" / "manager.yaml")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert deployment["spec"]["replicas"] == 2
+    assert env["CCG_LEADER_ELECTION"] == "true"
+    assert "--standalone" not in container["args"]
+    assert "CCG_OPERATOR_NAMESPACE" in env  # the Lease's namespace (from the downward API)
+    assert pdb["kind"] == "PodDisruptionBudget" and pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (for kustomize) is not installed")
@@ -103,10 +138,12 @@ def test_default_overlay_builds() -> None:
         check=True,
     ).stdout
     kinds = sorted(doc["kind"] for doc in yaml.safe_load_all(built) if doc)
-    assert kinds.count("CustomResourceDefinition") == 4
+    assert kinds.count("CustomResourceDefinition") == 2
     for kind in (
         "Deployment",
         "ClusterRole",
+        "Role",
+        "RoleBinding",
         "ServiceAccount",
         "ValidatingWebhookConfiguration",
         "Namespace",

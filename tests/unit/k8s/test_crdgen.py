@@ -31,6 +31,21 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     assert crdgen.main([str(tmp_path), "--check"]) == 1
 
 
+def test_generated_files_no_longer_rendered_are_drift_and_removed(tmp_path: Path) -> None:
+    crdgen.write(tmp_path)
+    (tmp_path / "kopf.dev_peerings.yaml").write_text(crdgen.HEADER + "kind: CustomResourceDefinition\n")
+    (tmp_path / "hand-written.yaml").write_text("kind: ConfigMap\n")  # not ours: left alone
+    assert crdgen.drifted(tmp_path) == ["kopf.dev_peerings.yaml"]
+    crdgen.write(tmp_path)
+    assert crdgen.drifted(tmp_path) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "cloudcostguard.io_costestimates.yaml",
+        "cloudcostguard.io_costpolicies.yaml",
+        "hand-written.yaml",
+        "kustomization.yaml",
+    ]
+
+
 def test_costestimate_crd_names_columns_and_status_subresource() -> None:
     crd = load("cloudcostguard.io_costestimates.yaml")
     spec = crd["spec"]

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from cloudcostguard import errors, metrics
-from cloudcostguard.k8s import reconcile, runtime
+from cloudcostguard.k8s import leadership, reconcile, runtime
 from cloudcostguard.pricing.provider import StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
@@ -112,10 +112,19 @@ def test_database_url_uses_the_store_provider_or_says_it_is_missing(monkeypatch:
     assert provider.dsn == "postgresql://db/prices"
 
 
-def test_peering_priority_is_configured_or_random() -> None:
-    assert runtime.peering_priority(Settings(peering_priority=7)) == 7
-    drawn = {runtime.peering_priority(Settings()) for _ in range(20)}
-    assert len(drawn) > 1 and all(value >= 1 for value in drawn)
+def test_leader_election_is_on_unless_standalone() -> None:
+    elected = runtime.make_memo(Settings()).leadership
+    assert isinstance(elected, leadership.LeaderElector)
+    assert elected.timings == leadership.LeaseTimings(15, 10.0, 2.0)  # client-go's defaults
+    assert not elected.is_leader()  # not before it won the Lease
+    assert isinstance(runtime.make_memo(Settings(leader_election=False)).leadership, leadership.Standalone)
+
+
+def test_inconsistent_lease_timings_fail_before_kopf_starts() -> None:
+    with pytest.raises(errors.ConfigurationError, match="CCG_LEADER_ELECTION_RENEW_DEADLINE: 15 s must be"):
+        runtime.make_memo(Settings(leader_election_renew_deadline=15))
+    # Standalone has no Lease: its timings do not matter.
+    runtime.make_memo(Settings(leader_election=False, leader_election_renew_deadline=15))
 
 
 @pytest.mark.parametrize("listen", ["nonsense", "host:http", "1.2.3.4:70000"])
@@ -156,7 +165,9 @@ def test_runtime_collector_reads_catalog_phases_and_spend() -> None:
         catalog_ready=lambda: provider.ready,
         phase_counts=reconciler.phase_counts,
         estimated_spend=lambda: runtime._estimated_spend(reconciler),
+        is_leader=lambda: leading,
     )
+    leading = False
     metrics.register_runtime(collector, registry)
     version = load_bundled_catalog().version
     assert registry.get_sample_value("cloudcostguard_catalog_ready") == 1.0
@@ -168,6 +179,9 @@ def test_runtime_collector_reads_catalog_phases_and_spend() -> None:
     assert registry.get_sample_value("cloudcostguard_costestimates", {"phase": "Estimated"}) == 1.0
     assert registry.get_sample_value("cloudcostguard_costestimates", {"phase": "Pending"}) == 1.0
     assert registry.get_sample_value("cloudcostguard_estimated_monthly_cost_usd") == 12.75
+    assert registry.get_sample_value("cloudcostguard_leader") == 0.0
+    leading = True
+    assert registry.get_sample_value("cloudcostguard_leader") == 1.0
     metrics.unregister_runtime(collector, registry)
     metrics.unregister_runtime(collector, registry)  # twice is harmless
     assert registry.get_sample_value("cloudcostguard_catalog_ready") is None
