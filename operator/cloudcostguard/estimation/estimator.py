@@ -104,6 +104,7 @@ def _estimate_resource(
                 hours_per_month,
                 references=references,
                 as_of=as_of,
+                usage_of=usage.for_resource,
             ),
         )
     after_cost = components_cost(after)
@@ -124,6 +125,7 @@ def _estimate_resource(
                     hours_per_month,
                     references=references,
                     as_of=as_of,
+                    usage_of=usage.for_resource,
                 ),
             )
         before_cost = components_cost(before)

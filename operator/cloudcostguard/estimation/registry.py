@@ -38,6 +38,9 @@ class PricingContext:
     # The day prices apply on (support calendars: EKS extended support, RDS Extended Support years).
     # One value per estimate, so an estimate never straddles midnight; None means today (UTC).
     as_of: date | None = field(default=None, kw_only=True)
+    # Another resource's usage (address, type) → values: an autoscaling target's `capacity` decides
+    # what the table it scales runs.
+    usage_of: Callable[[str, str], ResourceUsage] | None = field(default=None, kw_only=True)
 
     @property
     def pricing_date(self) -> date:
@@ -171,6 +174,10 @@ FREE_RESOURCE_TYPES: frozenset[str] = frozenset(
         "aws_efs_backup_policy",
         "aws_ebs_encryption_by_default",
         "aws_ebs_default_kms_key",
+        # scaling configuration: the capacity it sets is priced on the resource it scales
+        "aws_appautoscaling_target",
+        "aws_appautoscaling_policy",
+        "aws_appautoscaling_scheduled_action",
         # Terraform's own utility providers
         "null_resource",
         "terraform_data",

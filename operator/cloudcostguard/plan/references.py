@@ -45,6 +45,8 @@ class PlanReferences:
         self._by_target: dict[str, list[Reference]] = {}
         self._by_source: dict[str, list[Reference]] = {}
         self._changes_by_address: dict[str, list[ResourceChange]] = {}
+        self._changes_by_type: dict[str, list[ResourceChange]] = {}
+        self._types: frozenset[str] | None = None
 
     def referencing(self, target: str) -> list[Reference]:
         """Every expression elsewhere in the configuration that refers to ``target``."""
@@ -64,6 +66,17 @@ class PlanReferences:
         self._build()
         return self._changes_by_address.get(address, [])
 
+    def changes_of_type(self, resource_type: str) -> list[ResourceChange]:
+        """Every change of one resource type (to match resources by value, e.g. a literal resource_id)."""
+        self._build()
+        return self._changes_by_type.get(resource_type, [])
+
+    def has_type(self, resource_type: str) -> bool:
+        """Cheap check before any lookup: does the plan hold this type at all?"""
+        if self._types is None:
+            self._types = frozenset(change.resource_type for change in self._changes)
+        return resource_type in self._types
+
     def _build(self) -> None:
         if self._built:
             return
@@ -71,6 +84,7 @@ class PlanReferences:
         for change in self._changes:
             address = config_address(change.module_address, change.resource_type, change.name)
             self._changes_by_address.setdefault(address, []).append(change)
+            self._changes_by_type.setdefault(change.resource_type, []).append(change)
         root = self._configuration.get("root_module")
         if isinstance(root, Mapping):
             self._walk_module(root, "", 0)

@@ -455,3 +455,48 @@ def test_pricers_see_which_resources_refer_to_theirs(catalog: InMemoryCatalog) -
         ),
         "aws_ccgtest_ip.alone": ("aws_ccgtest_ip.alone", []),
     }
+
+
+def test_pricers_can_read_another_resources_usage_and_scaling_targets_are_free() -> None:
+    from cloudcostguard.estimation.model import CostComponent
+    from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS
+    from cloudcostguard.estimation.usage import Usage
+
+    seen: list[object] = []
+
+    def spy(ctx: PricingContext) -> list[CostComponent]:
+        assert ctx.usage_of is not None
+        seen.append(
+            ctx.usage_of("aws_appautoscaling_target.t", "aws_appautoscaling_target").decimal("capacity")
+        )
+        return []
+
+    PRICERS["test_usage_spy"] = spy
+    try:
+        document = {
+            "format_version": "1.2",
+            "resource_changes": [
+                {
+                    "address": "test_usage_spy.a",
+                    "mode": "managed",
+                    "type": "test_usage_spy",
+                    "name": "a",
+                    "change": {"actions": ["create"], "before": None, "after": {}},
+                },
+                {
+                    "address": "aws_appautoscaling_target.t",
+                    "mode": "managed",
+                    "type": "aws_appautoscaling_target",
+                    "name": "t",
+                    "change": {"actions": ["create"], "before": None, "after": {"min_capacity": 5}},
+                },
+            ],
+        }
+        estimate = cloudcostguard.estimate(
+            document, usage=Usage({"aws_appautoscaling_target.t": {"capacity": 77}})
+        )
+    finally:
+        del PRICERS["test_usage_spy"]
+    assert seen == [Decimal(77)]
+    assert "aws_appautoscaling_target" in FREE_RESOURCE_TYPES
+    assert [r.support for r in estimate.resources] == ["priced", "free"]

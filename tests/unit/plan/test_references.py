@@ -133,3 +133,13 @@ def test_variables_data_sources_and_unreferenced_resources_are_not_references() 
 def test_malformed_configuration_is_ignored_not_raised() -> None:
     for configuration in (None, [], {"root_module": []}, {"root_module": {"resources": [1, {"address": 2}]}}):
         assert PlanReferences(configuration, []).referencing("aws_eip.nat") == []  # type: ignore[arg-type]
+
+
+def test_changes_by_type_and_a_cheap_type_check() -> None:
+    references = _references()
+    assert references.has_type("aws_eip") and not references.has_type("aws_appautoscaling_target")
+    assert [c.address for c in references.changes_of_type("aws_instance")] == [
+        "aws_instance.web[0]",
+        "aws_instance.web[1]",
+    ]
+    assert references.changes_of_type("aws_appautoscaling_target") == []
