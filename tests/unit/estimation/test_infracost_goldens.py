@@ -5,8 +5,8 @@ Infracost's own files (see that folder's PROVENANCE.md); ``plan.json`` is our Te
 the same test resources; ``uncovered.yml`` lists the rows we knowingly do not reproduce, each with a
 reason. An uncovered row must still show up as "price not found" (or its resource as unsupported), so
 the list cannot hide a regression, and every listed row must exist in the golden. A row listed with
-``expect: absent`` is one Infracost prices from another resource's values (an autoscaling target): we must
-not produce it at all.
+``expect: absent`` is one we must not produce at all (the case's NOTES.md says why, e.g. a value
+Infracost reads from another resource that the plan does not carry).
 """
 
 from __future__ import annotations
