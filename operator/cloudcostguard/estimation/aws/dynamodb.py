@@ -8,8 +8,9 @@ DynamoDB's free tier (25 WCU, 25 RCU, 25 GB, 2.5M stream reads) is per account a
 table, so a table is priced at the first paid rate, as Infracost does.
 
 A provisioned table scaled by an ``aws_appautoscaling_target`` of the plan (dimension
-``dynamodb:table:WriteCapacityUnits`` or ``ReadCapacityUnits``) is priced at the target's
-``min_capacity`` under "Write capacity unit (WCU, autoscaling)" / "Read capacity unit (RCU,
+``dynamodb:table:WriteCapacityUnits`` or ``ReadCapacityUnits``; linked by reference, or by a
+literal ``resource_id = "table/<name>"``) is priced at the target's usage key ``capacity``, else its
+``min_capacity``, under "Write capacity unit (WCU, autoscaling)" / "Read capacity unit (RCU,
 autoscaling)", flagged usage-based, as Infracost does (see ``appautoscaling.py``). Global table
 replicas keep the table's configured write capacity, as in Infracost.
 """
@@ -190,15 +191,15 @@ READ_DIMENSION = "dynamodb:table:ReadCapacityUnits"
 def _scaled_capacity(
     ctx: PricingContext, writes: Decimal | None, reads: Decimal | None
 ) -> tuple[Capacity, Capacity]:
-    """The table's write and read capacity: an autoscaling target's minimum where one scales it."""
+    """The table's write and read capacity: an autoscaling target's where one scales it."""
     write, read = Capacity(writes), Capacity(reads)
     name = ctx.attrs.text("name")
     for target in appautoscaling.scaling_targets(ctx, f"table/{name}" if name else None):
-        # A minimum unknown at plan time leaves the table's own figure as the best guess.
+        # A capacity unknown at plan time (no usage, minimum unknown) leaves the table's own figure.
         if target.dimension == WRITE_DIMENSION:
-            write = Capacity(target.min_capacity if target.min_capacity is not None else writes, True)
+            write = Capacity(target.capacity if target.capacity is not None else writes, True)
         elif target.dimension == READ_DIMENSION:
-            read = Capacity(target.min_capacity if target.min_capacity is not None else reads, True)
+            read = Capacity(target.capacity if target.capacity is not None else reads, True)
     return write, read
 
 

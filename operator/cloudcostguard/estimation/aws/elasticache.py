@@ -3,11 +3,12 @@
 Usage keys (Infracost's): ``snapshot_storage_size_gb``, ``reserved_instance_term``,
 ``reserved_instance_payment_option``.
 
-A replication group scaled by an ``aws_appautoscaling_target`` of the plan runs, as Infracost prices
-it, the target's ``min_capacity`` shards (dimension ``elasticache:replication-group:NodeGroups``) or
-replicas per shard (``...:Replicas``), under "ElastiCache (on-demand, NODE_TYPE, autoscaling)",
-flagged usage-based (see ``appautoscaling.py``). Replicas only count in cluster mode (shards), as in
-Infracost.
+A replication group scaled by an ``aws_appautoscaling_target`` of the plan (linked by reference, or by
+a literal ``resource_id = "replication-group/<id>"``) runs, as Infracost prices it, the target's usage
+key ``capacity``, else its ``min_capacity``, in shards (dimension
+``elasticache:replication-group:NodeGroups``) or replicas per shard (``...:Replicas``), under
+"ElastiCache (on-demand, NODE_TYPE, autoscaling)", flagged usage-based (see ``appautoscaling.py``).
+Replicas only count in cluster mode (shards), as in Infracost.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ SERVICE = "AmazonElastiCache"
 
 NODE_GROUPS_DIMENSION = "elasticache:replication-group:NodeGroups"
 REPLICAS_DIMENSION = "elasticache:replication-group:Replicas"
-# Application Auto Scaling allows up to 500 shards and 5 replicas per shard; a minimum beyond that is
+# Application Auto Scaling allows up to 500 shards and 5 replicas per shard; a capacity beyond that is
 # garbage, not a bill.
 MAX_SCALED_CAPACITY = 500
 
@@ -65,10 +66,10 @@ def price_elasticache_replication_group(ctx: PricingContext) -> list[CostCompone
     for target in appautoscaling.scaling_targets(ctx, f"replication-group/{group_id}" if group_id else None):
         if target.dimension == NODE_GROUPS_DIMENSION:
             autoscaled = True
-            node_groups = _scaled_count(target.min_capacity, node_groups)
+            node_groups = _scaled_count(target.capacity, node_groups)
         elif target.dimension == REPLICAS_DIMENSION:
             autoscaled = True
-            replicas = _scaled_count(target.min_capacity, replicas)
+            replicas = _scaled_count(target.capacity, replicas)
     if node_groups > 0:
         nodes = node_groups * (max(replicas, 0) + 1)  # each shard: a primary and its replicas
     else:
@@ -83,11 +84,11 @@ def price_elasticache_replication_group(ctx: PricingContext) -> list[CostCompone
     )
 
 
-def _scaled_count(minimum: Decimal | None, configured: int) -> int:
-    """A target's minimum as a count; an unknown, fractional or absurd one leaves the configured count."""
-    if minimum is None or minimum != minimum.to_integral_value() or minimum > MAX_SCALED_CAPACITY:
+def _scaled_count(capacity: Decimal | None, configured: int) -> int:
+    """A target's capacity as a count; an unknown, fractional or absurd one leaves the configured count."""
+    if capacity is None or capacity != capacity.to_integral_value() or capacity > MAX_SCALED_CAPACITY:
         return configured
-    return int(minimum)
+    return int(capacity)
 
 
 def _cache_components(

@@ -11,6 +11,11 @@ Two directions:
 * ``referred(ctx, "launch_template.id", "aws_launch_template")``: what this resource refers to;
 * ``referrers(ctx, ("aws_nat_gateway", "allocation_id"))``: what refers to this resource.
 
+And, for resources that name another by a literal id rather than by a reference
+(``resource_id = "table/scores"``), ``by_value(ctx, ("aws_appautoscaling_target", "resource_id"),
+"table/scores")``: those whose planned value is that id and whose expression refers to no managed
+resource (one that does is linked to what it names, never also by value).
+
 References name configuration addresses (no ``count``/``for_each`` keys), so the instances are
 matched here: same module instance, and the same instance key where both sides have one (the
 ``aws_eip.nat[count.index]`` pattern). Only instances that exist after the change count (a delete has
@@ -32,6 +37,7 @@ from typing import Any
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.registry import PricingContext
 from cloudcostguard.plan.model import ResourceChange
+from cloudcostguard.plan.regions import config_address
 
 # The last instance key of an address: [0], ["name"] (a quoted key may itself contain "]").
 _TRAILING_KEY = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]"]*)\]$')
@@ -93,6 +99,29 @@ def referrers(ctx: PricingContext, *sources: tuple[str, str], every_instance: bo
             if (change.address, reference.attribute) not in seen:
                 seen.add((change.address, reference.attribute))
                 found.append(_linked(change, reference.source_type, reference.attribute))
+    return found
+
+
+def by_value(ctx: PricingContext, source: tuple[str, str], value: str | None) -> list[Linked]:
+    """The resources of type ``source[0]`` whose planned ``source[1]`` (a top-level attribute) is
+    ``value`` and whose expression for it refers to no managed resource: a literal, a variable, a data
+    source. Ids such as ``table/<name>`` are account-wide, so every module counts. A plan without that
+    type costs one set lookup."""
+    references = ctx.references
+    source_type, attribute = source
+    if references is None or value is None or not references.has_type(source_type):
+        return []
+    found: list[Linked] = []
+    for change in references.changes_of_type(source_type):
+        if not isinstance(change.after, dict):
+            continue  # deleted: it scales nothing after the change
+        linked = _linked(change, source_type, attribute)
+        if linked.attrs.text(attribute) != value:
+            continue
+        own = config_address(change.module_address, change.resource_type, change.name)
+        if references.referenced_from(own, attribute):
+            continue  # it names its resource by reference: `referrers` finds it there, and only there
+        found.append(linked)
     return found
 
 

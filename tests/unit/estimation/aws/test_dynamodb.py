@@ -241,14 +241,16 @@ def target(dimension: str, minimum: Any, resource_id: str | None = "table/scores
 
 
 def scaled_table(
-    *targets: tuple[str, dict[str, Any]], values: dict[str, Any] | None = None
+    *targets: tuple[str, dict[str, Any]],
+    values: dict[str, Any] | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> dict[str, CostComponent]:
     expressions = {"resource_id": ref("aws_dynamodb_table.scores.name")}
     plan = linked_plan(
         [("aws_dynamodb_table.scores", values or TABLE, {"id": True}, {})]
         + [(address, after, TARGET_UNKNOWN, expressions) for address, after in targets]
     )
-    table = cloudcostguard.estimate(plan).resources[0]
+    table = cloudcostguard.estimate(plan, usage=usage).resources[0]
     return {c.name: c for c in table.components}
 
 
@@ -260,8 +262,8 @@ def test_a_table_scaled_by_targets_of_the_plan_pays_their_minimum_capacity() -> 
 
     wcu = components["Write capacity unit (WCU, autoscaling)"]
     rcu = components["Read capacity unit (RCU, autoscaling)"]
-    assert (wcu.monthly_quantity, wcu.monthly_cost, wcu.usage_based) == (6, 6 * HOURS * WCU_RATE, True)
-    assert (rcu.monthly_quantity, rcu.monthly_cost, rcu.usage_based) == (5, 5 * HOURS * RCU_RATE, True)
+    assert (wcu.monthly_quantity, wcu.monthly_cost, wcu.usage_based) == (D(6), 6 * HOURS * WCU_RATE, True)
+    assert (rcu.monthly_quantity, rcu.monthly_cost, rcu.usage_based) == (D(5), 5 * HOURS * RCU_RATE, True)
     assert "Write capacity unit (WCU)" not in components
 
 
@@ -341,3 +343,103 @@ def test_targets_of_other_services_or_tables_outside_the_plan_change_nothing() -
     table = cloudcostguard.estimate(plan).resources[0]
 
     assert [c.name for c in table.components][:2] == ["Write capacity unit (WCU)", "Read capacity unit (RCU)"]
+
+
+# --- a target's usage `capacity`; targets naming their table by a literal resource_id -------------------
+
+LITERAL = {"resource_id": {"constant_value": "table/scores"}}
+
+
+def test_a_targets_usage_capacity_overrides_its_minimum() -> None:
+    components = scaled_table(
+        ("aws_appautoscaling_target.writes", target("WriteCapacityUnits", 7)),
+        ("aws_appautoscaling_target.reads", target("ReadCapacityUnits", 8)),
+        usage={"aws_appautoscaling_target.writes": {"capacity": 77}},
+    )
+
+    wcu = components["Write capacity unit (WCU, autoscaling)"]
+    assert (wcu.monthly_quantity, wcu.monthly_cost) == (D(77), 77 * HOURS * WCU_RATE)
+    assert wcu.monthly_cost == D("36.53650")
+    # The other target has no usage: its minimum stands.
+    assert components["Read capacity unit (RCU, autoscaling)"].monthly_cost == 8 * HOURS * RCU_RATE
+
+
+def test_a_usage_capacity_counts_even_when_the_minimum_is_unknown_at_plan_time() -> None:
+    components = scaled_table(
+        ("aws_appautoscaling_target.writes", target("WriteCapacityUnits", None)),
+        usage={"aws_appautoscaling_target.writes": {"capacity": 12}},
+    )
+
+    assert components["Write capacity unit (WCU, autoscaling)"].monthly_cost == 12 * HOURS * WCU_RATE
+
+
+def test_a_target_naming_its_table_by_a_literal_id_is_matched_by_value() -> None:
+    plan = linked_plan(
+        [
+            ("aws_dynamodb_table.scores", TABLE, {"id": True}, {}),
+            ("aws_dynamodb_table.other", {**TABLE, "name": "other"}, {"id": True}, {}),
+            ("aws_appautoscaling_target.reads", target("ReadCapacityUnits", 56), TARGET_UNKNOWN, LITERAL),
+        ]
+    )
+
+    scores, other = cloudcostguard.estimate(plan).resources[:2]
+
+    rcu = {c.name: c for c in scores.components}["Read capacity unit (RCU, autoscaling)"]
+    assert (rcu.monthly_quantity, rcu.monthly_cost, rcu.usage_based) == (D(56), D("5.31440"), True)
+    assert {c.name: c for c in scores.components}["Write capacity unit (WCU)"].monthly_quantity == 20
+    assert [c.name for c in other.components][:2] == ["Write capacity unit (WCU)", "Read capacity unit (RCU)"]
+
+
+def test_a_literal_target_takes_its_usage_capacity_too() -> None:
+    plan = linked_plan(
+        [
+            ("aws_dynamodb_table.scores", TABLE, {"id": True}, {}),
+            ("aws_appautoscaling_target.reads", target("ReadCapacityUnits", 56), TARGET_UNKNOWN, LITERAL),
+        ]
+    )
+
+    estimate = cloudcostguard.estimate(plan, usage={"aws_appautoscaling_target.reads": {"capacity": 3}})
+
+    rcu = {c.name: c for c in estimate.resources[0].components}["Read capacity unit (RCU, autoscaling)"]
+    assert (rcu.monthly_quantity, rcu.monthly_cost) == (D(3), 3 * HOURS * RCU_RATE)
+
+
+def test_a_target_linked_by_reference_scales_only_the_table_it_names_even_if_others_share_the_name() -> None:
+    # Infracost's own test has four tables named "GameScores": a reference decides, not the name.
+    plan = linked_plan(
+        [
+            ("aws_dynamodb_table.scores", TABLE, {"id": True}, {}),
+            ("aws_dynamodb_table.twin", TABLE, {"id": True}, {}),
+            (
+                "aws_appautoscaling_target.writes",
+                target("WriteCapacityUnits", 6),
+                TARGET_UNKNOWN,
+                {"resource_id": ref("aws_dynamodb_table.scores.name")},
+            ),
+        ]
+    )
+
+    scores, twin = cloudcostguard.estimate(plan).resources[:2]
+
+    assert [(c.name, c.monthly_quantity) for c in scores.components][:1] == [
+        ("Write capacity unit (WCU, autoscaling)", D(6))
+    ]
+    assert [(c.name, c.monthly_quantity) for c in twin.components][:1] == [
+        ("Write capacity unit (WCU)", D(20))
+    ]
+
+
+def test_a_deleted_literal_target_no_longer_scales_its_table() -> None:
+    plan = linked_plan(
+        [
+            ("aws_dynamodb_table.scores", TABLE, {"id": True}, {}),
+            ("aws_appautoscaling_target.reads", target("ReadCapacityUnits", 56), TARGET_UNKNOWN, LITERAL),
+        ],
+        actions={"aws_appautoscaling_target.reads": ["delete"]},
+    )
+    plan["resource_changes"][1]["change"] |= {"before": plan["resource_changes"][1]["change"]["after"]}
+    plan["resource_changes"][1]["change"]["after"] = None
+
+    table = cloudcostguard.estimate(plan).resources[0]
+
+    assert {c.name: c.monthly_quantity for c in table.components}["Read capacity unit (RCU)"] == 30

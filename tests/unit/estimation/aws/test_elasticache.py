@@ -265,3 +265,62 @@ def test_an_unknown_fractional_or_absurd_minimum_keeps_the_configured_shards(min
     components = scaled_group(("NodeGroups", minimum))
 
     assert components[SCALED_NAME].monthly_quantity == 16 * HOURS  # 4 shards × (3 replicas + 1)
+
+
+# --- a target's usage `capacity`; targets naming their group by a literal resource_id -------------------
+
+
+def _literal_target(minimum: Any, resource_id: str = "replication-group/sessions") -> dict[str, Any]:
+    return {
+        "service_namespace": "elasticache",
+        "scalable_dimension": "elasticache:replication-group:NodeGroups",
+        "resource_id": resource_id,
+        "min_capacity": minimum,
+        "max_capacity": 20,
+    }
+
+
+def _literal_plan(*targets: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return linked_plan(
+        [("aws_elasticache_replication_group.sessions", GROUP, {"id": True}, {})]
+        + [
+            (address, after, {"id": True}, {"resource_id": {"constant_value": after["resource_id"]}})
+            for address, after in targets
+        ]
+    )
+
+
+def test_a_group_target_matched_by_its_literal_id_runs_its_usage_capacity_in_shards() -> None:
+    plan = _literal_plan(("aws_appautoscaling_target.shards", _literal_target(1)))
+
+    estimate = cloudcostguard.estimate(plan, usage={"aws_appautoscaling_target.shards": {"capacity": 10}})
+
+    nodes = {c.name: c for c in estimate.resources[0].components}[SCALED_NAME]
+    assert nodes.monthly_quantity == 40 * HOURS  # 10 shards × (3 replicas + 1)
+    assert nodes.monthly_cost == 40 * HOURS * _node_rate("cache.m4.large") == D("4555.200")
+
+
+def test_a_literal_group_target_without_usage_runs_its_minimum() -> None:
+    plan = _literal_plan(("aws_appautoscaling_target.shards", _literal_target(1)))
+
+    nodes = {c.name: c for c in cloudcostguard.estimate(plan).resources[0].components}[SCALED_NAME]
+
+    assert nodes.monthly_quantity == 4 * HOURS  # 1 shard × (3 replicas + 1)
+
+
+def test_a_literal_target_of_another_group_changes_nothing() -> None:
+    plan = _literal_plan(
+        ("aws_appautoscaling_target.shards", _literal_target(1, "replication-group/elsewhere"))
+    )
+
+    components = {c.name: c for c in cloudcostguard.estimate(plan).resources[0].components}
+
+    assert components["ElastiCache (on-demand, cache.m4.large)"].monthly_quantity == 16 * HOURS
+
+
+def test_an_absurd_usage_capacity_keeps_the_configured_shards() -> None:
+    plan = _literal_plan(("aws_appautoscaling_target.shards", _literal_target(1)))
+
+    estimate = cloudcostguard.estimate(plan, usage={"aws_appautoscaling_target.shards": {"capacity": 10_000}})
+
+    assert {c.name: c for c in estimate.resources[0].components}[SCALED_NAME].monthly_quantity == 16 * HOURS
