@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     leader_election_lease_name: str = Field(
         "cloudcostguard-leader",
         min_length=1,
-        description="Name of the Lease, in CCG_OPERATOR_NAMESPACE (else the pod's or kubeconfig's namespace).",
+        description="Name of the Lease, in CCG_OPERATOR_NAMESPACE (else the pod's or kubeconfig's).",
     )
     leader_election_lease_duration: int = Field(
         15,
