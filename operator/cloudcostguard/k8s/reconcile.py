@@ -215,14 +215,12 @@ class SpendDebouncer:
 class Reconciler:
     """Per-process registry of CostEstimate states and wake-ups (lives in kopf's memo)."""
 
-    def __init__(
-        self, *, debouncer: Callable[[Callable[[str], None]], SpendDebouncer] = SpendDebouncer
-    ) -> None:
+    def __init__(self) -> None:
         self.states: dict[tuple[str, str], EstimateState] = {}
         self.spend_changed = Notifier()
         self.stopping = False
         self._names: dict[str, set[str]] = {}  # namespace → names of its CostEstimates
-        self.spend_debouncer = debouncer(self.wake_budget_verdicts)
+        self.spend_debouncer = SpendDebouncer(self.wake_budget_verdicts)
 
     def state(self, namespace: str, name: str) -> EstimateState:
         key = (namespace, name)

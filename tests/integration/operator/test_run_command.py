@@ -72,6 +72,8 @@ async def test_run_serves_probes_and_metrics_and_stops_on_sigterm(tmp_path: Path
                 process.send_signal(signal.SIGTERM)
             returncode = await asyncio.wait_for(process.wait(), timeout=30)
             log.close()
+        # --standalone: no leader election, so no Lease was ever read or written.
+        assert [request.url.path for request in kube if "/leases" in request.url.path] == []
     output = (tmp_path / "operator.log").read_text()
     assert returncode == 0, output[-3000:]
     assert '"message": "CloudCostGuard operator stopped"' in output
@@ -101,4 +103,19 @@ async def test_run_with_an_invalid_setting_exits_2(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert stderr.decode().strip() == (
         "cloudcostguard: error: invalid setting CCG_RETRY_DELAY: Input should be greater than 0"
+    )
+
+
+async def test_run_with_lease_timings_that_could_overlap_exits_2(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cloudcostguard", "run",
+        env={**os.environ, "CCG_LEADER_ELECTION_RENEW_DEADLINE": "20", "KUBECONFIG": str(tmp_path / "x")},
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2
+    assert stderr.decode().strip() == (
+        "cloudcostguard: error: invalid setting CCG_LEADER_ELECTION_RENEW_DEADLINE: 20 s must be below "
+        "CCG_LEADER_ELECTION_LEASE_DURATION (15 s), or an old leader could still write after a standby "
+        "took over"
     )
