@@ -245,6 +245,7 @@ class LeaderElector:
         self._listeners: list[LeadershipListener] = []
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._failure: str | None = None  # the last attempt's failure, reported once
 
     # --- what writers ask ----------------------------------------------------------------------
 
@@ -287,9 +288,10 @@ class LeaderElector:
             logger.debug("Lease changed under this replica: %s", err)
             acquired = False
         except (LeaseError, TimeoutError) as err:
-            log = logger.warning if self._leading else logger.debug
-            log("Lease attempt failed: %s", str(err) or "timed out")
+            self._report(str(err) or "timed out")
             acquired = False
+        else:
+            self._report(None)
         if acquired:
             self._renewed_at = now
             if not self._leading:
@@ -300,6 +302,21 @@ class LeaderElector:
             elif self._clock() - self._renewed_at >= deadline:
                 self._step_down(f"no renewal for {deadline:g} s (the renew deadline)")
         return self._leading
+
+    def _report(self, failure: str | None) -> None:
+        """Warn once per kind of failure (a missing RBAC grant would otherwise keep every replica a
+        silent standby), and once when the Lease is reachable again."""
+        if failure == self._failure:
+            if failure is not None:
+                logger.debug("Lease attempt failed again: %s", failure)
+            return
+        if failure is None:
+            logger.info("the Lease is reachable again")
+        else:
+            logger.warning(
+                "Lease attempt failed (%s): %s", "leading" if self._leading else "standby", failure
+            )
+        self._failure = failure
 
     def next_delay(self) -> float:
         """Seconds until the next attempt: renew every retry period; candidates add a little jitter."""

@@ -358,3 +358,22 @@ async def test_standalone_always_leads() -> None:
     alone = leadership.Standalone()
     assert alone.is_leader() and await alone.wait_until_leader(0) is True
     await alone.stop()
+
+
+async def test_a_failing_lease_is_reported_once_per_kind_of_failure(caplog: pytest.LogCaptureFixture) -> None:
+    store, clock = Store(), Clock()
+    link = Flaky(store)
+    a = elector("a", link, clock)
+    link.down = True  # e.g. no RBAC grant for Leases: every replica would stay a silent standby
+    caplog.set_level("INFO", logger="cloudcostguard.k8s.leadership")
+    for _ in range(3):
+        assert await a.attempt() is False
+        clock.now += 2.0
+    link.down = False
+    assert await a.attempt() is True
+    messages = [record.getMessage() for record in caplog.records if record.name.endswith("leadership")]
+    assert messages == [
+        "Lease attempt failed (standby): connection refused",
+        "the Lease is reachable again",
+        "a leads now (Lease acquired): it writes statuses and Events",
+    ]
