@@ -51,13 +51,16 @@ def estimate(
     from cloudcostguard.plan.reader import read_plan  # noqa: PLC0415
     from cloudcostguard.pricing.snapshot import load_bundled_catalog  # noqa: PLC0415
 
-    # One pause over reading and pricing: the parsed document stays alive across both.
+    # One pause over reading and pricing: the parsed document stays alive across both. It is dropped
+    # before the collector comes back, so the first collection walks the estimate, not the document.
     with paused_gc():
         parsed = read_plan(plan, default_region=default_region, max_bytes=max_plan_bytes)
-        return estimate_plan(
+        estimate = estimate_plan(
             parsed,
             catalog if catalog is not None else load_bundled_catalog(),
             Usage.parse(usage),
             hours_per_month=hours_per_month,
             as_of=as_of,
         )
+        del parsed
+    return estimate
