@@ -37,7 +37,6 @@ import cloudcostguard
 from cloudcostguard.estimation import estimator
 from cloudcostguard.estimation.registry import PRICERS
 from cloudcostguard.estimation.usage import Usage
-from cloudcostguard.plan.memory import paused_gc
 
 SEED = 20261125
 # Importing the estimator registers every pricer module, so the plan can use every registered type.
@@ -563,18 +562,11 @@ def main() -> None:
     )
     usage = Usage.parse(USAGE_YAML)
 
-    def estimate_in_one_pause() -> object:
-        # What cloudcostguard.estimate() gains if it holds one GC pause over reading and pricing
-        # (today each of the two phases pauses on its own): a proposal, measured here.
-        with paused_gc():
-            return cloudcostguard.estimate(plan_bytes)
-
-    parse, price, with_usage, one_pause = interleaved_medians(
+    parse, price, with_usage = interleaved_medians(
         [
             lambda: orjson.loads(plan_bytes),
             lambda: cloudcostguard.estimate(plan_bytes),
             lambda: cloudcostguard.estimate(plan_bytes, usage=usage),
-            estimate_in_one_pause,
         ],
         args.repeat,
     )
@@ -583,7 +575,6 @@ def main() -> None:
         ("orjson.loads(plan_bytes)", parse, f"{args.repeat} runs, the floor"),
         ("cloudcostguard.estimate(plan_bytes)", price, f"{ratio:.2f}×; cold first call {cold * 1000:.0f} ms"),
         ("cloudcostguard.estimate(plan_bytes, usage)", with_usage, f"{with_usage / parse:.2f}×"),
-        ("  the same in one GC pause (proposal)", one_pause, f"{one_pause / parse:.2f}×"),
     ]
     for label, seconds, note in rows:
         print(f"{label:<43} median {seconds * 1000:7.1f} ms  ({note})")
