@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,15 +62,14 @@ def cluster() -> Iterator[None]:
         kubectl("apply", "-k", "config/crd")
         kubectl("wait", "--for=condition=Established", "crd/costestimates.cloudcostguard.io", "--timeout=60s")
         kubectl("apply", "-k", "config/rbac")
-        # The manager without the webhook wiring (cert-manager is not installed here).
+        # The manager without the webhook wiring (cert-manager is not installed here); its two replicas
+        # elect their writer on the Lease, as in production.
         manager = [doc for doc in yaml.safe_load_all(run("kubectl", "kustomize", "config/manager")) if doc]
         for doc in manager:
             if doc["kind"] == "Deployment":
-                doc["spec"]["replicas"] = 1
                 container = doc["spec"]["template"]["spec"]["containers"][0]
                 container["image"] = IMAGE
                 container["imagePullPolicy"] = "Never"
-                container["args"] = ["run", "--all-namespaces", "--standalone"]
         kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(manager))
         kubectl(
             "rollout", "status", "deployment/cloudcostguard-operator", "-n", "cloudcostguard-system",
@@ -111,3 +111,36 @@ def test_api_server_enforces_exactly_one_plan_source(cluster: None) -> None:
     )
     output = kubectl("apply", "-f", "-", stdin=manifest, check=False)
     assert "exactly one of inline, configMapKeyRef, secretKeyRef, terraformRef, url must be set" in output
+
+
+def lease_holder_pod() -> str:
+    """The pod whose replica holds the Lease (identities are ``<pod name>_<random>``), or ""."""
+    holder = kubectl(
+        "get", "lease", "cloudcostguard-leader", "-n", "cloudcostguard-system",
+        "-o", "jsonpath={.spec.holderIdentity}", check=False,
+    ).strip()  # fmt: skip
+    return holder.rsplit("_", 1)[0] if "_" in holder else ""
+
+
+def test_one_replica_leads_and_a_deleted_leader_is_replaced(cluster: None) -> None:
+    pods = kubectl(
+        "get", "pods", "-n", "cloudcostguard-system", "-l", "app.kubernetes.io/name=cloudcostguard",
+        "-o", "jsonpath={.items[*].metadata.name}",
+    ).split()  # fmt: skip
+    assert len(pods) == 2
+    deadline = time.monotonic() + 60
+    while lease_holder_pod() not in pods:
+        assert time.monotonic() < deadline, "no replica took the Lease"
+        time.sleep(1)
+    leader = lease_holder_pod()
+    # A deleted pod gets SIGTERM: it releases the Lease, and the other replica takes it within seconds.
+    kubectl("delete", "pod", leader, "-n", "cloudcostguard-system", "--wait=false")
+    deadline = time.monotonic() + 60
+    while lease_holder_pod() in ("", leader):
+        assert time.monotonic() < deadline, "the Lease was not handed over"
+        time.sleep(1)
+    assert lease_holder_pod() in pods
+    kubectl("create", "namespace", "team-b", check=False)
+    sample = (ROOT / "config/samples/costestimate_inline.yaml").read_text().replace("team-a", "team-b")
+    kubectl("apply", "-f", "-", stdin=sample)
+    kubectl("wait", "--for=condition=Ready", "costestimate/egress", "-n", "team-b", "--timeout=120s")

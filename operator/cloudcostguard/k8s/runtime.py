@@ -13,10 +13,11 @@ Shared resources are created once, kept in kopf's memo and closed at cleanup (ST
 kopf is configured to keep its marks in the product's API group: finalizer ``cloudcostguard.io/finalizer``,
 progress and diff-base annotations under ``cloudcostguard.io/``.
 
-Replicas. kopf always runs standalone (no kopf peering, which would pause every watch of a standby and
-leave the webhook there judging from stale indexes): every replica watches, indexes and serves the
-webhook; the Lease decides which one writes statuses and Events (``handlers``, ``leadership``). kopf's
-own Events (handler failures) follow the Lease too: ``posting.enabled`` is on only while leading.
+Replicas. ``cloudcostguard run`` starts kopf standalone: no kopf peering, which would pause every watch
+of a standby and leave the webhook there judging from stale indexes. Every replica watches, indexes and
+serves the webhook; the Lease decides which one writes statuses and Events (``handlers``,
+``leadership``). kopf's own Events (handler failures) follow the Lease too: ``posting.enabled`` is on
+only while leading.
 """
 
 from __future__ import annotations

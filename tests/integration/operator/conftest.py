@@ -34,7 +34,9 @@ def operator(kube: kmock.KubernetesEmulator) -> OperatorFactory:
     """Start the operator: ``async with operator(resync_interval=1) as memo: ...``.
 
     As ``cloudcostguard run`` does, with every handler of this build registered (the admission
-    webhook's too: kopf refuses to run validating handlers without the server they need).
+    webhook's too: kopf refuses to run validating handlers without the server they need), kopf without
+    peering, and leader election on unless ``leader_election=False`` is given (alone, it takes the
+    Lease in KMock at once).
     """
     runtime.import_handlers()
 
