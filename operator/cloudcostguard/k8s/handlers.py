@@ -62,15 +62,17 @@ POLICY_DEBOUNCE = 1.0
 
 
 # --- indexes ------------------------------------------------------------------------------------------
+# Coroutines although they never wait: kopf runs plain functions in worker threads, a thread hop per
+# watch event that costs more than these index functions themselves.
 
 
 @kopf.index("", "v1", "namespaces", id=indexes.NAMESPACE_LABELS)
-def namespace_labels(name: str, labels: Mapping[str, str], **_: Any) -> dict[str, Mapping[str, str]]:
+async def namespace_labels(name: str, labels: Mapping[str, str], **_: Any) -> dict[str, Mapping[str, str]]:
     return indexes.index_namespace_labels(name, labels)
 
 
 @kopf.index(*COSTESTIMATES, id=indexes.COSTESTIMATE_SPEND)
-def costestimate_spend(
+async def costestimate_spend(
     namespace: str | None,
     name: str,
     labels: Mapping[str, str],
@@ -82,21 +84,21 @@ def costestimate_spend(
 
 
 @kopf.index(*COSTESTIMATES, id=indexes.PLAN_REFERENCES)
-def plan_references(
+async def plan_references(
     namespace: str | None, name: str, spec: Mapping[str, Any], **_: Any
 ) -> dict[indexes.PlanRef, str] | None:
     return indexes.index_plan_references(namespace or "", name, spec)
 
 
 @kopf.index("", "v1", "configmaps", id=indexes.PLAN_CONFIGMAPS, labels={PLAN_SOURCE_LABEL: kopf.PRESENT})
-def plan_configmaps(
+async def plan_configmaps(
     namespace: str | None, name: str, body: Mapping[str, Any], **_: Any
 ) -> dict[tuple[str, str], indexes.PlanObject]:
     return indexes.index_plan_object(indexes.CONFIGMAP, namespace or "", name, body)
 
 
 @kopf.index("", "v1", "secrets", id=indexes.PLAN_SECRETS, labels={PLAN_SOURCE_LABEL: kopf.PRESENT})
-def plan_secrets(
+async def plan_secrets(
     namespace: str | None, name: str, body: Mapping[str, Any], **_: Any
 ) -> dict[tuple[str, str], indexes.PlanObject]:
     return indexes.index_plan_object(indexes.SECRET, namespace or "", name, body)
@@ -107,14 +109,14 @@ def _is_tofu_plan(name: str, labels: Mapping[str, str], **_: Any) -> bool:
 
 
 @kopf.index("", "v1", "secrets", id=indexes.TOFU_PLANS, when=_is_tofu_plan)
-def tofu_plans(
+async def tofu_plans(
     namespace: str | None, name: str, annotations: Mapping[str, str], body: Mapping[str, Any], **_: Any
 ) -> dict[tuple[str, str], indexes.TofuPlanChunk]:
     return indexes.index_tofu_plan(namespace or "", name, annotations, body)
 
 
 @kopf.index(*COSTPOLICIES, id=COST_POLICIES_INDEX)
-def cost_policies(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, dict[str, Any]]:
+async def cost_policies(name: str, spec: Mapping[str, Any], **_: Any) -> dict[str, dict[str, Any]]:
     return {name: {"metadata": {"name": name}, "spec": reconcile._plain(spec)}}
 
 
