@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -82,8 +82,8 @@ class RuntimeCollector(Collector):
                 "The price catalog in use.",
                 value={"source": str(status.source), "version": str(status.version)},
             )
-            # Staleness, version id and refreshes of the PostgreSQL-backed catalog are the pricing store's
-            # own metrics (cloudcostguard.pricing.store.metrics), exported when it is in use.
+            # Staleness, version id and refreshes of the PostgreSQL-backed catalog: the CATALOG_* metrics
+            # below, set by the pricing store's provider when it is in use.
             age = GaugeMetricFamily(f"{PREFIX}_catalog_age_seconds", "Seconds since the catalog was loaded.")
             age.add_metric([], float(status.age_seconds))
             yield age
@@ -114,3 +114,93 @@ def register_runtime(collector: RuntimeCollector, registry: CollectorRegistry = 
 def unregister_runtime(collector: RuntimeCollector, registry: CollectorRegistry = REGISTRY) -> None:
     with contextlib.suppress(KeyError):  # never registered (startup failed before it)
         registry.unregister(collector)
+
+
+# --- admission webhook (k8s/admission.py, k8s/webhook.py) ------------------------------------------
+
+ADMISSION_REQUESTS = Counter(
+    "cloudcostguard_admission_requests",
+    "Admission reviews answered, by handler, verdict and whether the request was a dry run.",
+    ["handler", "verdict", "dry_run"],
+)
+ADMISSION_DURATION = Histogram(
+    "cloudcostguard_admission_duration_seconds",
+    "Time to answer one admission review (on the lean path: from the request body to the response).",
+    ["handler"],
+    # Kubernetes gives a webhook 10 s by default; Gatekeeper recommends a p99 below 100 ms.
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ADMISSION_DRY_RUN_VIOLATIONS = Counter(
+    "cloudcostguard_admission_dry_run_violations",
+    "Limits a DryRun CostPolicy saw exceeded at admission (admitted, recorded here).",
+    ["policy", "limit"],
+)
+ADMISSION_PLAN_FAILURES = Counter(
+    "cloudcostguard_admission_plan_failures",
+    "Admissions whose plan could not be read or priced, by reason.",
+    ["handler", "reason"],
+)
+ADMISSION_REJECTED_REVIEWS = Counter(
+    "cloudcostguard_admission_rejected_reviews",
+    "Requests answered with an HTTP 4xx because they were not a usable AdmissionReview.",
+    ["status"],
+)
+ADMISSION_INVALID_POLICIES = Counter(
+    "cloudcostguard_admission_invalid_policies",
+    "CostPolicies skipped at admission because they are malformed (counted per request).",
+    ["handler"],
+)
+
+
+# --- pricing store catalog (pricing/store/provider.py) ----------------------------------------------
+
+SOURCES = ("postgresql", "cache-file", "bundled")
+
+CATALOG_SOURCE = Gauge(
+    "cloudcostguard_catalog_source",
+    "1 for the source of the catalog being served (postgresql, cache-file, bundled), 0 for the others.",
+    ["source"],
+)
+CATALOG_VERSION_ID = Gauge(
+    "cloudcostguard_catalog_version_id",
+    "Id of the PostgreSQL pricing version being served (0 when it did not come from PostgreSQL).",
+)
+CATALOG_RECORDS = Gauge(
+    "cloudcostguard_catalog_records", "Price records (tiers) in the catalog being served."
+)
+CATALOG_STALE = Gauge(
+    "cloudcostguard_catalog_stale",
+    "1 while PostgreSQL cannot be reached and an older catalog (memory, cache file, bundled) is served.",
+)
+CATALOG_LAST_SUCCESS = Gauge(
+    "cloudcostguard_catalog_last_success_timestamp_seconds",
+    "Unix time when PostgreSQL last confirmed the served catalog is current (age = time() - this).",
+)
+CATALOG_REFRESHES = Counter(
+    "cloudcostguard_catalog_refreshes_total",
+    "Catalog refresh checks, by result: unchanged, swapped (a new version loaded), error.",
+    ["result"],
+)
+CATALOG_LOAD_SECONDS = Histogram(
+    "cloudcostguard_catalog_load_seconds",
+    "Seconds to load a catalog, by source.",
+    ["source"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
+)
+CATALOG_ERRORS = Counter(
+    "cloudcostguard_catalog_errors_total",
+    "Failures while keeping the catalog current, by reason.",
+    ["reason"],
+)
+ERROR_REASONS = ("unreachable", "not-migrated", "no-version", "load-failed", "cache-write")
+
+
+def record_served(source: str, version_id: int | None, records: int) -> None:
+    for name in SOURCES:
+        CATALOG_SOURCE.labels(name).set(1 if name == source else 0)
+    CATALOG_VERSION_ID.set(version_id or 0)
+    CATALOG_RECORDS.set(records)
+
+
+def record_error(reason: str) -> None:
+    CATALOG_ERRORS.labels(reason if reason in ERROR_REASONS else "load-failed").inc()

@@ -33,11 +33,10 @@ import orjson
 import pydantic
 
 import cloudcostguard
-from cloudcostguard import errors
+from cloudcostguard import errors, metrics
 from cloudcostguard.estimation.estimator import estimate_plan
 from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.estimation.usage import Usage
-from cloudcostguard.k8s import admission_metrics as metrics
 from cloudcostguard.k8s import indexes
 from cloudcostguard.k8s.models import GROUP, PLAN_SOURCE_LABEL, VERSION, PlanSource
 from cloudcostguard.k8s.plan_sources import PlanResolver
@@ -374,7 +373,9 @@ async def decide(request: AdmissionRequest, runtime: AdmissionRuntime) -> Decisi
 
 
 def _record(request: AdmissionRequest, decision: Decision) -> None:
-    metrics.REQUESTS.labels(request.handler, decision.verdict.value, str(request.dry_run).lower()).inc()
+    metrics.ADMISSION_REQUESTS.labels(
+        request.handler, decision.verdict.value, str(request.dry_run).lower()
+    ).inc()
     if decision.verdict in (Verdict.DENY, Verdict.DRY_RUN):
         # One line per budget verdict that matters, for audits (the object name, not the plan).
         logger.info(
@@ -387,9 +388,9 @@ def _record(request: AdmissionRequest, decision: Decision) -> None:
             decision.message,
         )
     for violation in decision.dry_run_violations():
-        metrics.DRY_RUN_VIOLATIONS.labels(violation.policy, violation.limit).inc()
+        metrics.ADMISSION_DRY_RUN_VIOLATIONS.labels(violation.policy, violation.limit).inc()
     if decision.error is not None:
-        metrics.PLAN_FAILURES.labels(request.handler, decision.error).inc()
+        metrics.ADMISSION_PLAN_FAILURES.labels(request.handler, decision.error).inc()
 
 
 def _unchanged(request: AdmissionRequest, fields: Sequence[str]) -> bool:
@@ -413,7 +414,7 @@ def _policies(runtime: AdmissionRuntime, handler: str) -> list[CostPolicy]:
             # A malformed policy is reported, not enforced: its selectors cannot say what it covers.
             # (The CRD schema rejects most such policies before they exist.)
             logger.warning("CostPolicy skipped at admission: %s", policy)
-            metrics.INVALID_POLICIES.labels(handler).inc()
+            metrics.ADMISSION_INVALID_POLICIES.labels(handler).inc()
     return policies
 
 
@@ -727,7 +728,7 @@ async def answer_review(
     try:
         review = parse_review(body, handler)
     except ReviewError as err:
-        metrics.REJECTED_REVIEWS.labels(str(err.status)).inc()
+        metrics.ADMISSION_REJECTED_REVIEWS.labels(str(err.status)).inc()
         return err.status, rejection(err), err.reason
     decision = await decide(AdmissionRequest.from_payload(handler, review["request"], len(body)), runtime)
     return 200, orjson.dumps(response_for(review, decision)), None
@@ -773,7 +774,7 @@ async def _kopf_handler(handler: str, kwargs: Mapping[str, Any]) -> None:
     )
     started = time.perf_counter()
     decision = await decide(request, runtime)
-    metrics.DURATION.labels(handler).observe(time.perf_counter() - started)
+    metrics.ADMISSION_DURATION.labels(handler).observe(time.perf_counter() - started)
     warnings: list[str] = kwargs["warnings"]
     warnings.extend(decision.warnings)
     if not decision.allowed:

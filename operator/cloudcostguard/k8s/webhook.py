@@ -38,9 +38,8 @@ import orjson
 from kopf._cogs.structs import reviews  # the AdmissionReview TypedDicts kopf's WebhookFn takes
 from kopf._core.engines import admission as kopf_admission  # the errors kopf's own server maps too
 
-from cloudcostguard import errors
+from cloudcostguard import errors, metrics
 from cloudcostguard.k8s import admission, certificates
-from cloudcostguard.k8s import admission_metrics as metrics
 from cloudcostguard.pricing.catalog import PriceCatalog
 from cloudcostguard.pricing.provider import CatalogProvider
 from cloudcostguard.settings import Settings
@@ -130,7 +129,7 @@ class AdmissionServer(kopf.WebhookServer):
             if isinstance(body, aiohttp.web.StreamResponse):
                 return body
             status, payload, reason = await admission.answer_review(handler, body, runtime)
-            metrics.DURATION.labels(handler).observe(time.perf_counter() - started)
+            metrics.ADMISSION_DURATION.labels(handler).observe(time.perf_counter() - started)
             return aiohttp.web.Response(
                 body=payload, status=status, reason=_ascii(reason), content_type="application/json"
             )
@@ -145,7 +144,7 @@ class AdmissionServer(kopf.WebhookServer):
             try:
                 review = admission.parse_review(body)
             except admission.ReviewError as err:
-                metrics.REJECTED_REVIEWS.labels(str(err.status)).inc()
+                metrics.ADMISSION_REJECTED_REVIEWS.labels(str(err.status)).inc()
                 return _status_response(err.status, err.reason)
             webhook = request.match_info.get("id")
             # What kopf's WebhookServer._serve passes on: the apiserver's identity for handlers.
@@ -172,7 +171,7 @@ async def _read_body(request: aiohttp.web.Request, limit: int) -> bytes | aiohtt
     try:
         return await request.read()
     except aiohttp.web.HTTPRequestEntityTooLarge:
-        metrics.REJECTED_REVIEWS.labels("413").inc()
+        metrics.ADMISSION_REJECTED_REVIEWS.labels("413").inc()
         return _status_response(413, f"AdmissionReview larger than the limit of {limit} bytes")
 
 

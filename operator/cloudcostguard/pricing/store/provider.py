@@ -12,7 +12,7 @@
   database is down serves that file, and with no file the bundled snapshot.
 
 Every change of what is served, or of the database's reachability, is logged once and exported as
-metrics (``pricing.store.metrics``).
+metrics (``cloudcostguard.metrics``, CATALOG_*).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import asyncpg
 
-from cloudcostguard import errors
+from cloudcostguard import errors, metrics
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
 from cloudcostguard.pricing.provider import CatalogStatus, VersionListener
 from cloudcostguard.pricing.snapshot import (
@@ -36,7 +36,7 @@ from cloudcostguard.pricing.snapshot import (
     load_bundled_catalog,
     write_snapshot_file,
 )
-from cloudcostguard.pricing.store import metrics, pool
+from cloudcostguard.pricing.store import pool
 from cloudcostguard.pricing.store.migrate import check_schema
 from cloudcostguard.pricing.store.store import (
     CATALOG_SOURCE,
