@@ -9,7 +9,7 @@ import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
-from tests.unit.estimation.aws.single_resource import linked_plan, ref
+from tests.unit.estimation.aws.single_resource import linked_plan, price_resource, ref
 
 D = Decimal
 HOURS = D(730)
@@ -24,30 +24,9 @@ def _components(
     catalog: PriceCatalog | None = None,
     region: str = "us-east-1",
 ) -> dict[str, CostComponent]:
-    plan = {
-        "format_version": "1.2",
-        "resource_changes": [
-            {
-                "address": "aws_dynamodb_table.t",
-                "mode": "managed",
-                "type": "aws_dynamodb_table",
-                "name": "t",
-                "change": {
-                    "actions": ["create"],
-                    "before": None,
-                    "after": after,
-                    "after_unknown": unknown or {},
-                },
-            }
-        ],
-        "configuration": {
-            "provider_config": {"aws": {"expressions": {"region": {"constant_value": region}}}}
-        },
-    }
-    estimate = cloudcostguard.estimate(
-        plan, usage={"aws_dynamodb_table.t": usage} if usage else None, catalog=catalog
+    resource = price_resource(
+        "aws_dynamodb_table.t", after, unknown=unknown, usage=usage, catalog=catalog, region=region
     )
-    [resource] = estimate.resources
     return {(f"{c.subresource} › {c.name}" if c.subresource else c.name): c for c in resource.components}
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent
+from tests.unit.estimation.aws.single_resource import price_resource
 
 D = Decimal
 
@@ -14,28 +14,7 @@ D = Decimal
 def _components(
     after: dict[str, Any], usage: dict[str, Any] | None = None, unknown: dict[str, Any] | None = None
 ) -> dict[str, CostComponent]:
-    plan = {
-        "format_version": "1.2",
-        "resource_changes": [
-            {
-                "address": "aws_efs_file_system.fs",
-                "mode": "managed",
-                "type": "aws_efs_file_system",
-                "name": "fs",
-                "change": {
-                    "actions": ["create"],
-                    "before": None,
-                    "after": after,
-                    "after_unknown": unknown or {},
-                },
-            }
-        ],
-        "configuration": {
-            "provider_config": {"aws": {"expressions": {"region": {"constant_value": "us-east-1"}}}}
-        },
-    }
-    estimate = cloudcostguard.estimate(plan, usage={"aws_efs_file_system.fs": usage} if usage else None)
-    [resource] = estimate.resources
+    resource = price_resource("aws_efs_file_system.fs", after, unknown=unknown, usage=usage)
     return {c.name: c for c in resource.components}
 
 

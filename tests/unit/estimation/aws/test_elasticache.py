@@ -12,7 +12,7 @@ import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
-from tests.unit.estimation.aws.single_resource import linked_plan, ref
+from tests.unit.estimation.aws.single_resource import linked_plan, price_resource, ref
 
 D = Decimal
 HOURS = D(730)
@@ -27,29 +27,7 @@ def _components(
     usage: dict[str, Any] | None = None,
     catalog: PriceCatalog | None = None,
 ) -> dict[str, CostComponent]:
-    address = f"{resource_type}.cache"
-    plan = {
-        "format_version": "1.2",
-        "resource_changes": [
-            {
-                "address": address,
-                "mode": "managed",
-                "type": resource_type,
-                "name": "cache",
-                "change": {
-                    "actions": ["create"],
-                    "before": None,
-                    "after": after,
-                    "after_unknown": unknown or {},
-                },
-            }
-        ],
-        "configuration": {
-            "provider_config": {"aws": {"expressions": {"region": {"constant_value": "us-east-1"}}}}
-        },
-    }
-    estimate = cloudcostguard.estimate(plan, usage={address: usage} if usage else None, catalog=catalog)
-    [resource] = estimate.resources
+    resource = price_resource(f"{resource_type}.cache", after, unknown=unknown, usage=usage, catalog=catalog)
     return {component.name: component for component in resource.components}
 
 

@@ -20,7 +20,7 @@ from cloudcostguard.estimation.registry import PricingContext
 from cloudcostguard.estimation.usage import ResourceUsage
 from cloudcostguard.pricing.catalog import InMemoryCatalog, Price, PriceCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
-from tests.unit.estimation.aws.single_resource import linked_plan, ref
+from tests.unit.estimation.aws.single_resource import linked_plan, price_resource, ref
 
 D = Decimal
 HOURS = D(730)
@@ -35,30 +35,9 @@ def _components(
     catalog: PriceCatalog | None = None,
     as_of: date | None = None,
 ) -> dict[str, CostComponent]:
-    plan = {
-        "format_version": "1.2",
-        "resource_changes": [
-            {
-                "address": "aws_db_instance.db",
-                "mode": "managed",
-                "type": "aws_db_instance",
-                "name": "db",
-                "change": {
-                    "actions": ["create"],
-                    "before": None,
-                    "after": after,
-                    "after_unknown": unknown or {},
-                },
-            }
-        ],
-        "configuration": {
-            "provider_config": {"aws": {"expressions": {"region": {"constant_value": "us-east-1"}}}}
-        },
-    }
-    estimate = cloudcostguard.estimate(
-        plan, usage={"aws_db_instance.db": usage} if usage else None, catalog=catalog, as_of=as_of
+    resource = price_resource(
+        "aws_db_instance.db", after, unknown=unknown, usage=usage, catalog=catalog, as_of=as_of
     )
-    [resource] = estimate.resources
     return {component.name: component for component in resource.components}
 
 
