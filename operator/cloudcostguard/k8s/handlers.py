@@ -297,6 +297,11 @@ async def reconcile_costestimate(
         metrics.STATUS_WRITES.labels("costestimate").inc()
         if outcome.result == "estimated":
             metrics.ESTIMATES.labels(outcome.source).inc()
+        budget_event = verdict_event(obj.status.get("policy"), outcome.status.get("policy"))
+        if budget_event is not None:
+            event_type, reason, message = budget_event
+            kopf.event(body, type=event_type, reason=reason, message=message)
+            metrics.EVENTS_POSTED.labels(event_type).inc()
     if outcome.event is not None:
         event_type, reason, message = outcome.event
         kopf.event(body, type=event_type, reason=reason, message=message)
@@ -304,6 +309,23 @@ async def reconcile_costestimate(
         log = logger.warning if event_type == "Warning" else logger.info
         log("%s: %s", reason, message)
     state.next_check = context.clock() + reconcile.next_wakeup(outcome, state, context)
+
+
+# Verdicts worth an Event when an estimate moves into them: DryRun records a would-be denial (the point of
+# DryRun), Warn and Deny say the committed change no longer fits its budget.
+_VERDICT_EVENTS = {"DryRun": "Normal", "Warn": "Warning", "Deny": "Warning"}
+
+
+def verdict_event(old_policy: Any, new_policy: Any) -> tuple[str, str, str] | None:
+    """(type, reason, message) when the budget verdict changed into DryRun, Warn or Deny; else None."""
+    if not isinstance(new_policy, Mapping):
+        return None
+    verdict = new_policy.get("verdict")
+    old_verdict = old_policy.get("verdict") if isinstance(old_policy, Mapping) else None
+    if verdict == old_verdict or verdict not in _VERDICT_EVENTS:
+        return None
+    message = str(new_policy.get("message") or f"CostPolicy {new_policy.get('name')}: {verdict}")
+    return (_VERDICT_EVENTS[str(verdict)], f"Budget{verdict}", message[:1024])
 
 
 def _exit_if_operator_stopped(reconciler: reconcile.Reconciler) -> None:
