@@ -219,6 +219,10 @@ async def costpolicy_changes(
 
 @kopf.on.event("", "v1", "namespaces", id="namespace-changes")
 async def namespace_changes(name: str, type: str | None, memo: Any, **_: Any) -> None:
+    # kopf calls watching handlers only after the initial listing of every indexed resource kind is done
+    # (kopf/_core/reactor/processing.py waits on `operator_indexed`), and a cluster always has namespaces
+    # (default, kube-system): the first call here means the indexes are complete, so readiness may pass.
+    memo.runtime.indexed = True
     reconciler: reconcile.Reconciler = memo.reconciler
     if type == "MODIFIED":
         # Namespace labels decide which policies apply to the estimates in it.

@@ -58,6 +58,9 @@ WEBHOOK_MODULE = "cloudcostguard.k8s.webhook"
 @dataclass(slots=True)
 class RuntimeState:
     started: bool = False
+    # True once kopf has finished the initial listing of every indexed resource (see
+    # handlers.namespace_changes): before that, the webhook would judge with no policies and no spend.
+    indexed: bool = False
     runners: list[aiohttp.web.AppRunner] = field(default_factory=list)
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)  # server name → bound address
     collector: metrics.RuntimeCollector | None = None
@@ -251,6 +254,10 @@ def is_ready(memo: Any) -> tuple[bool, str]:
         return False, "price catalog not loaded"
     if not state.started:
         return False, "starting"
+    if not state.indexed:
+        # Not ready, so the webhook Service sends no admission review here until this replica knows
+        # every CostPolicy, namespace and CostEstimate: a budget gate must not fail open at start-up.
+        return False, "indexes not yet populated"
     return True, "ready"
 
 

@@ -134,7 +134,7 @@ def test_bad_listen_addresses_name_the_setting(listen: str) -> None:
     assert runtime.parse_listen(":8080", "metrics_listen") == ("0.0.0.0", 8080)
 
 
-async def test_probes_report_readiness_once_started() -> None:
+async def test_probes_report_readiness_once_started_and_indexed() -> None:
     memo = runtime.make_memo(Settings())
     state: runtime.RuntimeState = memo.runtime
     await runtime._serve(state, "health", runtime._health_app(memo), "127.0.0.1:0", "health_listen")
@@ -146,6 +146,9 @@ async def test_probes_report_readiness_once_started() -> None:
             async with session.get(f"http://{host}:{port}/readyz") as response:
                 assert (response.status, await response.text()) == (503, "starting\n")
             state.started = True
+            async with session.get(f"http://{host}:{port}/readyz") as response:
+                assert (response.status, await response.text()) == (503, "indexes not yet populated\n")
+            state.indexed = True
             async with session.get(f"http://{host}:{port}/readyz") as response:
                 assert (response.status, await response.text()) == (200, "ready\n")
     finally:
