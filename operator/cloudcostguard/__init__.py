@@ -36,12 +36,15 @@ def estimate(
     max_plan_bytes: int = 50 * 1024 * 1024,
     hours_per_month: Decimal = Decimal(730),
     as_of: date | None = None,
+    plan_digest: bool = True,
 ) -> Estimate:
     """Price a Terraform plan (``terraform show -json`` output: bytes, text or a parsed dict).
 
     ``usage`` is an Infracost-style usage file (YAML text or mapping) or a bare ``resource_usage``
     mapping; ``catalog`` defaults to the price snapshot bundled in the package; ``as_of`` is the day
-    prices apply on (support calendars; default today, UTC). Raises only
+    prices apply on (support calendars; default today, UTC). ``plan_digest=False`` prices a parsed
+    (dict) plan as given, without the canonical serialisation behind ``Estimate.plan_digest`` and the
+    ``max_plan_bytes`` check: for callers that bounded its size already. Raises only
     ``CloudCostGuardError`` subclasses on bad input.
     """
     # Imported here so that `import cloudcostguard` stays cheap (the CLI and operator import it first).
@@ -54,7 +57,7 @@ def estimate(
     # One pause over reading and pricing: the parsed document stays alive across both. It is dropped
     # before the collector comes back, so the first collection walks the estimate, not the document.
     with paused_gc():
-        parsed = read_plan(plan, default_region=default_region, max_bytes=max_plan_bytes)
+        parsed = read_plan(plan, default_region=default_region, max_bytes=max_plan_bytes, digest=plan_digest)
         estimate = estimate_plan(
             parsed,
             catalog if catalog is not None else load_bundled_catalog(),

@@ -111,3 +111,19 @@ def test_size_limit_and_default_region_are_parameters() -> None:
         plan(change("aws_nat_gateway.a", ["create"], after={}), providers={}), default_region="eu-west-1"
     )
     assert estimate.resources[0].region == "eu-west-1"
+
+
+def test_a_dict_plan_priced_without_its_digest_costs_the_same_and_skips_the_size_check() -> None:
+    document = {
+        "format_version": "1.2",
+        "resource_changes": [
+            {"address": "aws_nat_gateway.a", "mode": "managed", "type": "aws_nat_gateway", "name": "a",
+             "change": {"actions": ["create"], "before": None, "after": {}}},
+        ],
+    }  # fmt: skip
+    measured = cloudcostguard.estimate(document)
+    unmeasured = cloudcostguard.estimate(document, plan_digest=False, max_plan_bytes=10)
+    assert unmeasured.total_monthly_cost == measured.total_monthly_cost > 0
+    assert measured.plan_digest.startswith("sha256:") and unmeasured.plan_digest == ""
+    with pytest.raises(cloudcostguard.CloudCostGuardError, match="larger than the limit of 10 bytes"):
+        cloudcostguard.estimate(document, max_plan_bytes=10)

@@ -34,14 +34,11 @@ import pydantic
 
 import cloudcostguard
 from cloudcostguard import errors, metrics
-from cloudcostguard.estimation.estimator import estimate_plan
 from cloudcostguard.estimation.model import Estimate
-from cloudcostguard.estimation.usage import Usage
 from cloudcostguard.k8s import indexes
 from cloudcostguard.k8s.models import GROUP, PLAN_SOURCE_LABEL, VERSION, PlanSource
 from cloudcostguard.k8s.plan_sources import PlanResolver
 from cloudcostguard.plan.memory import paused_gc
-from cloudcostguard.plan.reader import parse_plan_document
 from cloudcostguard.policy import evaluation
 from cloudcostguard.policy.evaluation import Candidate, CostPolicy, Decision, Subject, Verdict
 from cloudcostguard.pricing.catalog import PriceCatalog
@@ -604,12 +601,6 @@ async def _estimate(
     bounded = isinstance(plan, dict) and review_bytes is not None and review_bytes <= runtime.max_plan_bytes
 
     def run() -> Estimate:
-        if bounded and isinstance(plan, dict):
-            with paused_gc():  # as read_plan does: the young document would be walked by every collection
-                parsed = parse_plan_document(plan, raw=b"", default_region=default_region)
-            return estimate_plan(
-                parsed, catalog, Usage.parse(usage), hours_per_month=settings.hours_per_month
-            )
         return cloudcostguard.estimate(
             plan,
             usage=usage,
@@ -617,6 +608,7 @@ async def _estimate(
             default_region=default_region,
             max_plan_bytes=runtime.max_plan_bytes,
             hours_per_month=settings.hours_per_month,
+            plan_digest=not bounded,
         )
 
     if isinstance(plan, bytes):

@@ -67,9 +67,17 @@ def read_plan(
     *,
     default_region: str = "us-east-1",
     max_bytes: int = DEFAULT_MAX_PLAN_BYTES,
+    digest: bool = True,
 ) -> Plan:
-    """Parse ``terraform show -json`` output (bytes, text, or the already-parsed object)."""
+    """Parse ``terraform show -json`` output (bytes, text, or the already-parsed object).
+
+    ``digest=False`` reads an already-parsed plan as given: no canonical serialisation, so no
+    ``plan_digest`` (left empty) and no ``max_bytes`` check; the caller must have bounded its size
+    (the webhook bounds the whole AdmissionReview it parsed). Bytes and text are always measured.
+    """
     with paused_gc():
+        if isinstance(source, dict) and not digest:
+            return parse_plan_document(source, raw=None, default_region=default_region)
         return _read_plan(source, default_region, max_bytes)
 
 
@@ -103,7 +111,7 @@ def _read_plan(
     return parse_plan_document(document, raw=raw, default_region=default_region)
 
 
-def parse_plan_document(document: Any, *, raw: bytes, default_region: str) -> Plan:
+def parse_plan_document(document: Any, *, raw: bytes | None, default_region: str) -> Plan:
     if not isinstance(document, dict):
         raise errors.PlanError(f"plan must be a JSON object, not {_json_type(document)}")
     format_version = document.get("format_version")
@@ -139,7 +147,7 @@ def parse_plan_document(document: Any, *, raw: bytes, default_region: str) -> Pl
         format_version=format_version,
         terraform_version=terraform_version if isinstance(terraform_version, str) else None,
         resource_changes=resource_changes,
-        plan_digest=plan_digest(raw),
+        plan_digest=plan_digest(raw) if raw is not None else "",
         # Built lazily on first use: plans whose pricers never ask pay nothing.
         references=PlanReferences(document.get("configuration"), resource_changes),
     )
