@@ -45,7 +45,7 @@ test-unit: ## Run the unit tests only (no database, no API server).
 ##@ Build
 .PHONY: manifests
 manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they drift).
-	$(BIN)/python -m cloudcostguard.k8s.crdgen crds
+	$(BIN)/python -m cloudcostguard.k8s.api.crdgen crds
 
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.

@@ -14,12 +14,12 @@ import kmock
 import orjson
 import pytest
 
-from cloudcostguard.k8s.models import PLAN_SOURCE_LABEL
+from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from tests import kmock_support as ks
 from tests.integration.operator.conftest import OperatorFactory, eventually
+from tests.unit.k8s.admission.tls import make_tls
 from tests.unit.k8s.plans import money, nat_monthly, nat_plan
-from tests.unit.k8s.tls import make_tls
 
 pytestmark = pytest.mark.kmock
 
