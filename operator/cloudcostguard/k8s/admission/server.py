@@ -42,7 +42,7 @@ from cloudcostguard.k8s.admission import certificates, kopf_webhook, review
 from cloudcostguard.k8s.admission.decision import HANDLER_IDS, AdmissionRuntime
 from cloudcostguard.k8s.admission.memo import AdmissionMemo
 from cloudcostguard.pricing.catalog import PriceCatalog
-from cloudcostguard.settings import Settings
+from cloudcostguard.settings import Settings, listen_address
 
 logger = logging.getLogger(__name__)
 
@@ -190,16 +190,6 @@ def _status_response(status: int, reason: str) -> aiohttp.web.Response:
 # --- wiring ----------------------------------------------------------------------------------------
 
 
-def parse_listen(listen: str) -> tuple[str | None, int]:
-    """``HOST:PORT`` (``[::1]:9443`` for IPv6; empty host or ``0.0.0.0``: every interface; port 0: any
-    free port, as kopf picks one)."""
-    host, separator, port_text = listen.rpartition(":")
-    if not separator or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
-        raise errors.ConfigurationError(f"invalid setting CCG_WEBHOOK_LISTEN: {listen!r} is not HOST:PORT")
-    host = host.strip("[]")
-    return (host or None), int(port_text)
-
-
 def _catalog_getter(memo: AdmissionMemo) -> Callable[[], PriceCatalog]:
     def current() -> PriceCatalog:
         provider = memo.catalog_provider
@@ -214,7 +204,7 @@ def configure_admission(
     kopf_settings: kopf.OperatorSettings, settings: Settings, memo: AdmissionMemo
 ) -> None:
     """Serve the webhook from this process: certificates, server, runtime (see the module docstring)."""
-    addr, port = parse_listen(settings.webhook_listen)
+    addr, port = listen_address(settings.webhook_listen, "webhook_listen")
     cert_file, key_file, ca_file = settings.webhook_cert_file, settings.webhook_key_file, None
     if (cert_file is None) != (key_file is None):
         raise errors.ConfigurationError(

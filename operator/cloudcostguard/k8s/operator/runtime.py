@@ -49,7 +49,7 @@ from cloudcostguard.k8s.operator.memo import OperatorMemo, Servers
 from cloudcostguard.pricing.catalog_provider import CatalogProvider, StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvider
-from cloudcostguard.settings import Settings
+from cloudcostguard.settings import Settings, listen_address
 
 logger = logging.getLogger("cloudcostguard.runtime")
 
@@ -216,10 +216,8 @@ def _connection_info(
 
 
 def parse_listen(listen: str, setting: str) -> tuple[str, int]:
-    host, separator, port_text = listen.rpartition(":")
-    if not separator or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
-        raise errors.ConfigurationError(f"invalid setting CCG_{setting.upper()}: {listen!r} is not HOST:PORT")
-    return host.strip("[]") or "0.0.0.0", int(port_text)  # noqa: S104 - serving probes in a pod
+    host, port = listen_address(listen, setting)
+    return host or "0.0.0.0", port  # noqa: S104 - serving probes in a pod
 
 
 def is_ready(memo: Memo) -> tuple[bool, str]:

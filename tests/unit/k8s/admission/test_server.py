@@ -133,14 +133,6 @@ def test_bad_webhook_settings_fail_fast(overrides: dict[str, Any], message: str)
         configured(Settings(**overrides))
 
 
-@pytest.mark.parametrize(
-    ("listen", "expected"),
-    [("0.0.0.0:9443", ("0.0.0.0", 9443)), (":8443", (None, 8443)), ("[::1]:9443", ("::1", 9443))],
-)
-def test_listen_addresses(listen: str, expected: tuple[str | None, int]) -> None:
-    assert webhook.parse_listen(listen) == expected
-
-
 def test_the_catalog_comes_from_the_operators_provider_once_it_is_ready() -> None:
     class NotReady(StaticCatalogProvider):
         @property
