@@ -41,7 +41,7 @@ from cloudcostguard.k8s.testing import InMemoryClusterState
 from cloudcostguard.pricing.catalog_provider import StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
-from tests.unit.policy.plans import NAT_MONTHLY, nat_plan
+from tests.plans import NAT_MONTHLY, nat_plan
 
 __all__ = ["NAT_MONTHLY", "nat_plan"]
 

@@ -15,7 +15,7 @@ from cloudcostguard.cli import main
 from cloudcostguard.k8s.admission import decision as admission
 from cloudcostguard.k8s.testing import InMemoryClusterState
 from tests.integration.admission.support import WebhookHarness, cost_estimate, cost_policy, review
-from tests.unit.policy.plans import nat_plan
+from tests.plans import nat_plan
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "cloudcostguard"
 TIMEOUT = 60  # seconds, for the subprocess case on a shared machine

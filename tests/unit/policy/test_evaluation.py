@@ -22,7 +22,7 @@ from cloudcostguard.policy.evaluation import (
 )
 from cloudcostguard.policy.messages import MAX_WARNING_CHARS
 from cloudcostguard.policy.model import CostPolicy, applicable
-from tests.unit.policy.plans import nat_plan
+from tests.plans import nat_plan
 
 
 def policy(name: str, enforcement: str = "Deny", **spec: Any) -> CostPolicy:

@@ -27,10 +27,10 @@ from cloudcostguard.k8s.cluster.plan_sources import (
     read_tofu_plan,
 )
 from cloudcostguard.settings import Settings
+from tests.plans import nat_plan
 from tests.unit.k8s.admission.tls import make_tls
-from tests.unit.k8s.plans import nat_plan
 
-PLAN = orjson.dumps(nat_plan(1))
+PLAN = orjson.dumps(nat_plan(1, vpcs=1))
 NS = "team-a"
 
 
@@ -63,7 +63,7 @@ async def resolve(source: dict[str, Any], settings: Settings | None = None, **in
 
 
 async def test_inline_plan_digest_is_of_its_canonical_json() -> None:
-    plan = nat_plan(1)
+    plan = nat_plan(1, vpcs=1)
     resolved = await resolve({"inline": plan})
     assert resolved.raw == orjson.dumps(plan, option=orjson.OPT_SORT_KEYS)
     assert resolved.digest == digest_of(resolved.raw)
@@ -274,8 +274,10 @@ async def test_url_answers_map_to_reasons(tmp_path: Path) -> None:
     async def downgrade(_: aiohttp.web.Request) -> aiohttp.web.Response:
         raise aiohttp.web.HTTPFound("http://localhost/plan")
 
+    answer_slow = asyncio.Event()  # set once the fetch has given up: no fixed sleep to outlast
+
     async def slow(_: aiohttp.web.Request) -> aiohttp.web.Response:
-        await asyncio.sleep(2)
+        await answer_slow.wait()
         return aiohttp.web.Response(body=PLAN)
 
     routes = {"/big": big, "/missing": missing, "/broken": broken, "/downgrade": downgrade, "/slow": slow}
@@ -294,6 +296,7 @@ async def test_url_answers_map_to_reasons(tmp_path: Path) -> None:
                 await fetch(settings, f"https://localhost:{port}{path}")
             assert (caught.value.reason, caught.value.transient) == (reason, transient), path
     finally:
+        answer_slow.set()
         await runner.cleanup()
 
 

@@ -52,6 +52,7 @@ class Store:
         self.hang = False  # every call hangs (a stuck connection)
         self.pause = False  # yield to the loop inside calls (to interleave racing electors)
         self.writes = 0
+        self.written = asyncio.Event()  # set on every write (tests wait on it, not on the clock)
 
     async def _enter(self) -> None:
         if self.pause:
@@ -64,6 +65,7 @@ class Store:
     def _stored(self, record: LeaseRecord) -> LeaseRecord:
         self.version += 1
         self.writes += 1
+        self.written.set()
         self.record = LeaseRecord(
             record.holder,
             record.lease_duration,
@@ -294,13 +296,14 @@ async def test_the_loop_leads_renews_and_releases_on_stop() -> None:
     a.start()
     assert await a.wait_until_leader(2.0) is True
     renewals = store.writes
-    await asyncio.sleep(0.2)
-    assert store.writes >= renewals + 2  # renewed every 50 ms
+    async with asyncio.timeout(5):  # a bound for a broken loop only: renewals come every 50 ms
+        while store.writes < renewals + 2:
+            store.written.clear()
+            await store.written.wait()
+    loop_task = a._task
     await a.stop()
     assert store.record is not None and store.record.holder == ""
-    writes = store.writes
-    await asyncio.sleep(0.1)
-    assert store.writes == writes  # the loop is gone
+    assert loop_task is not None and loop_task.done()  # the loop is gone: nothing can write any more
     assert not a.is_leader()
 
 

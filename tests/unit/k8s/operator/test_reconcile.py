@@ -16,7 +16,7 @@ from cloudcostguard.pricing.catalog import Price, PriceCatalog
 from cloudcostguard.pricing.catalog_provider import CatalogStatus, StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
-from tests.unit.k8s.plans import money, nat_monthly, nat_plan
+from tests.plans import money, nat_monthly, nat_plan
 
 NOW = "2026-01-02T03:04:05Z"
 NS = "team-a"
@@ -104,7 +104,7 @@ async def test_estimate_status_has_every_contract_field() -> None:
     }
     one = money(nat_monthly(1))
     assert status["topResources"] == [
-        {"address": f"aws_nat_gateway.egress{i}", "type": "aws_nat_gateway", "action": "create",
+        {"address": f"aws_nat_gateway.gw_new_{i}", "type": "aws_nat_gateway", "action": "create",
          "monthlyCost": one, "diffMonthlyCost": one}
         for i in range(2)
     ]  # fmt: skip
@@ -130,21 +130,21 @@ async def test_estimate_status_has_every_contract_field() -> None:
 
 async def test_unchanged_inputs_do_no_work_and_write_nothing() -> None:
     ctx, state = context(), EstimateState()
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})
     first = await run(obj, state, ctx)
     second = await run(estimate_object(obj.spec, first.status), state, ctx)
     assert (second.result, second.status, second.event) == ("unchanged", None, None)
 
 
 async def test_a_restarted_operator_does_not_rewrite_a_current_status() -> None:
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})
     first = await run(obj, EstimateState(), context())
     restarted = await run(estimate_object(obj.spec, first.status), EstimateState(), context())
     assert (restarted.result, restarted.status) == ("unchanged", None)
 
 
 async def test_new_prices_re_estimate_and_new_generation_too() -> None:
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})
     state = EstimateState()
     first = await run(obj, state, context())
     repriced = await run(
@@ -154,7 +154,7 @@ async def test_new_prices_re_estimate_and_new_generation_too() -> None:
     assert repriced.status["pricingVersion"] == "v2"
     assert repriced.status["monthlyCost"] == money(2 * nat_monthly(1))
     bumped = await run(
-        estimate_object({"plan": {"inline": nat_plan(3)}}, repriced.status, generation=2),
+        estimate_object({"plan": {"inline": nat_plan(3, vpcs=1)}}, repriced.status, generation=2),
         state,
         context(RepricedCatalog("v2", Decimal(2))),
     )
@@ -163,7 +163,7 @@ async def test_new_prices_re_estimate_and_new_generation_too() -> None:
 
 
 async def test_same_prices_under_a_new_version_update_status_without_an_event() -> None:
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})
     state = EstimateState()
     first = await run(obj, state, context())
     again = await run(estimate_object(obj.spec, first.status), state, context(RepricedCatalog("v3")))
@@ -188,7 +188,7 @@ async def test_unreadable_plan_is_stalled_and_not_retried() -> None:
 
 
 async def test_invalid_spec_is_stalled_with_spec_invalid() -> None:
-    spec = {"plan": {"url": "https://example.com/p.json", "inline": nat_plan(1)}}
+    spec = {"plan": {"url": "https://example.com/p.json", "inline": nat_plan(1, vpcs=1)}}
     failed = await run(estimate_object(spec), EstimateState(), context())
     assert failed.reason == "SpecInvalid"
     assert "exactly one of inline, configMapKeyRef, secretKeyRef, terraformRef, url must be set" in str(
@@ -220,7 +220,7 @@ async def test_missing_plan_object_retries_with_growing_backoff(monkeypatch: pyt
 
     plans = {"kind": "ConfigMap", "metadata": {"namespace": NS, "name": "plans"}}
     view = InMemoryClusterState(
-        sources=[{**plans, "data": {"plan.json": orjson.dumps(nat_plan(1)).decode()}}]
+        sources=[{**plans, "data": {"plan.json": orjson.dumps(nat_plan(1, vpcs=1)).decode()}}]
     )
     recovered = await run(estimate_object(obj.spec, first.status), state, ctx, view)
     assert recovered.result == "estimated"
@@ -230,7 +230,7 @@ async def test_missing_plan_object_retries_with_growing_backoff(monkeypatch: pyt
 async def test_prices_not_loaded_is_transient() -> None:
     provider = NotLoaded(load_bundled_catalog())
     outcome = await run(
-        estimate_object({"plan": {"inline": nat_plan(1)}}),
+        estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}}),
         EstimateState(),
         context(provider=provider),
     )
@@ -269,7 +269,7 @@ async def test_policy_judge_verdict_lands_in_status_and_budget_condition() -> No
     ctx = reconcile.ReconcileContext(
         ctx.settings, ctx.catalog_provider, ctx.resolver, judge=Judge(), now=lambda: NOW
     )
-    outcome = await run(estimate_object({"plan": {"inline": nat_plan(1)}}), EstimateState(), ctx)
+    outcome = await run(estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}}), EstimateState(), ctx)
     assert outcome.status["policy"] == {
         "name": "cap",
         "enforcement": "Warn",
@@ -292,8 +292,8 @@ def test_catalog_status_shape_is_what_metrics_read() -> None:
 
 async def test_bad_usage_is_stalled_with_usage_invalid() -> None:
     spec = {
-        "plan": {"inline": nat_plan(1)},
-        "usage": {"aws_nat_gateway.egress0": {"monthly_data_processed_gb": -5}},
+        "plan": {"inline": nat_plan(1, vpcs=1)},
+        "usage": {"aws_nat_gateway.gw_new_0": {"monthly_data_processed_gb": -5}},
     }
     outcome = await run(estimate_object(spec), EstimateState(), context())
     assert (outcome.result, outcome.reason) == ("failed", "UsageInvalid")

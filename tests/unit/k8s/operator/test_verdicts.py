@@ -15,8 +15,8 @@ from cloudcostguard.k8s.cluster import estimates as estimate_path
 from cloudcostguard.k8s.operator import reconcile
 from cloudcostguard.k8s.operator.loops import EstimateState
 from cloudcostguard.k8s.testing import InMemoryClusterState
+from tests.plans import money, nat_monthly, nat_plan
 from tests.unit.k8s.operator.test_reconcile import NS, conditions, context, estimate_object
-from tests.unit.k8s.plans import money, nat_monthly, nat_plan
 
 ONE = Decimal(money(nat_monthly(1)))  # what one NAT gateway costs a month, as status shows it
 
@@ -66,7 +66,7 @@ async def test_a_sibling_pushing_the_namespace_over_budget_flips_the_verdict_wit
     estimates = Estimates(monkeypatch)
     ctx, state = judged_context(), EstimateState()
     policies = [policy("team", namespaceMonthlyBudget="50")]
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})  # "web": one NAT gateway
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})  # "web": one NAT gateway
     first = await reconcile.reconcile_estimate(obj, state, ctx, view({}, policies))
     assert first.result == "estimated" and estimates.count == 1
     assert budget(first.status)[:2] == ("True", "WithinBudget")
@@ -85,7 +85,7 @@ async def test_a_sibling_pushing_the_namespace_over_budget_flips_the_verdict_wit
     message = (
         f"CostPolicy team: namespace {NS} would spend {money(2 * ONE)} USD/month (this estimate "
         f"{money(ONE)} USD), over namespaceMonthlyBudget 50.00 USD by {money(2 * ONE - 50)} USD. "
-        f"Top cost drivers: aws_nat_gateway.egress0 {money(ONE)} USD"
+        f"Top cost drivers: aws_nat_gateway.gw_new_0 {money(ONE)} USD"
     )
     assert budget(refreshed.status) == ("False", "BudgetExceeded", message)
     assert refreshed.status["policy"] == {
@@ -112,7 +112,7 @@ async def test_a_resync_with_unchanged_inputs_re_judges_too(monkeypatch: pytest.
     estimates = Estimates(monkeypatch)
     ctx, state = judged_context(), EstimateState()
     policies = [policy("team", namespaceMonthlyBudget="50")]
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})
     first = await reconcile.reconcile_estimate(obj, state, ctx, view({}, policies))
     estimates.allowed = False
     stored = estimate_object(obj.spec, first.status)
@@ -124,7 +124,7 @@ async def test_a_resync_with_unchanged_inputs_re_judges_too(monkeypatch: pytest.
 async def test_an_edited_policy_is_judged_against_the_last_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
     estimates = Estimates(monkeypatch)
     ctx, state = judged_context(), EstimateState()
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})
     first = await reconcile.reconcile_estimate(obj, state, ctx, view({}, [policy("cap", "Deny")]))
     assert budget(first.status)[:2] == ("True", "WithinBudget")
     assert not state.budget_sensitive  # no namespace budget: sibling spend cannot move this verdict
@@ -139,7 +139,7 @@ async def test_an_edited_policy_is_judged_against_the_last_estimate(monkeypatch:
         "False",
         "BudgetExceeded",
         f"CostPolicy cap: monthly cost {money(ONE)} USD exceeds maxMonthlyCost 10.00 USD by "
-        f"{money(ONE - 10)} USD. Top cost drivers: aws_nat_gateway.egress0 {money(ONE)} USD",
+        f"{money(ONE - 10)} USD. Top cost drivers: aws_nat_gateway.gw_new_0 {money(ONE)} USD",
     )
     assert ctx.judge is not None and state.reconciled is not None
     applying = ctx.judge.applicable(obj, view({}, tightened))
@@ -151,7 +151,7 @@ async def test_without_an_estimate_of_the_current_generation_a_verdict_wake_up_e
 ) -> None:
     estimates = Estimates(monkeypatch)
     ctx, policies = judged_context(), [policy("team", namespaceMonthlyBudget="50")]
-    obj = estimate_object({"plan": {"inline": nat_plan(1)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}})
     first = await reconcile.reconcile_estimate(obj, EstimateState(), ctx, view({}, policies))
     # A replica that just became the leader remembers nothing: it estimates (and writes only news).
     fresh = EstimateState()
@@ -161,7 +161,7 @@ async def test_without_an_estimate_of_the_current_generation_a_verdict_wake_up_e
     assert (outcome.result, estimates.count) == ("unchanged", 2)
     assert fresh.basis is not None
     # A new generation is never judged from the old estimate.
-    bumped = estimate_object({"plan": {"inline": nat_plan(2)}}, first.status, generation=2)
+    bumped = estimate_object({"plan": {"inline": nat_plan(2, vpcs=1)}}, first.status, generation=2)
     outcome = await reconcile.refresh_verdict(bumped, fresh, ctx, view({}, policies))
     assert (outcome.result, estimates.count) == ("estimated", 3)
     assert outcome.status["monthlyCost"] == money(2 * ONE)
@@ -169,7 +169,7 @@ async def test_without_an_estimate_of_the_current_generation_a_verdict_wake_up_e
 
 async def test_the_verdict_basis_keeps_totals_and_cost_drivers_only() -> None:
     ctx = context()
-    obj = estimate_object({"plan": {"inline": nat_plan(25)}})
+    obj = estimate_object({"plan": {"inline": nat_plan(25, vpcs=1)}})
     state = EstimateState()
     await reconcile.reconcile_estimate(obj, state, ctx, view({}, []))
     basis = state.basis
@@ -177,4 +177,4 @@ async def test_the_verdict_basis_keeps_totals_and_cost_drivers_only() -> None:
     assert len(basis.resources) == 20  # TOP_RESOURCES_MAX of the 26 (25 gateways and a free VPC)
     assert basis.total_monthly_cost == 25 * nat_monthly(1)
     assert basis.past_total_monthly_cost == 0
-    assert [r.address for r in basis.top_resources(3)] == [f"aws_nat_gateway.egress{i}" for i in (0, 1, 10)]
+    assert [r.address for r in basis.top_resources(3)] == [f"aws_nat_gateway.gw_new_{i}" for i in (0, 1, 10)]
