@@ -30,8 +30,8 @@ class InMemoryClusterState:
     def cost_policies(self) -> Sequence[CostPolicy | errors.PolicyError]:
         parsed: list[CostPolicy | errors.PolicyError] = []
         for policy in self.policies:
-            name = str(_mapping(policy.get("metadata")).get("name", ""))
-            parsed.extend(indexes.index_cost_policy(name, _mapping(policy.get("spec"))).values())
+            name = str(indexes.mapping(policy.get("metadata")).get("name", ""))
+            parsed.extend(indexes.index_cost_policy(name, indexes.mapping(policy.get("spec"))).values())
         return parsed
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
@@ -45,13 +45,13 @@ class InMemoryClusterState:
     def committed_spend(self, namespace: str) -> Mapping[str, Decimal]:
         spend: dict[str, Decimal] = {}
         for estimate in self.estimates.get(namespace, []):
-            metadata = _mapping(estimate.get("metadata"))
+            metadata = indexes.mapping(estimate.get("metadata"))
             entry = indexes.index_costestimate_spend(
                 namespace,
                 str(metadata.get("name", "")),
-                _mapping(metadata.get("labels")),
+                indexes.mapping(metadata.get("labels")),
                 metadata,
-                _mapping(estimate.get("status")),
+                indexes.mapping(estimate.get("status")),
             )
             spend.update({value.name: value.monthly_cost for value in (entry or {}).values()})
         return spend
@@ -61,7 +61,7 @@ class InMemoryClusterState:
         secrets: dict[Any, list[Any]] = {}
         for source in self.sources:
             kind = str(source.get("kind"))
-            metadata = _mapping(source.get("metadata"))
+            metadata = indexes.mapping(source.get("metadata"))
             namespace, name = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
             target = configmaps if kind == indexes.CONFIGMAP else secrets
             for key, value in plan_object_entry(kind, namespace, name, source).items():
@@ -71,16 +71,12 @@ class InMemoryClusterState:
     def plan_users(self, reference: PlanRef) -> Sequence[PlanUser]:
         found: list[PlanUser] = []
         for estimate in self.estimates.get(reference.namespace, []):
-            metadata = _mapping(estimate.get("metadata"))
+            metadata = indexes.mapping(estimate.get("metadata"))
             entry = indexes.index_plan_users(
                 reference.namespace,
                 str(metadata.get("name")),
-                {str(k): str(v) for k, v in _mapping(metadata.get("labels")).items()},
-                _mapping(estimate.get("spec")),
+                {str(k): str(v) for k, v in indexes.mapping(metadata.get("labels")).items()},
+                indexes.mapping(estimate.get("spec")),
             )
             found.extend(user for ref, user in (entry or {}).items() if ref == reference)
         return found
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

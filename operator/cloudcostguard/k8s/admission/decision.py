@@ -93,9 +93,9 @@ class AdmissionRequest:
     def from_payload(
         cls, handler: str, payload: Mapping[str, Any], review_bytes: int | None = None
     ) -> AdmissionRequest:
-        new = _mapping(payload.get("object"))
+        new = indexes.mapping(payload.get("object"))
         old = payload.get("oldObject")
-        metadata = _mapping(new.get("metadata"))
+        metadata = indexes.mapping(new.get("metadata"))
         namespace = payload.get("namespace") or metadata.get("namespace") or ""
         name = payload.get("name") or metadata.get("name") or metadata.get("generateName") or ""
         return cls(
@@ -110,12 +110,8 @@ class AdmissionRequest:
         )
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def labels_of(document: Mapping[str, Any]) -> Mapping[str, str]:
-    labels = _mapping(_mapping(document.get("metadata")).get("labels"))
+    labels = indexes.mapping(indexes.mapping(document.get("metadata")).get("labels"))
     return {str(k): str(v) for k, v in labels.items()}
 
 
@@ -214,7 +210,7 @@ def _namespace_labels(runtime: AdmissionRuntime, namespace: str) -> Mapping[str,
 async def _decide_costestimate(request: AdmissionRequest, runtime: AdmissionRuntime) -> Decision:
     if request.operation not in CHECKED_OPERATIONS:
         return _skipped("NotChecked", f"{request.operation} is not checked")
-    if _mapping(request.new.get("metadata")).get("deletionTimestamp"):
+    if indexes.mapping(request.new.get("metadata")).get("deletionTimestamp"):
         return _skipped("Deleting", "the CostEstimate is being deleted")
     if _unchanged(request, ("spec",)):
         return _skipped("SpecUnchanged", "spec unchanged: verdict unchanged")
@@ -227,7 +223,7 @@ async def _decide_costestimate(request: AdmissionRequest, runtime: AdmissionRunt
         # Nothing to enforce, so no reason to pay for an estimate (the operator reports it in status).
         return Decision(Verdict.NO_POLICY, "no CostPolicy applies", reason="NoPolicy")
     try:
-        spec = parse_spec(_mapping(request.new.get("spec")))
+        spec = parse_spec(indexes.mapping(request.new.get("spec")))
         plan = await _resolve_plan(request.namespace, spec, runtime, runtime.state.plan_indexes())
         estimate = await _estimate(plan, spec, runtime, request.review_bytes)
     except errors.CloudCostGuardError as err:
@@ -242,7 +238,7 @@ async def _decide_costestimate(request: AdmissionRequest, runtime: AdmissionRunt
 async def _decide_plan_source(request: AdmissionRequest, runtime: AdmissionRuntime) -> Decision:
     if request.operation not in CHECKED_OPERATIONS:
         return _skipped("NotChecked", f"{request.operation} is not checked")
-    if _mapping(request.new.get("metadata")).get("deletionTimestamp"):
+    if indexes.mapping(request.new.get("metadata")).get("deletionTimestamp"):
         return _skipped("Deleting", "the object is being deleted")
     if _unchanged(request, ("data", "binaryData", "stringData")):
         return _skipped("DataUnchanged", "data unchanged: verdict unchanged")
@@ -304,12 +300,14 @@ def _key_changed(request: AdmissionRequest, spec: Mapping[str, Any]) -> bool:
     """Whether the plan key a CostEstimate reads differs between the old and the new object."""
     if request.operation != "UPDATE" or request.old is None:
         return True
-    plan = _mapping(spec.get("plan"))
-    reference = _mapping(plan.get("configMapKeyRef") or plan.get("secretKeyRef"))
+    plan = indexes.mapping(spec.get("plan"))
+    reference = indexes.mapping(plan.get("configMapKeyRef") or plan.get("secretKeyRef"))
     key = str(reference.get("key", ""))
 
     def value(document: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(_mapping(document.get(part)).get(key) for part in ("data", "binaryData", "stringData"))
+        return tuple(
+            indexes.mapping(document.get(part)).get(key) for part in ("data", "binaryData", "stringData")
+        )
 
     return value(request.new) != value(request.old)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import kopf
 
+# Registers the indexes the decisions read (one set, shared with the operator).
+import cloudcostguard.k8s.cluster.kopf_indexes  # noqa: F401
 from cloudcostguard import metrics
 from cloudcostguard.k8s.admission.decision import (
     HANDLER_COSTESTIMATE,
@@ -21,9 +23,7 @@ from cloudcostguard.k8s.admission.decision import (
 )
 from cloudcostguard.k8s.admission.memo import AdmissionMemo
 from cloudcostguard.k8s.api.models import GROUP, VERSION
-
-# Registers the indexes the decisions read (one set, shared with the operator).
-from cloudcostguard.k8s.cluster import kopf_indexes  # noqa: F401 - registers them
+from cloudcostguard.k8s.cluster import indexes
 
 
 def runtime_from_memo(memo: AdmissionMemo) -> AdmissionRuntime:
@@ -37,7 +37,7 @@ def runtime_from_memo(memo: AdmissionMemo) -> AdmissionRuntime:
 async def _kopf_handler(handler: str, kwargs: Mapping[str, Any]) -> None:
     runtime = runtime_from_memo(kwargs["memo"])
     body, old = kwargs["body"], kwargs.get("old")
-    metadata = _metadata(body.get("metadata"))
+    metadata = indexes.mapping(body.get("metadata"))
     request = AdmissionRequest(
         handler=handler,
         operation=str(kwargs.get("operation") or ""),
@@ -73,7 +73,3 @@ async def validate_costestimate(**kwargs: Any) -> None:
 async def validate_plan_source(**kwargs: Any) -> None:
     """A labelled plan ConfigMap/Secret changes: re-judge the CostEstimates that use it with the new plan."""
     await _kopf_handler(HANDLER_PLAN_SOURCE, kwargs)
-
-
-def _metadata(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

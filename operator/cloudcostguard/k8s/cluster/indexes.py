@@ -231,6 +231,11 @@ def parse_status_money(value: Any) -> Decimal | None:
     return amount if amount.is_finite() else None
 
 
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping (a part of a body, as kopf or a review hands it over), else ``{}``."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def plain(value: Any) -> Any:
     """kopf's body views → plain JSON values (dicts and lists), for comparisons and for keeping."""
     if isinstance(value, Mapping):
