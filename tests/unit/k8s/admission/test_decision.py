@@ -132,15 +132,8 @@ async def test_when_even_the_policies_cannot_be_read_the_request_is_refused() ->
 # --- large plans off the event loop ----------------------------------------------------------------------
 
 
-async def test_large_plans_are_estimated_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[str] = []
-    real = cloudcostguard.estimate
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(cloudcostguard, "estimate", spy)
+async def test_large_plans_are_estimated_in_a_worker_thread(estimate_threads: list[str]) -> None:
+    threads = estimate_threads
     state = InMemoryClusterState(policies=[cost_policy("cap", maxMonthlyCost="100")])
     settings = Settings(webhook_inline_max_resources=5)
     with ThreadPoolExecutor(1, thread_name_prefix="ccg-admission") as executor:

@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 import pytest
 
-import cloudcostguard
 from cloudcostguard import errors
 from cloudcostguard.k8s.cluster import estimates
 from cloudcostguard.k8s.cluster.estimates import OFFLOAD_PLAN_BYTES, estimate_spec, parse_spec
@@ -46,15 +45,8 @@ async def test_the_spec_gives_usage_and_default_region() -> None:
     assert money(estimate.total_monthly_cost) == money(nat_monthly(1, data_gb=100))
 
 
-async def test_only_plans_above_the_threshold_leave_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[str] = []
-    real = cloudcostguard.estimate
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(estimates.cloudcostguard, "estimate", spy)
+async def test_only_plans_above_the_threshold_leave_the_event_loop(estimate_threads: list[str]) -> None:
+    threads = estimate_threads
     spec, catalog, settings = parse_spec({"plan": {"inline": {}}}), load_bundled_catalog(), Settings()
     small = orjson.dumps(nat_plan(1))
     large = orjson.dumps({**nat_plan(1), "padding": "x" * OFFLOAD_PLAN_BYTES})
