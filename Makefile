@@ -18,6 +18,7 @@ install: ## Create .venv and install the package with its development tools.
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python scripts/install_helm.py $(BIN)/helm
 
 .PHONY: fmt
 fmt: ## Format and fix lint in place.
@@ -44,8 +45,10 @@ test-unit: ## Run the unit tests only (no database, no API server).
 
 ##@ Build
 .PHONY: manifests
-manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they drift).
+manifests: ## Generate crds/*.yaml (and the chart's copy) from the CRD models, and docs/reference/ (tests fail on drift).
 	$(BIN)/python -m cloudcostguard.k8s.crdgen crds
+	rm -f charts/cloudcostguard/crds/*.yaml
+	cp crds/cloudcostguard.io_*.yaml charts/cloudcostguard/crds/
 
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
