@@ -18,7 +18,7 @@ needs_helm = pytest.mark.skipif(manifests.helm_binary() is None, reason=manifest
 def test_every_overlay_is_listed() -> None:
     names = {path.relative_to(manifests.CONFIG).as_posix() for path in manifests.overlays()}
     assert {"default", "dev", "crd", "rbac", "manager", "webhook", "samples", "prometheus"} <= names
-    assert {"network-policy"} <= names
+    assert {"network-policy", "argocd"} <= names
 
 
 @needs_kubectl

@@ -1,0 +1,262 @@
+"""Every status our operator writes, produced by the real reconcile and policy-status code.
+
+The GitOps checks (Argo CD health Lua, kstatus) are tested against these objects, and the Argo CD
+samples in config/argocd/resource_customizations/*/testdata are these objects written out, so the
+samples show what the operator really writes (``python -m tests.unit.gitops.states`` rewrites them; a
+test fails when they drift).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cloudcostguard.k8s import indexes, policy_status, reconcile
+from cloudcostguard.k8s.plan_sources import PlanResolver
+from cloudcostguard.pricing.provider import StaticCatalogProvider
+from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from cloudcostguard.settings import Settings
+from tests.unit.k8s.plans import nat_plan
+
+ROOT = Path(__file__).resolve().parents[3]
+CUSTOMIZATIONS = ROOT / "config" / "argocd" / "resource_customizations" / "cloudcostguard.io"
+NOW = "2026-01-02T03:04:05Z"
+NAMESPACE = "team-a"
+API_VERSION = "cloudcostguard.io/v1alpha1"
+
+
+def _context(judged: bool) -> reconcile.ReconcileContext:
+    settings = Settings(retry_delay=5.0, retry_max_delay=300.0)
+    return reconcile.ReconcileContext(
+        settings=settings,
+        catalog_provider=StaticCatalogProvider(load_bundled_catalog()),
+        resolver=PlanResolver(settings),
+        judge=reconcile.default_judge() if judged else None,
+        clock=lambda: 1000.0,
+        now=lambda: NOW,
+    )
+
+
+def _policy(enforcement: str, **limits: str) -> dict[str, Any]:
+    return {"metadata": {"name": "team-budget"}, "spec": {"enforcement": enforcement, "limits": limits}}
+
+
+def _view(policies: list[dict[str, Any]]) -> reconcile.ClusterView:
+    return reconcile.ClusterView(
+        plan_configmaps={},
+        plan_secrets={},
+        tofu_plans={},
+        namespace_labels={NAMESPACE: [{"team": "a"}]},
+        costestimate_spend={},
+        cost_policies={document["metadata"]["name"]: [document] for document in policies},
+    )
+
+
+def _estimate(name: str, spec: dict[str, Any], status: dict[str, Any], generation: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "CostEstimate",
+        "metadata": {"name": name, "namespace": NAMESPACE, "generation": generation},
+        "spec": spec,
+        **({"status": status} if status else {}),
+    }
+
+
+async def _reconciled(
+    name: str, spec: dict[str, Any], policies: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    obj = reconcile.EstimateObject(NAMESPACE, name, 1, {}, spec, {})
+    ctx = _context(judged=policies is not None)
+    outcome = await reconcile.reconcile_estimate(obj, reconcile.EstimateState(), ctx, _view(policies or []))
+    assert outcome.status is not None, f"{name}: the reconcile wrote nothing ({outcome.result})"
+    return _estimate(name, spec, outcome.status)
+
+
+INLINE = {"plan": {"inline": nat_plan(2)}}
+MISSING_CONFIGMAP = {"name": "web-plan", "key": "plan.json"}
+
+
+async def costestimates() -> dict[str, dict[str, Any]]:
+    """State name → the CostEstimate as the API server would return it after the operator wrote status."""
+    cheap_limit = {"maxMonthlyCost": "10"}
+    states = {
+        "pending": _estimate("web", INLINE, {}),
+        "estimated": await _reconciled("web", INLINE),
+        "within-budget": await _reconciled("web", INLINE, [_policy("Deny", maxMonthlyCost="100000")]),
+        "over-budget-deny": await _reconciled("web", INLINE, [_policy("Deny", **cheap_limit)]),
+        "over-budget-warn": await _reconciled("web", INLINE, [_policy("Warn", **cheap_limit)]),
+        "over-budget-dryrun": await _reconciled("web", INLINE, [_policy("DryRun", **cheap_limit)]),
+        "invalid-plan": await _reconciled("web", {"plan": {"inline": {"format_version": "9.0"}}}),
+        "plan-missing": await _reconciled("web", {"plan": {"configMapKeyRef": MISSING_CONFIGMAP}}),
+    }  # fmt: skip
+    # The spec changed (generation 2) and the operator has not estimated it yet.
+    newer = copy.deepcopy(states["estimated"])
+    newer["metadata"]["generation"] = 2
+    newer["spec"] = {"plan": {"inline": nat_plan(3)}}
+    states["generation-not-observed"] = newer
+    return states
+
+
+def _cost_policy(
+    name: str, spec: dict[str, Any], status: dict[str, Any], generation: int = 1
+) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "CostPolicy",
+        "metadata": {"name": name, "generation": generation},
+        "spec": spec,
+        **({"status": status} if status else {}),
+    }
+
+
+def _policy_reported(name: str, spec: dict[str, Any], spend: str) -> dict[str, Any]:
+    entries = [indexes.SpendEntry("web", indexes.parse_amount(spend) or 0, {})]  # type: ignore[arg-type]
+    status = policy_status.policy_status(
+        spec,
+        generation=1,
+        namespace_labels={NAMESPACE: [{"team": "a"}]},
+        costestimate_spend={NAMESPACE: entries},
+        previous={},
+        now=NOW,
+    )
+    return _cost_policy(name, spec, status)
+
+
+def costpolicies() -> dict[str, dict[str, Any]]:
+    deny = {"enforcement": "Deny", "limits": {"namespaceMonthlyBudget": "500"}}
+    warn = {**deny, "enforcement": "Warn"}
+    return {
+        "pending": _cost_policy("team-budget", deny, {}),
+        "within-budget": _policy_reported("team-budget", deny, "120.50"),
+        "over-budget-deny": _policy_reported("team-budget", deny, "812.00"),
+        "over-budget-warn": _policy_reported("team-budget", warn, "812.00"),
+        "no-namespace-budget": _policy_reported(
+            "team-budget", {"enforcement": "Deny", "limits": {"maxMonthlyCost": "300"}}, "120.50"
+        ),
+        "invalid": _policy_reported(
+            "team-budget", {"enforcement": "Deny", "limits": {"maxMonthlyCost": 300}}, "0"
+        ),
+    }  # fmt: skip
+
+
+def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for item in (obj.get("status") or {}).get("conditions") or ():
+        if item["type"] == kind:
+            return dict(item)
+    return None
+
+
+def expected_costestimate_health(obj: dict[str, Any]) -> dict[str, str]:
+    """The issue's rules, stated once in Python: what the health Lua must conclude."""
+    status = obj.get("status") or {}
+    if not status.get("conditions"):
+        return {"status": "Progressing", "message": "Waiting for CloudCostGuard to estimate the plan"}
+    generation = obj["metadata"].get("generation")
+    if generation is not None and status.get("observedGeneration") not in (None, generation):
+        return {
+            "status": "Progressing",
+            "message": f"Waiting for CloudCostGuard to estimate generation {generation}",
+        }
+    stalled, ready = _condition(obj, "Stalled"), _condition(obj, "Ready")
+    if stalled is not None and stalled["status"] == "True":
+        return {"status": "Degraded", "message": f"{stalled['reason']}: {stalled['message']}"}
+    if ready is None or ready["status"] != "True":
+        message = (
+            f"{ready['reason']}: {ready['message']}"
+            if ready
+            else "Waiting for CloudCostGuard to estimate the plan"
+        )
+        return {"status": "Progressing", "message": message}
+    policy, budget = status.get("policy"), _condition(obj, "WithinBudget")
+    if policy and policy["verdict"] == "Deny":
+        return {"status": "Degraded", "message": f"Over budget ({policy['name']}, Deny): {policy['message']}"}
+    message = ready["message"]
+    if budget is not None and budget["status"] == "False" and policy:
+        message += f"; over budget ({policy['name']}, {policy['verdict']}): {policy['message']}"
+    return {"status": "Healthy", "message": message}  # fmt: skip
+
+
+def expected_costpolicy_health(obj: dict[str, Any]) -> dict[str, str]:
+    status = obj.get("status") or {}
+    waiting = {"status": "Progressing", "message": "Waiting for CloudCostGuard to report on the policy"}
+    if not status.get("conditions"):
+        return waiting
+    ready, budget = _condition(obj, "Ready"), _condition(obj, "WithinBudget")
+    if ready is None:
+        return waiting
+    if ready["status"] != "True":
+        return {"status": "Degraded", "message": f"{ready['reason']}: {ready['message']}"}
+    enforcement = obj["spec"].get("enforcement", "Deny")
+    if budget is not None and budget["status"] == "False":
+        health = "Degraded" if enforcement == "Deny" else "Healthy"
+        return {"status": health, "message": f"{enforcement}: {budget['message']}"}
+    return {"status": "Healthy", "message": ready["message"]}
+
+
+# The health every state must get, by the issue's rules (independent of both implementations above).
+COSTESTIMATE_HEALTH = {
+    "pending": "Progressing",
+    "generation-not-observed": "Progressing",
+    "plan-missing": "Progressing",
+    "estimated": "Healthy",
+    "within-budget": "Healthy",
+    "over-budget-warn": "Healthy",
+    "over-budget-dryrun": "Healthy",
+    "over-budget-deny": "Degraded",
+    "invalid-plan": "Degraded",
+}
+COSTPOLICY_HEALTH = {
+    "pending": "Progressing",
+    "within-budget": "Healthy",
+    "no-namespace-budget": "Healthy",
+    "over-budget-warn": "Healthy",
+    "over-budget-deny": "Degraded",
+    "invalid": "Degraded",
+}
+
+SAMPLES: dict[str, tuple[Callable[[dict[str, Any]], dict[str, str]], dict[str, str]]] = {
+    "CostEstimate": (expected_costestimate_health, COSTESTIMATE_HEALTH),
+    "CostPolicy": (expected_costpolicy_health, COSTPOLICY_HEALTH),
+}
+
+
+def all_states() -> dict[str, dict[str, dict[str, Any]]]:
+    return {"CostEstimate": asyncio.run(costestimates()), "CostPolicy": costpolicies()}
+
+
+def _dump(document: Any) -> str:
+    return yaml.safe_dump(document, sort_keys=False, width=110, allow_unicode=True)
+
+
+def rendered_samples(states: dict[str, dict[str, dict[str, Any]]]) -> dict[Path, str]:
+    """The Argo CD layout: ``<Kind>/testdata/<state>.yaml`` and ``<Kind>/health_test.yaml``."""
+    files: dict[Path, str] = {}
+    header = "# Generated by `python -m tests.unit.gitops.states` from the operator's real status code.\n"
+    for kind, objects in states.items():
+        expect, _table = SAMPLES[kind]
+        tests = []
+        for name, obj in objects.items():
+            path = Path(kind) / "testdata" / f"{name}.yaml"
+            files[path] = header + _dump(obj)
+            tests.append({"healthStatus": expect(obj), "inputPath": f"testdata/{name}.yaml"})
+        files[Path(kind) / "health_test.yaml"] = header + _dump({"tests": tests})
+    return files
+
+
+def main() -> int:
+    for path, text in rendered_samples(all_states()).items():
+        target = CUSTOMIZATIONS / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
