@@ -54,6 +54,22 @@ manifests: ## Generate crds/*.yaml (and the chart's copy) from the CRD models, a
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py
 
+TF_PLUGIN_MIRROR ?= /opt/tf-plugins
+TOFU_FIXTURE := tests/fixtures/tofu
+
+.PHONY: tofu-fixture
+tofu-fixture: ## Re-plan tests/fixtures/tofu/main.tf with terraform (local AWS provider mirror) and rewrite its tofu-controller Secrets.
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+	printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$(TF_PLUGIN_MIRROR)" > "$$work/terraform.rc" && \
+	cp $(TOFU_FIXTURE)/main.tf "$$work/" && cd "$$work" && export TF_CLI_CONFIG_FILE="$$work/terraform.rc" && \
+	terraform init -input=false >/dev/null && terraform plan -refresh=false -input=false -out=tfplan >/dev/null && \
+	terraform show -json tfplan > plan.json && cd - >/dev/null && \
+	$(BIN)/python scripts/tofu_plan_secrets.py "$$work/plan.json" $(TOFU_FIXTURE) --name platform --namespace flux-system
+
+.PHONY: gitops-samples
+gitops-samples: ## Rewrite the Argo CD health samples (config/argocd/resource_customizations) from the operator's code.
+	$(BIN)/python -m tests.unit.gitops.states
+
 .PHONY: bench
 bench: ## Run the benchmarks (prints figures; see BENCHMARKS.md).
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

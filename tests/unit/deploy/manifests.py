@@ -33,6 +33,9 @@ FOREIGN_KINDS = {
     ("cert-manager.io/v1", "Issuer"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("infra.contrib.fluxcd.io/v1alpha2", "Terraform"),
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+    ("argoproj.io/v1alpha1", "Application"),
 }
 
 

@@ -73,3 +73,12 @@ def test_no_rbac_rule_has_a_wildcard() -> None:
         if any("*" in item for item in rule.get(field, []))
     ]
     assert wildcards == []
+
+
+@pytest.mark.parametrize(
+    "example", sorted((manifests.ROOT / "examples" / "gitops").rglob("*.yaml")), ids=lambda path: path.name
+)
+def test_gitops_examples_are_valid(example: Path) -> None:
+    objects = manifests.file_documents(example)
+    assert objects
+    assert manifests.problems(objects) == []
