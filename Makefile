@@ -49,6 +49,7 @@ manifests: ## Generate crds/*.yaml (and the chart's copy) from the CRD models, a
 	$(BIN)/python -m cloudcostguard.k8s.crdgen crds
 	rm -f charts/cloudcostguard/crds/*.yaml
 	cp crds/cloudcostguard.io_*.yaml charts/cloudcostguard/crds/
+	$(BIN)/python scripts/docs_reference.py
 
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
