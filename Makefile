@@ -18,7 +18,7 @@ install: ## Create .venv and install the package with its development tools.
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python scripts/install_helm.py $(BIN)/helm
+	$(BIN)/python scripts/install_tools.py $(BIN)
 
 .PHONY: fmt
 fmt: ## Format and fix lint in place.

@@ -14,7 +14,6 @@ does), else that path skips. ``CCG_E2E_KEEP=1`` keeps the cluster.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ import orjson
 import pytest
 import yaml
 
+from tests.e2e.kind_support import missing_tools, run
 from tests.unit.deploy import manifests
 from tests.unit.k8s.plans import money, nat_monthly, nat_plan
 
@@ -39,24 +39,9 @@ POLICY = "e2e-cap"
 
 
 def _missing_tools() -> str | None:
-    for tool in ("kind", "kubectl", "docker"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
     if manifests.helm_binary() is None:
         return manifests.HELM_MISSING
-    info = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
-    if info.returncode != 0:
-        return "the Docker daemon is not reachable (docker info failed)"
-    return None
-
-
-def run(*command: str, stdin: str | None = None, timeout: float = 600, check: bool = True) -> str:
-    result = subprocess.run(
-        command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
-    return result.stdout + result.stderr
+    return missing_tools()
 
 
 def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> str:

@@ -17,6 +17,7 @@ from tests.integration.admission.support import config_map, cost_estimate, cost_
 from tests.integration.admission.test_admission_kmock import (
     NS,
     TIMEOUT,
+    answer_of,
     eventually,
     kube,  # noqa: F401 - the fixture
     put,
@@ -53,10 +54,7 @@ async def test_dry_run_reviews_get_the_real_verdict_and_write_nothing(
     ):
 
         async def ask(handler: str, body: dict[str, Any]) -> dict[str, Any]:
-            async with session.post(f"{url}/{handler}", data=orjson.dumps(body), ssl=context) as response:
-                assert response.status == 200, await response.text()
-                answer: dict[str, Any] = (await response.json())["response"]
-                return answer
+            return await answer_of(session, url, context, handler, body)
 
         async def estimated() -> bool:
             status = ks.live_object(kube, ks.COSTESTIMATES, NS, "web").get("status") or {}

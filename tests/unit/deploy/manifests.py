@@ -48,8 +48,10 @@ def file_documents(path: Path) -> list[dict[str, Any]]:
 
 
 def kustomize(directory: Path) -> list[dict[str, Any]]:
+    kubectl = kubectl_binary()
+    assert kubectl is not None, KUBECTL_MISSING
     built = subprocess.run(
-        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
     )
     if built.returncode != 0:
         raise AssertionError(f"kubectl kustomize {directory} failed: {built.stderr.strip()}")
@@ -65,14 +67,24 @@ def overlays() -> list[Path]:
     return found
 
 
-def helm_binary() -> str | None:
-    beside_python = Path(sys.executable).parent / "helm"
+def tool(name: str) -> str | None:
+    """The virtualenv's copy (scripts/install_tools.py, run by make install), else the one on PATH."""
+    beside_python = Path(sys.executable).parent / name
     if beside_python.is_file() and os.access(beside_python, os.X_OK):
         return str(beside_python)
-    return shutil.which("helm")
+    return shutil.which(name)
 
 
-HELM_MISSING = "helm is not installed (make install puts it in .venv/bin via scripts/install_helm.py)"
+def helm_binary() -> str | None:
+    return tool("helm")
+
+
+def kubectl_binary() -> str | None:
+    return tool("kubectl")
+
+
+HELM_MISSING = "helm is not installed (make install puts it in .venv/bin: scripts/install_tools.py)"
+KUBECTL_MISSING = "kubectl (kustomize v5) is not installed (make install puts it in .venv/bin)"
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:

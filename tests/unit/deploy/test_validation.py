@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.unit.deploy import manifests
 
-needs_kubectl = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="kubectl (kustomize v5) is not installed"
-)
+needs_kubectl = pytest.mark.skipif(manifests.kubectl_binary() is None, reason=manifests.KUBECTL_MISSING)
 needs_helm = pytest.mark.skipif(manifests.helm_binary() is None, reason=manifests.HELM_MISSING)
 
 

@@ -8,8 +8,6 @@ taken away, so a script that would fail in Argo CD fails here too.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 import yaml
 from lupa import lua51
 
+from tests.unit.deploy import manifests
 from tests.unit.gitops import states
 
 CUSTOMIZATIONS = states.CUSTOMIZATIONS
@@ -91,13 +90,9 @@ def test_samples_are_what_the_operator_writes_now() -> None:
     assert stale == [], "regenerate with `python -m tests.unit.gitops.states`"
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize v5) is not installed")
+@pytest.mark.skipif(manifests.kubectl_binary() is None, reason=manifests.KUBECTL_MISSING)
 def test_argocd_cm_carries_the_same_scripts() -> None:
-    built = subprocess.run(
-        ["kubectl", "kustomize", str(CUSTOMIZATIONS.parents[1])],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
-    [configmap] = [doc for doc in yaml.safe_load_all(built) if doc]
+    [configmap] = manifests.kustomize(CUSTOMIZATIONS.parents[1])
     assert (configmap["kind"], configmap["metadata"]["name"]) == ("ConfigMap", "argocd-cm")
     assert configmap["metadata"]["namespace"] == "argocd"
     assert configmap["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"

@@ -4,6 +4,7 @@
 -- forbidden URL) or a Deny policy's verdict. Progressing: not yet estimated, a newer generation not
 -- yet observed, or a transient failure being retried. Argo CD's Lua has no string library: plain
 -- comparisons and concatenation only.
+-- Each Argo CD health script stands alone (argocd-cm has no modules): find() is in both scripts.
 local hs = {}
 
 local function find(conditions, kind)

@@ -2,6 +2,7 @@
 -- Degraded: the spec is invalid (Ready=False), or a Deny policy has namespaces over their monthly
 -- budget. Healthy otherwise (a Warn or DryRun policy's overrun is in the message). Progressing until
 -- the operator has reported on the current generation.
+-- Each Argo CD health script stands alone (argocd-cm has no modules): find() is in both scripts.
 local hs = {}
 
 local function find(conditions, kind)
