@@ -115,3 +115,22 @@ def test_the_quick_start_commands_print_what_the_page_shows() -> None:
         assert result.returncode == exit_code, (command, result.stderr)
         printed = {line.strip() for line in result.stdout.splitlines()}
         assert [line for line in expected if line not in printed] == [], command
+
+
+@pytest.mark.parametrize(
+    ("page", "example"),
+    [
+        ("gitops/flux.md", "examples/gitops/flux/kustomization.yaml"),
+        ("gitops/tofu-controller.md", "examples/gitops/tofu-controller/terraform.yaml"),
+    ],
+)
+def test_guides_show_the_examples_that_are_validated(page: str, example: str) -> None:
+    [block] = re.findall(r"```yaml\n(.*?)```", (DOCS / page).read_text(), flags=re.DOTALL)
+    shown = [doc for doc in yaml.safe_load_all(block) if doc]
+    assert shown == [doc for doc in yaml.safe_load_all((ROOT / example).read_text()) if doc]
+
+
+def test_policies_page_shows_the_sample_policies() -> None:
+    [block] = re.findall(r"```yaml\n(.*?)```", (DOCS / "policies.md").read_text(), flags=re.DOTALL)
+    sample = (ROOT / "config" / "samples" / "costpolicy.yaml").read_text()
+    assert list(yaml.safe_load_all(block)) == list(yaml.safe_load_all(sample))
