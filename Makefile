@@ -91,5 +91,5 @@ undeploy: ## Remove what `make deploy` installed (CostEstimates and CostPolicies
 	kubectl delete -k config/default --ignore-not-found
 
 .PHONY: test-e2e
-test-e2e: ## Real-cluster test: kind + Docker image + config/ (skips with the reason when they are absent).
+test-e2e: ## Real-cluster tests: kind + Docker image, installed with Helm and kustomize (skip with the reason without them).
 	$(BIN)/pytest -q tests/e2e
