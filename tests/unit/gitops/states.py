@@ -1,5 +1,7 @@
 """Every status our operator writes, produced by the real reconcile and policy-status code.
 
+This is the one module of the GitOps tests that calls the operator's internals (reconcile,
+policy_status, the index shapes); the tests go through ``reconcile_once`` and the state builders.
 The GitOps checks (Argo CD health Lua, kstatus) are tested against these objects, and the Argo CD
 samples in config/argocd/resource_customizations/*/testdata are these objects written out, so the
 samples show what the operator really writes (``python -m tests.unit.gitops.states`` rewrites them; a
@@ -47,15 +49,30 @@ def _policy(enforcement: str, **limits: str) -> dict[str, Any]:
     return {"metadata": {"name": "team-budget"}, "spec": {"enforcement": enforcement, "limits": limits}}
 
 
-def _view(policies: list[dict[str, Any]]) -> reconcile.ClusterView:
+def _view(policies: list[dict[str, Any]], tofu_plans: dict[Any, Any] | None = None) -> reconcile.ClusterView:
     return reconcile.ClusterView(
         plan_configmaps={},
         plan_secrets={},
-        tofu_plans={},
+        tofu_plans=tofu_plans or {},
         namespace_labels={NAMESPACE: [{"team": "a"}]},
         costestimate_spend={},
         cost_policies={document["metadata"]["name"]: [document] for document in policies},
     )
+
+
+async def reconcile_once(
+    namespace: str,
+    name: str,
+    spec: dict[str, Any],
+    *,
+    policies: list[dict[str, Any]] | None = None,
+    tofu_plans: dict[Any, Any] | None = None,
+) -> reconcile.Outcome:
+    """One reconcile of a new CostEstimate (generation 1, no status) against the given indexes."""
+    obj = reconcile.EstimateObject(namespace, name, 1, {}, spec, {})
+    ctx = _context(judged=policies is not None)
+    view = _view(policies or [], tofu_plans)
+    return await reconcile.reconcile_estimate(obj, reconcile.EstimateState(), ctx, view)
 
 
 def _estimate(name: str, spec: dict[str, Any], status: dict[str, Any], generation: int = 1) -> dict[str, Any]:
@@ -71,9 +88,7 @@ def _estimate(name: str, spec: dict[str, Any], status: dict[str, Any], generatio
 async def _reconciled(
     name: str, spec: dict[str, Any], policies: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    obj = reconcile.EstimateObject(NAMESPACE, name, 1, {}, spec, {})
-    ctx = _context(judged=policies is not None)
-    outcome = await reconcile.reconcile_estimate(obj, reconcile.EstimateState(), ctx, _view(policies or []))
+    outcome = await reconcile_once(NAMESPACE, name, spec, policies=policies)
     assert outcome.status is not None, f"{name}: the reconcile wrote nothing ({outcome.result})"
     return _estimate(name, spec, outcome.status)
 

@@ -21,7 +21,7 @@ from scripts import tofu_plan_secrets
 
 import cloudcostguard
 from cloudcostguard import errors
-from cloudcostguard.k8s import indexes, plan_sources, reconcile
+from cloudcostguard.k8s import indexes, plan_sources
 from cloudcostguard.k8s.models import CostEstimateSpec
 from tests.unit.gitops import states
 
@@ -99,10 +99,9 @@ def test_regenerating_the_secrets_gives_the_committed_fixture() -> None:
 
 async def test_terraform_ref_estimates_the_chunked_plan() -> None:
     spec = {"plan": {"terraformRef": {"name": "platform", "workspace": "default"}}}
-    ctx = states._context(judged=False)
-    view = reconcile.ClusterView({}, {}, tofu_index(fixture_secrets()), {}, {}, {})
-    obj = reconcile.EstimateObject(NAMESPACE, "platform", 1, {}, spec, {})
-    outcome = await reconcile.reconcile_estimate(obj, reconcile.EstimateState(), ctx, view)
+    outcome = await states.reconcile_once(
+        NAMESPACE, "platform", spec, tofu_plans=tofu_index(fixture_secrets())
+    )
     assert outcome.result == "estimated" and outcome.source == "terraformRef"
     status = outcome.status
     assert status is not None
