@@ -10,7 +10,7 @@ export CCG_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/cloudcostgu
 ##@ General
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z0-9_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 ##@ Development
 .PHONY: install
@@ -18,6 +18,7 @@ install: ## Create .venv and install the package with its development tools.
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python scripts/install_tools.py $(BIN)
 
 .PHONY: fmt
 fmt: ## Format and fix lint in place.
@@ -45,12 +46,31 @@ test-unit: ## Run the unit tests only (no database, no API server).
 
 ##@ Build
 .PHONY: manifests
-manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they drift).
+manifests: ## Generate crds/*.yaml (and the chart's copy) from the CRD models, and docs/reference/ (tests fail on drift).
 	$(BIN)/python -m cloudcostguard.k8s.api.crdgen crds
+	rm -f charts/cloudcostguard/crds/*.yaml
+	cp crds/cloudcostguard.io_*.yaml charts/cloudcostguard/crds/
+	$(BIN)/python scripts/docs_reference.py
 
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py
+
+TF_PLUGIN_MIRROR ?= /opt/tf-plugins
+TOFU_FIXTURE := tests/fixtures/tofu
+
+.PHONY: tofu-fixture
+tofu-fixture: ## Re-plan tests/fixtures/tofu/main.tf with terraform (local AWS provider mirror) and rewrite its tofu-controller Secrets.
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
+	printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$(TF_PLUGIN_MIRROR)" > "$$work/terraform.rc" && \
+	cp $(TOFU_FIXTURE)/main.tf "$$work/" && cd "$$work" && export TF_CLI_CONFIG_FILE="$$work/terraform.rc" && \
+	terraform init -input=false >/dev/null && terraform plan -refresh=false -input=false -out=tfplan >/dev/null && \
+	terraform show -json tfplan > plan.json && cd - >/dev/null && \
+	$(BIN)/python scripts/tofu_plan_secrets.py "$$work/plan.json" $(TOFU_FIXTURE) --name platform --namespace flux-system
+
+.PHONY: gitops-samples
+gitops-samples: ## Rewrite the Argo CD health samples (config/argocd/resource_customizations) from the operator's code.
+	$(BIN)/python -m tests.unit.gitops.states
 
 .PHONY: bench
 bench: ## Run the benchmarks (prints figures; see BENCHMARKS.md).
@@ -72,5 +92,5 @@ undeploy: ## Remove what `make deploy` installed (CostEstimates and CostPolicies
 	kubectl delete -k config/default --ignore-not-found
 
 .PHONY: test-e2e
-test-e2e: ## Real-cluster test: kind + Docker image + config/ (skips with the reason when they are absent).
+test-e2e: ## Real-cluster tests: kind + Docker image, installed with Helm and kustomize (skip with the reason without them).
 	$(BIN)/pytest -q tests/e2e

@@ -8,14 +8,14 @@ touches whatever cluster the current kubeconfig points at. ``CCG_E2E_KEEP=1`` ke
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.e2e.kind_support import missing_tools, run
 
 pytestmark = pytest.mark.e2e
 
@@ -25,32 +25,13 @@ CONTEXT = f"kind-{CLUSTER}"
 IMAGE = "cloudcostguard:e2e"
 
 
-def _missing_tools() -> str | None:
-    for tool in ("kind", "kubectl", "docker"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    info = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
-    if info.returncode != 0:
-        return "the Docker daemon is not reachable (docker info failed)"
-    return None
-
-
-def run(*command: str, stdin: str | None = None, timeout: float = 600, check: bool = True) -> str:
-    result = subprocess.run(
-        command, input=stdin, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
-    return result.stdout + result.stderr
-
-
 def kubectl(*args: str, stdin: str | None = None, check: bool = True, timeout: float = 300) -> str:
     return run("kubectl", "--context", CONTEXT, *args, stdin=stdin, check=check, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    reason = _missing_tools()
+    reason = missing_tools()
     if reason is not None:
         pytest.skip(f"kind e2e test skipped: {reason}")
     existing = run("kind", "get", "clusters").split()

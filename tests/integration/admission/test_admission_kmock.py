@@ -76,6 +76,16 @@ async def running_operator(tmp_path: Path) -> AsyncIterator[tuple[str, ssl.SSLCo
             await task
 
 
+async def answer_of(
+    session: aiohttp.ClientSession, url: str, context: ssl.SSLContext, handler: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """POST an AdmissionReview to the running operator's webhook; its ``response``."""
+    async with session.post(f"{url}/{handler}", data=orjson.dumps(body), ssl=context) as response:
+        assert response.status == 200, await response.text()
+        answer: dict[str, Any] = (await response.json())["response"]
+        return answer
+
+
 async def put(kube: kmock.KubernetesEmulator, resource: str, body: dict[str, Any]) -> None:
     async with kube.post(ks.url_of(resource, body["metadata"].get("namespace")), json=body) as response:
         assert response.status < 300, await response.text()
@@ -115,10 +125,7 @@ async def test_budgets_are_judged_from_the_operators_indexes(
     ):
 
         async def ask(handler: str, body: dict[str, Any]) -> dict[str, Any]:
-            async with session.post(f"{url}/{handler}", data=orjson.dumps(body), ssl=context) as response:
-                assert response.status == 200, await response.text()
-                answer: dict[str, Any] = (await response.json())["response"]
-                return answer
+            return await answer_of(session, url, context, handler, body)
 
         def monthly(name: str) -> str | None:
             status = ks.live_object(kube, ks.COSTESTIMATES, NS, name).get("status", {})
