@@ -110,10 +110,12 @@ class Prices:
         subresource: str | None = None,
     ) -> CostComponent:
         """A usage-based quantity (None: no usage given) of ``unit``, in catalog units × ``scale``."""
+        if quantity is not None and scale is not ONE:
+            quantity = quantity / scale
         return priced(
             name,
             unit,
-            None if quantity is None or scale is ONE else quantity / scale,
+            quantity,
             self.find(query),
             usage_based=True,
             unit_scale=scale,
