@@ -220,9 +220,9 @@ def tier_lines(
     price: Price | None,
     scale: Decimal = ONE,
 ) -> list[CostComponent]:
-    """Usage-based lines, one per tier of ``price``: ``quantity`` (in ``unit``) split over the tiers
-    (in catalog units, ``scale`` of them per ``unit``). ``labels`` names tiers by position or from
-    the tier's bounds."""
+    """Usage-based lines, one per tier of ``price``: ``quantity`` (in catalog units, ``scale`` of them
+    per displayed ``unit``) split over the tiers. ``labels`` names tiers by position or from the
+    tier's bounds."""
 
     def label(position: int, tier: PriceTier, found: Price) -> str:
         if callable(labels):
@@ -231,14 +231,15 @@ def tier_lines(
 
     if price is None:
         first = labels[0] if not callable(labels) else "Usage"
-        return [at_unit_price(first, unit, quantity, None, usage_based=True)]
+        shown = None if quantity is None else quantity / scale
+        return [at_unit_price(first, unit, shown, None, usage_based=True)]
     if quantity is None:
         return [
             at_unit_price(label(i, tier, price), unit, None, tier.unit_price * scale, usage_based=True)
             for i, tier in enumerate(price.tiers)
         ]
     lines = []
-    for i, (tier, in_tier) in enumerate(price.tier_quantities(quantity * scale)):
+    for i, (tier, in_tier) in enumerate(price.tier_quantities(quantity)):
         if i == 0 or in_tier > 0:
             lines.append(
                 at_unit_price(

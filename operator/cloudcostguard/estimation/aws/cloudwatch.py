@@ -19,7 +19,11 @@ table_pricer(
             "Data ingested",
             "GB",
             "monthly_data_ingested_gb",
-            {"productFamily": "Data Payload", "group": "Ingested Logs", "usagetypeBase": "DataProcessing-Bytes"},
+            {
+                "productFamily": "Data Payload",
+                "group": "Ingested Logs",
+                "usagetypeBase": "DataProcessing-Bytes",
+            },
         ),
         UsageBased(
             "Archival Storage",

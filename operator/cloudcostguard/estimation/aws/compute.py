@@ -311,5 +311,3 @@ def template_devices(template: Attributes) -> list[tuple[str | None, Attributes]
         for mapping in template.blocks("block_device_mappings")
         if mapping.items("ebs") and not mapping.text("no_device")
     ]
-
-

@@ -81,7 +81,13 @@ def volume_components(
     lookup = prices.lookup
 
     components = [
-        priced(name, "GB", size * count, lookup(productFamily="Storage", usagetypeBase=storage_usagetype), subresource=subresource)
+        priced(
+            name,
+            "GB",
+            size * count,
+            lookup(productFamily="Storage", usagetypeBase=storage_usagetype),
+            subresource=subresource,
+        )
     ]
     if kind == "gp3":
         throughput = throughput_mibps if throughput_mibps is not None else GP3_BASELINE_THROUGHPUT_MIBPS
@@ -91,7 +97,11 @@ def volume_components(
                     "Provisioned throughput",
                     "Mbps",
                     (throughput - GP3_BASELINE_THROUGHPUT_MIBPS) * count,
-                    _per_mibps(lookup(productFamily="Provisioned Throughput", usagetypeBase="EBS:VolumeP-Throughput.gp3")),
+                    _per_mibps(
+                        lookup(
+                            productFamily="Provisioned Throughput", usagetypeBase="EBS:VolumeP-Throughput.gp3"
+                        )
+                    ),
                     subresource=subresource,
                 )
             )
@@ -222,7 +232,9 @@ _DIRECT_API_LINES = (
 )
 SNAPSHOT_USAGE = (
     UsageKey("fast_snapshot_restore_hours", FLOAT, "Monthly hours of fast snapshot restore (DSU-hours)."),
-    UsageKey("monthly_list_block_requests", INTEGER, "Monthly ListChangedBlocks and ListSnapshotBlocks requests."),
+    UsageKey(
+        "monthly_list_block_requests", INTEGER, "Monthly ListChangedBlocks and ListSnapshotBlocks requests."
+    ),
     UsageKey("monthly_get_block_requests", INTEGER, "Monthly GetSnapshotBlock requests."),
     UsageKey("monthly_put_block_requests", INTEGER, "Monthly PutSnapshotBlock requests."),
 )

@@ -130,7 +130,9 @@ def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
     prices = ctx.prices(compute.SERVICE)
     hours = ctx.hours_per_month * count
     if template is not None:
-        return _launch_template_nodes(ctx, prices, template, count, instance_types, os, spot)
+        return _launch_template_nodes(
+            ctx, prices, template, count=count, instance_types=instance_types, os=os, spot=spot
+        )
     if instance_types:
         instance_type: str | None = instance_types[0]
     else:
@@ -158,6 +160,7 @@ def _launch_template_nodes(
     ctx: PricingContext,
     prices: Prices,
     template: linked.Linked,
+    *,
     count: Decimal,
     instance_types: list[str],
     os: compute.OperatingSystem,

@@ -22,6 +22,7 @@ from decimal import Decimal
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.aws import linked
 from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.kit import FLOAT, STRING, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 from cloudcostguard.pricing.catalog import Price
@@ -98,7 +99,26 @@ _STORAGE = {
 }
 
 
-@pricer("aws_db_instance")
+USAGE = (
+    UsageKey("additional_backup_storage_gb", FLOAT, "Backup storage beyond the free allowance (GB)."),
+    UsageKey("monthly_standard_io_requests", FLOAT, "Monthly I/O requests (magnetic storage)."),
+    UsageKey(
+        "monthly_additional_performance_insights_requests",
+        FLOAT,
+        "Monthly Performance Insights API requests beyond the free tier.",
+    ),
+    UsageKey("monthly_cpu_credit_hrs", FLOAT, "Monthly CPU credit hours above the baseline (db.t3/db.t4g)."),
+    UsageKey("vcpu_count", FLOAT, "vCPUs of the instance class (default: the class's)."),
+    UsageKey("reserved_instance_term", STRING, "Reserved instance term: 1_year or 3_year."),
+    UsageKey(
+        "reserved_instance_payment_option",
+        STRING,
+        "Reserved instance payment option: no_upfront, partial_upfront or all_upfront.",
+    ),
+)
+
+
+@pricer("aws_db_instance", usage=USAGE)
 def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
     attrs, usage = ctx.attrs, ctx.usage
     instance_class = attrs.text("instance_class")
