@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
@@ -60,19 +61,21 @@ class Prices:
     ``instanceType``, ...), passed as a mapping so that no attribute name can clash with an option.
     """
 
-    __slots__ = ("catalog", "hours", "region", "service")
+    __slots__ = ("hours", "lookup", "region", "service")
+
+    lookup: Callable[..., Price | None]
+    """``lookup(**attributes)``: the catalog's lookup with service and region bound. A C-level
+    ``partial`` passes the keywords straight through: a Python method in between would cost as much as
+    the (memoised) lookup itself."""
 
     def __init__(self, catalog: PriceCatalog, service: str, region: str, hours: Decimal) -> None:
-        self.catalog = catalog
         self.service = service
         self.region = region
         self.hours = hours
-
-    def lookup(self, **attributes: str) -> Price | None:
-        return self.catalog.lookup(self.service, self.region, **attributes)
+        self.lookup = partial(catalog.lookup, service, region)
 
     def find(self, query: Mapping[str, str]) -> Price | None:
-        return self.catalog.lookup(self.service, self.region, **query)
+        return self.lookup(**query)
 
     def hourly(
         self,
