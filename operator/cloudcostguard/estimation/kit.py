@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from cloudcostguard.estimation.components import at_unit_price, priced
