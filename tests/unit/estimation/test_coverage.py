@@ -10,7 +10,7 @@ from cloudcostguard.render import FOOTER_ADDRESSES, render_json, render_markdown
 from tests.unit.plan.builders import change, plan, provider
 
 # Real types against the bundled snapshot: t3.micro and a NAT gateway have prices there; an x99.large
-# (a type no AWS catalog holds, so no price can be found) and a reserved instance (on-demand prices only) do not.
+# (a type no AWS catalog holds) and a reserved instance (on-demand prices only) do not.
 PLAN = plan(
     change("aws_instance.web", ["create"], after={"instance_type": "t3.micro"}),
     change("aws_instance.old", ["create"], after={"instance_type": "x99.large"}),
