@@ -69,6 +69,8 @@ def plan_case(case: Path, mirror: Path, terraform: str) -> dict[str, object]:
         work = Path(scratch)
         for source in case.glob("*.tf"):
             shutil.copy(source, work / source.name)
+        if (case / "modules").is_dir():  # local modules standing in for registry ones (offline)
+            shutil.copytree(case / "modules", work / "modules")
         (work / "versions.tf").write_text(VERSIONS_TF)
         cli_config = work / "terraformrc"
         cli_config.write_text(

@@ -13,6 +13,7 @@ import orjson
 
 from cloudcostguard.estimation.model import (
     PRICED,
+    SUBRESOURCE_SEPARATOR,
     CostComponent,
     Estimate,
     ResourceCost,
@@ -25,7 +26,6 @@ UNCHANGED_ACTIONS = ("no-op", "read")
 # GitHub refuses comments over 65,536 characters; keep the PR comment well inside that.
 MARKDOWN_MAX_ROWS = 50
 MARKDOWN_MAX_CHARS = 60_000
-SUBRESOURCE_SEPARATOR = " › "
 # Unpriced addresses the footer names before "and N more" (the JSON lists them all).
 FOOTER_ADDRESSES = 10
 _QUANTITY_STEP = Decimal("0.0001")

@@ -13,6 +13,9 @@ ZERO = Decimal(0)
 CENT = Decimal("0.01")
 HOURS_PER_MONTH = Decimal(730)
 _HOURLY_STEP = Decimal("0.0000000001")
+# How nested sub-resources are written in ``CostComponent.subresource`` (Infracost's tree; the renderers
+# split on it): "aws_launch_template.lt › block_device_mapping[0]".
+SUBRESOURCE_SEPARATOR = " › "
 
 
 # Wide enough for any amount below 10^24 rounded to 10^-4 (the estimator bounds its inputs far lower);

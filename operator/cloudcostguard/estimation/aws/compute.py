@@ -10,6 +10,7 @@ Usage keys every instance-running type reads: ``INSTANCE_USAGE`` (Infracost's na
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -150,24 +151,31 @@ def instance_components(
     monitoring: bool = False,
     cpu_credits: str | None = None,
     subresource: str | None = None,
+    purchases: Sequence[tuple[str, Decimal]] = (),
 ) -> list[CostComponent]:
     """``count`` instances running ``hours`` instance-hours in all: compute (not on a Dedicated Host,
     ``tenancy`` None: the host is what AWS bills), the EBS-optimized surcharge where AWS charges one,
     detailed monitoring, and CPU credits of unlimited burstable instances (``cpu_credits`` None: the
-    family's launch default)."""
+    family's launch default).
+
+    ``purchases`` splits the compute hours between purchase options, one line each ((``on-demand``,
+    hours), (``spot``, hours): an autoscaling group's instances distribution); by default all
+    ``hours`` are ``purchase``.
+    """
     components: list[CostComponent] = []
     if tenancy is not None:
-        components.append(
-            instance_usage_component(
-                prices,
-                instance_type=instance_type,
-                os=os,
-                purchase=purchase,
-                tenancy=tenancy,
-                hours=hours,
-                subresource=subresource,
+        for option, option_hours in purchases or ((purchase, hours),):
+            components.append(
+                instance_usage_component(
+                    prices,
+                    instance_type=instance_type,
+                    os=os,
+                    purchase=option,
+                    tenancy=tenancy,
+                    hours=option_hours,
+                    subresource=subresource,
+                )
             )
-        )
         if ebs_optimized and instance_type:
             surcharge = prices.lookup(
                 productFamily="Compute Instance",

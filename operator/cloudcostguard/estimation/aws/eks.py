@@ -36,7 +36,7 @@ from decimal import Decimal
 
 from cloudcostguard.estimation.aws import compute, ebs, linked
 from cloudcostguard.estimation.kit import FLOAT, Prices, UsageKey
-from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.model import SUBRESOURCE_SEPARATOR, CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
 SERVICE = "AmazonEKS"
@@ -61,8 +61,6 @@ END_OF_STANDARD_SUPPORT: dict[tuple[int, int], date] = {
     (1, 35): date(2027, 3, 27),
 }
 
-# How nested sub-resources are written (Infracost's tree; the renderers split on it).
-SUBRESOURCE_SEPARATOR = " › "
 
 DEFAULT_NODE_INSTANCE_TYPE = "t3.medium"
 DEFAULT_NODE_DISK_GB = Decimal(20)
