@@ -9,6 +9,7 @@ Shapes, for the components most AWS prices have:
 
 * ``Hourly``: a charge for every hour of the month (``hours`` × the hourly price), e.g. a NAT gateway;
 * ``Monthly``: a fixed quantity a month (a hosted zone: 1 month);
+* ``HourlyUnits``: units held every hour, shown per unit-month (Fargate's "Per vCPU per hour");
 * ``PerUnit``: a quantity read from an attribute (GB of ``allocated_storage``, shards, nodes);
 * ``UsageBased``: a quantity read from a usage key (GB processed, requests), no cost without usage;
 * ``TieredUsage``: a usage quantity split over the price's volume tiers, one line per tier.
@@ -140,6 +141,20 @@ class Hourly:
 
     def component(self, ctx: PricingContext, prices: Prices) -> CostComponent:
         return priced(self.name, self.unit, prices.hours, prices.find(self.query))
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyUnits:
+    """``quantity`` units (vCPUs, GB) held every hour of the month, shown per unit-month: the price
+    is the hourly price × hours, as Infracost shows "Per vCPU per hour"."""
+
+    name: str
+    unit: str
+    query: Mapping[str, str]
+    quantity: Decimal = ONE
+
+    def component(self, ctx: PricingContext, prices: Prices) -> CostComponent:
+        return priced(self.name, self.unit, self.quantity, prices.find(self.query), unit_scale=prices.hours)
 
 
 @dataclass(frozen=True, slots=True)
