@@ -1,4 +1,4 @@
-"""aws_instance: compute hours, EBS-optimized surcharge, detailed monitoring, CPU credits, block devices.
+"""aws_instance and aws_spot_instance_request: compute, EBS-optimized surcharge, monitoring, credits, disks.
 
 Usage keys (Infracost's): ``operating_system`` (linux, windows, rhel, suse), ``monthly_hrs``,
 ``monthly_cpu_credit_hrs`` and ``vcpu_count`` (vCPU count defaults to the instance type's),
@@ -126,6 +126,18 @@ def on_dedicated_host(ctx: PricingContext, attrs: Attributes) -> bool:
 
 @pricer("aws_instance", usage=USAGE)
 def price_instance(ctx: PricingContext) -> list[CostComponent]:
+    return instance_components(ctx, spot=False)
+
+
+@pricer("aws_spot_instance_request", usage=USAGE)
+def price_spot_instance_request(ctx: PricingContext) -> list[CostComponent]:
+    """A spot request runs one instance at the spot price (not in the on-demand catalog: its compute
+    line is named spot, without a price); its disks, monitoring and credits are billed as an
+    instance's."""
+    return instance_components(ctx, spot=True)
+
+
+def instance_components(ctx: PricingContext, *, spot: bool) -> list[CostComponent]:
     attrs = with_launch_template(ctx)
     instance_type = attrs.text("instance_type")
     os = compute.operating_system(ctx.usage, ctx.address)
@@ -136,13 +148,13 @@ def price_instance(ctx: PricingContext) -> list[CostComponent]:
     tenancy = None
     if not on_dedicated_host(ctx, attrs):
         tenancy = compute.TENANCIES.get((attrs.text("tenancy") or "default").lower(), "Shared")
-    market = attrs.block("instance_market_options").text("market_type")
+    spot = spot or attrs.block("instance_market_options").text("market_type") == "spot"
     components = compute.instance_components(
         ctx,
         prices,
         instance_type=instance_type,
         os=os,
-        purchase=compute.purchase_label(ctx.usage, ctx.address, "spot" if market == "spot" else "on-demand"),
+        purchase=compute.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
         tenancy=tenancy,
         hours=hours,
         ebs_optimized=attrs.flag("ebs_optimized") is True,
