@@ -118,9 +118,16 @@ def row_mismatch(row: GoldenRow, component: CostComponent) -> str | None:
     ours = component.monthly_cost
     if ours is None or abs(ours - row.monthly_cost) >= CENT / 2 + Decimal("0.000001"):
         return f"{key}: golden ${row.monthly_cost}, ours {ours}"
+    return quantity_mismatch(row, component)
+
+
+def quantity_mismatch(row: GoldenRow, component: CostComponent) -> str | None:
+    """Why ``component``'s monthly quantity is not the golden ``row``'s (None when it is)."""
+    assert row.monthly_quantity is not None
     if component.monthly_quantity is None or abs(
         component.monthly_quantity - row.monthly_quantity
     ) >= _display_step(row.monthly_quantity):
+        key = (row.resource, row.subresource, row.name)
         return f"{key}: golden quantity {row.monthly_quantity}, ours {component.monthly_quantity}"
     return None
 

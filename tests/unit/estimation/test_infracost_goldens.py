@@ -21,7 +21,7 @@ import yaml
 import cloudcostguard
 from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.estimation.registry import PRICERS
-from tests.unit.estimation.goldens import CENT, find_component, parse_golden, row_mismatch
+from tests.unit.estimation.goldens import CENT, find_component, parse_golden, quantity_mismatch, row_mismatch
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "infracost"
 CASES = sorted(path.name for path in CASES_DIR.iterdir() if (path / "plan.json").exists())
@@ -71,6 +71,12 @@ def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
             out_of_scope = resource is not None and resource.support == "unsupported"
             if not out_of_scope and (component is None or not component.price_not_found):
                 failures.append(f"{key} is listed uncovered but we priced it: {component}")
+            elif component is not None and row.monthly_quantity is not None:
+                # Unpriced, but the quantity is ours to get right: it is what an offer file's price
+                # will multiply.
+                mismatch = quantity_mismatch(row, component)
+                if mismatch is not None:
+                    failures.append(mismatch)
             continue
         if resource is None:
             failures.append(f"{row.resource}: not in our estimate (type {resource_type})")
