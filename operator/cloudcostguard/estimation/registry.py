@@ -198,6 +198,9 @@ FREE_RESOURCE_TYPES: frozenset[str] = frozenset(
         "aws_kms_alias",
         "aws_dynamodb_table_item",
         "aws_efs_mount_target",
+        "aws_batch_compute_environment",  # its EC2 instances are launched and billed as EC2's
+        "aws_batch_job_definition",
+        "aws_batch_job_queue",
         "aws_ecs_cluster",
         "aws_ecs_cluster_capacity_providers",
         "aws_ecs_capacity_provider",
