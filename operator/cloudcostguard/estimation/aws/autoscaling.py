@@ -58,15 +58,20 @@ ZERO = Decimal(0)
 def price_autoscaling_group(ctx: PricingContext) -> list[CostComponent]:
     count = instance_count(ctx)
     prices = ctx.prices(compute.SERVICE)
-    for attribute in ("launch_configuration",):
-        found = linked.referred(ctx, attribute, "aws_launch_configuration")
-        if found:
-            return _configuration_instances(ctx, prices, found[0], count)
+    configurations = linked.referred(ctx, "launch_configuration", "aws_launch_configuration")
+    if configurations:
+        return _configuration_instances(ctx, prices, configurations[0], count)
     template = compute.launch_template(ctx)
     if template is not None:
         spot = template.attrs.block("instance_market_options").text("market_type") == "spot"
-        return _template_instances(
-            ctx, prices, template, count, on_demand_base=ZERO, on_demand_percent=ZERO if spot else HUNDRED
+        return compute.template_instances(
+            ctx,
+            prices,
+            template,
+            instance_type=template.attrs.text("instance_type"),
+            os=compute.operating_system(ctx.usage, ctx.address),
+            count=count,
+            on_demand=ZERO if spot else count,
         )
     policy = ctx.attrs.block("mixed_instances_policy")
     if policy:
@@ -96,12 +101,6 @@ def instance_count(ctx: PricingContext) -> Decimal:
     return minimum if minimum is not None and minimum > 0 else Decimal(1)
 
 
-def _tenancy(value: str | None) -> str | None:
-    """The offer's tenancy; None on Dedicated Hosts (no compute line)."""
-    tenancy = (value or "default").lower()
-    return None if tenancy == "host" else compute.TENANCIES.get(tenancy, "Shared")
-
-
 def _configuration_instances(
     ctx: PricingContext, prices: Prices, configuration: linked.Linked, count: Decimal
 ) -> list[CostComponent]:
@@ -113,7 +112,7 @@ def _configuration_instances(
         instance_type=lc.text("instance_type"),
         os=compute.operating_system(ctx.usage, ctx.address),
         purchase=compute.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
-        tenancy=_tenancy(lc.text("placement_tenancy")),
+        tenancy=compute.offer_tenancy(lc.text("placement_tenancy")),
         hours=ctx.hours_per_month * count,
         count=count,
         ebs_optimized=lc.flag("ebs_optimized") is True,
@@ -126,49 +125,6 @@ def _configuration_instances(
     for name, device in devices:
         components.extend(
             compute.block_device_components(prices, device, f"{where}{SUBRESOURCE_SEPARATOR}{name}", count)
-        )
-    return components
-
-
-def _template_instances(
-    ctx: PricingContext,
-    prices: Prices,
-    template: linked.Linked,
-    count: Decimal,
-    *,
-    on_demand_base: Decimal,
-    on_demand_percent: Decimal,
-    instance_type: str | None = None,
-) -> list[CostComponent]:
-    lt, where = template.attrs, template.address
-    hours = ctx.hours_per_month
-    on_demand = min(on_demand_base, count)
-    on_demand += Decimal(math.ceil((count - on_demand) * on_demand_percent / HUNDRED))
-    spot_count = count - on_demand
-    purchase = compute.purchase_label(ctx.usage, ctx.address)
-    purchases = [(purchase, hours * on_demand)] if on_demand > 0 else []
-    if spot_count > 0:
-        purchases.append(("spot", hours * spot_count))
-    components = compute.instance_components(
-        ctx,
-        prices,
-        instance_type=instance_type or lt.text("instance_type"),
-        os=compute.operating_system(ctx.usage, ctx.address),
-        purchase=purchase,
-        tenancy=_tenancy(lt.block("placement").text("tenancy")),
-        hours=hours * count,
-        count=count,
-        ebs_optimized=compute.template_flag(lt.raw("ebs_optimized")) is True,
-        monitoring=lt.block("monitoring").flag("enabled") is True,
-        cpu_credits=lt.block("credit_specification").text("cpu_credits"),
-        subresource=where,
-        purchases=purchases or [(purchase, ZERO)],
-    )
-    for position, (_, device) in enumerate(compute.template_devices(lt)):
-        components.extend(
-            compute.block_device_components(
-                prices, device, f"{where}{SUBRESOURCE_SEPARATOR}block_device_mapping[{position}]", count
-            )
         )
     return components
 
@@ -186,13 +142,16 @@ def _mixed_instances(
         count = ZERO if weight <= 0 else Decimal(math.ceil(capacity / weight))
     distribution = policy.block("instances_distribution")
     base = distribution.decimal("on_demand_base_capacity")
+    base = min(base, count) if base is not None and base >= 0 else ZERO
     percent = distribution.decimal("on_demand_percentage_above_base_capacity")
-    return _template_instances(
+    percent = percent if percent is not None and 0 <= percent <= HUNDRED else HUNDRED
+    return compute.template_instances(
         ctx,
         prices,
         template,
-        count,
-        on_demand_base=base if base is not None and base >= 0 else ZERO,
-        on_demand_percent=percent if percent is not None and 0 <= percent <= HUNDRED else HUNDRED,
-        instance_type=instance_type,
+        instance_type=instance_type or template.attrs.text("instance_type"),
+        os=compute.operating_system(ctx.usage, ctx.address),
+        count=count,
+        # The base, then the percentage of the rest (rounded up), as Infracost splits them.
+        on_demand=base + Decimal(math.ceil((count - base) * percent / HUNDRED)),
     )

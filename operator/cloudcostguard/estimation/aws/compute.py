@@ -19,7 +19,7 @@ from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.aws import ebs, linked
 from cloudcostguard.estimation.components import at_unit_price, priced
 from cloudcostguard.estimation.kit import FLOAT, STRING, Prices, UsageKey
-from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.model import SUBRESOURCE_SEPARATOR, CostComponent
 from cloudcostguard.estimation.registry import PricingContext
 from cloudcostguard.estimation.usage import ResourceUsage
 
@@ -27,17 +27,25 @@ SERVICE = "AmazonEC2"
 CLOUDWATCH = "AmazonCloudWatch"
 ONE = Decimal(1)
 
-INSTANCE_USAGE = (
-    UsageKey("operating_system", STRING, "Operating system: linux (default), windows, rhel or suse."),
-    UsageKey("reserved_instance_type", STRING, "Reserved instance type: standard or convertible."),
-    UsageKey("reserved_instance_term", STRING, "Reserved instance term: 1_year or 3_year."),
+# The reservation and CPU-credit keys every reservable or burstable type reads (EC2, RDS, ElastiCache,
+# Dedicated Hosts), with Infracost's names.
+RESERVATION_USAGE = (
+    UsageKey("reserved_instance_term", STRING, "Reservation term: 1_year or 3_year."),
     UsageKey(
         "reserved_instance_payment_option",
         STRING,
-        "Reserved instance payment option: no_upfront, partial_upfront or all_upfront.",
+        "Reservation payment option: no_upfront, partial_upfront or all_upfront.",
     ),
+)
+CPU_CREDIT_USAGE = (
     UsageKey("monthly_cpu_credit_hrs", FLOAT, "Hours a month of CPU credits above the baseline (unlimited)."),
     UsageKey("vcpu_count", FLOAT, "vCPUs charged for CPU credits (default: the instance type's)."),
+)
+INSTANCE_USAGE = (
+    UsageKey("operating_system", STRING, "Operating system: linux (default), windows, rhel or suse."),
+    UsageKey("reserved_instance_type", STRING, "Reserved instance type: standard or convertible."),
+    *RESERVATION_USAGE,
+    *CPU_CREDIT_USAGE,
 )
 
 
@@ -118,18 +126,25 @@ def operating_system(usage: ResourceUsage, address: str, default: OperatingSyste
 
 def purchase_label(usage: ResourceUsage, address: str, default: str = "on-demand") -> str:
     """``reserved`` when the usage asks for a reservation (validated like Infracost), else ``default``."""
-    reserved_type = usage.text("reserved_instance_type")
-    if reserved_type is None:
+    if usage.text("reserved_instance_type") is None:
         return default
-    for key, choices in (
-        ("reserved_instance_type", RESERVED_TYPES),
+    check_reservation(usage, address, with_type=True)
+    return "reserved"
+
+
+def check_reservation(usage: ResourceUsage, address: str, *, with_type: bool = False) -> None:
+    """A usage error naming the key when a reservation key holds none of its choices."""
+    keys: tuple[tuple[str, tuple[str, ...]], ...] = (
+        (("reserved_instance_type", RESERVED_TYPES),) if with_type else ()
+    )
+    keys += (
         ("reserved_instance_term", RESERVED_TERMS),
         ("reserved_instance_payment_option", RESERVED_PAYMENT_OPTIONS),
-    ):
+    )
+    for key, choices in keys:
         value = usage.text(key)
         if value not in choices:
             raise errors.UsageError(f"{address}: {key} must be one of {', '.join(choices)}, not {value!r}")
-    return "reserved"
 
 
 def burstable_family(instance_type: str | None) -> str | None:
@@ -204,6 +219,57 @@ def instance_components(
                     subresource=subresource,
                 )
             )
+    return components
+
+
+def offer_tenancy(value: str | None) -> str | None:
+    """A template's or configuration's tenancy as the offer names it; None on Dedicated Hosts (no
+    compute line: the hosts are what AWS bills)."""
+    tenancy = (value or "default").lower()
+    return None if tenancy == "host" else TENANCIES.get(tenancy, "Shared")
+
+
+def template_instances(
+    ctx: PricingContext,
+    prices: Prices,
+    template: linked.Linked,
+    *,
+    instance_type: str | None,
+    os: OperatingSystem,
+    count: Decimal,
+    on_demand: Decimal,
+) -> list[CostComponent]:
+    """``count`` instances launched from a launch template of the plan (an EKS node group's nodes, an
+    autoscaling group's instances), ``on_demand`` of them on demand and the others spot, under a
+    sub-resource named after the template: its tenancy, EBS optimization, detailed monitoring, credit
+    specification, and one volume per instance for each EBS ``block_device_mappings`` entry."""
+    lt, where = template.attrs, template.address
+    hours = ctx.hours_per_month
+    purchase = purchase_label(ctx.usage, ctx.address)
+    purchases = [(purchase, hours * on_demand)] if on_demand > 0 else []
+    if count > on_demand:
+        purchases.append(("spot", hours * (count - on_demand)))
+    components = instance_components(
+        ctx,
+        prices,
+        instance_type=instance_type,
+        os=os,
+        purchase=purchase,
+        tenancy=offer_tenancy(lt.block("placement").text("tenancy")),
+        hours=hours * count,
+        count=count,
+        ebs_optimized=template_flag(lt.raw("ebs_optimized")) is True,
+        monitoring=lt.block("monitoring").flag("enabled") is True,
+        cpu_credits=lt.block("credit_specification").text("cpu_credits"),
+        subresource=where,
+        purchases=purchases or [(purchase, Decimal(0))],
+    )
+    for position, (_, device) in enumerate(template_devices(lt)):
+        components.extend(
+            block_device_components(
+                prices, device, f"{where}{SUBRESOURCE_SEPARATOR}block_device_mapping[{position}]", count
+            )
+        )
     return components
 
 

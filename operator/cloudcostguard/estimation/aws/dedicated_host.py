@@ -9,24 +9,13 @@ no price in the on-demand catalog. Instances placed on the host pay no compute o
 
 from __future__ import annotations
 
-from cloudcostguard import errors
 from cloudcostguard.estimation.aws import compute
 from cloudcostguard.estimation.components import priced
-from cloudcostguard.estimation.kit import STRING, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
-USAGE = (
-    UsageKey("reserved_instance_term", STRING, "Reserved host term: 1_year or 3_year."),
-    UsageKey(
-        "reserved_instance_payment_option",
-        STRING,
-        "Reserved host payment option: no_upfront, partial_upfront or all_upfront.",
-    ),
-)
 
-
-@pricer("aws_ec2_host", usage=USAGE)
+@pricer("aws_ec2_host", usage=compute.RESERVATION_USAGE)
 def price_ec2_host(ctx: PricingContext) -> list[CostComponent]:
     instance_type = ctx.attrs.text("instance_type")
     family = instance_type.split(".", 1)[0] if instance_type else ctx.attrs.text("instance_family")
@@ -41,16 +30,7 @@ def price_ec2_host(ctx: PricingContext) -> list[CostComponent]:
 
 
 def _reserved(ctx: PricingContext) -> bool:
-    term = ctx.usage.text("reserved_instance_term")
-    if term is None:
+    if ctx.usage.text("reserved_instance_term") is None:
         return False
-    for key, choices in (
-        ("reserved_instance_term", compute.RESERVED_TERMS),
-        ("reserved_instance_payment_option", compute.RESERVED_PAYMENT_OPTIONS),
-    ):
-        value = ctx.usage.text(key)
-        if value not in choices:
-            raise errors.UsageError(
-                f"{ctx.address}: {key} must be one of {', '.join(choices)}, not {value!r}"
-            )
+    compute.check_reservation(ctx.usage, ctx.address)
     return True

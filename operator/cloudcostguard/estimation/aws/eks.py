@@ -34,9 +34,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws import compute, ebs, linked
-from cloudcostguard.estimation.kit import FLOAT, Prices, UsageKey
-from cloudcostguard.estimation.model import SUBRESOURCE_SEPARATOR, CostComponent
+from cloudcostguard.estimation.aws import compute, ebs
+from cloudcostguard.estimation.kit import FLOAT, UsageKey
+from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
 SERVICE = "AmazonEKS"
@@ -128,8 +128,18 @@ def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
     prices = ctx.prices(compute.SERVICE)
     hours = ctx.hours_per_month * count
     if template is not None:
-        return _launch_template_nodes(
-            ctx, prices, template, count=count, instance_types=instance_types, os=os, spot=spot
+        # The template's instance type wins over the node group's; a spot market or capacity type
+        # makes every node spot.
+        spot = spot or template.attrs.block("instance_market_options").text("market_type") == "spot"
+        return compute.template_instances(
+            ctx,
+            prices,
+            template,
+            instance_type=template.attrs.text("instance_type")
+            or (instance_types[0] if instance_types else None),
+            os=os,
+            count=count,
+            on_demand=Decimal(0) if spot else count,
         )
     if instance_types:
         instance_type: str | None = instance_types[0]
@@ -151,44 +161,4 @@ def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
         if disk is None or disk <= 0:
             disk = DEFAULT_WINDOWS_NODE_DISK_GB if windows else DEFAULT_NODE_DISK_GB
         components.extend(ebs.volume_components(prices, volume_type="gp2", size_gb=disk, count=count))
-    return components
-
-
-def _launch_template_nodes(
-    ctx: PricingContext,
-    prices: Prices,
-    template: linked.Linked,
-    *,
-    count: Decimal,
-    instance_types: list[str],
-    os: compute.OperatingSystem,
-    spot: bool,
-) -> list[CostComponent]:
-    """``count`` nodes as the launch template describes them, under a sub-resource named after it."""
-    lt = template.attrs
-    where = template.address
-    instance_type = lt.text("instance_type") or (instance_types[0] if instance_types else None)
-    spot = spot or lt.block("instance_market_options").text("market_type") == "spot"
-    tenancy = (lt.block("placement").text("tenancy") or "default").lower()
-    components = compute.instance_components(
-        ctx,
-        prices,
-        instance_type=instance_type,
-        os=os,
-        purchase=compute.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
-        # Nodes on Dedicated Hosts: the hosts are what AWS bills.
-        tenancy=None if tenancy == "host" else compute.TENANCIES.get(tenancy, "Shared"),
-        hours=ctx.hours_per_month * count,
-        count=count,
-        ebs_optimized=compute.template_flag(lt.raw("ebs_optimized")) is True,
-        monitoring=lt.block("monitoring").flag("enabled") is True,
-        cpu_credits=lt.block("credit_specification").text("cpu_credits"),
-        subresource=where,
-    )
-    for position, (_, device) in enumerate(compute.template_devices(lt)):
-        components.extend(
-            compute.block_device_components(
-                prices, device, f"{where}{SUBRESOURCE_SEPARATOR}block_device_mapping[{position}]", count
-            )
-        )
     return components

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws import appautoscaling
+from cloudcostguard.estimation.aws import appautoscaling, compute
 from cloudcostguard.estimation.components import priced
-from cloudcostguard.estimation.kit import FLOAT, STRING, UsageKey
+from cloudcostguard.estimation.kit import FLOAT, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
@@ -35,12 +35,7 @@ _SNAPSHOT_ENGINES = frozenset({"redis", "valkey"})
 
 USAGE = (
     UsageKey("snapshot_storage_size_gb", FLOAT, "Size of one snapshot (GB; Redis and Valkey)."),
-    UsageKey("reserved_instance_term", STRING, "Reserved node term: 1_year or 3_year."),
-    UsageKey(
-        "reserved_instance_payment_option",
-        STRING,
-        "Reserved node payment option: no_upfront, partial_upfront or all_upfront.",
-    ),
+    *compute.RESERVATION_USAGE,
 )
 
 

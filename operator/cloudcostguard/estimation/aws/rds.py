@@ -20,9 +20,9 @@ from datetime import date
 from decimal import Decimal
 
 from cloudcostguard.estimation.attributes import Attributes
-from cloudcostguard.estimation.aws import linked
+from cloudcostguard.estimation.aws import compute, linked
 from cloudcostguard.estimation.components import priced
-from cloudcostguard.estimation.kit import FLOAT, STRING, Prices, UsageKey
+from cloudcostguard.estimation.kit import FLOAT, Prices, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 from cloudcostguard.pricing.catalog import Price
@@ -107,14 +107,8 @@ USAGE = (
         FLOAT,
         "Monthly Performance Insights API requests beyond the free tier.",
     ),
-    UsageKey("monthly_cpu_credit_hrs", FLOAT, "Monthly CPU credit hours above the baseline (db.t3/db.t4g)."),
-    UsageKey("vcpu_count", FLOAT, "vCPUs of the instance class (default: the class's)."),
-    UsageKey("reserved_instance_term", STRING, "Reserved instance term: 1_year or 3_year."),
-    UsageKey(
-        "reserved_instance_payment_option",
-        STRING,
-        "Reserved instance payment option: no_upfront, partial_upfront or all_upfront.",
-    ),
+    *compute.CPU_CREDIT_USAGE,
+    *compute.RESERVATION_USAGE,
 )
 
 
