@@ -13,9 +13,12 @@ As Infracost prices it (``internal/providers/terraform/aws/ecs_service.go``):
   CPU units / MiB ("1024" = 1 vCPU, "2048" = 2 GB), times ``desired_count``. "Per vCPU per hour" and
   "Per GB per hour" show units held all month, priced at the hourly rate × hours per month. A task
   definition's ``inference_accelerator`` adds its hours (``Inference accelerator (TYPE)``).
+* **Ephemeral storage** (beyond Infracost, which leaves it out): ``ephemeral_storage.size_in_gib``
+  above the 20 GB every task gets free, per task, as "Ephemeral storage (above 20 GB)" at the
+  ``Fargate-EphemeralStorage-GB-Hours`` rate.
 
-Fargate Spot, ARM64 and ephemeral storage above the free 20 GB are not priced separately (Infracost
-does not either): tasks are priced at the x86 on-demand rates. No usage keys (Infracost's has none).
+Fargate Spot and ARM64 are not priced separately (Infracost does not either): tasks are priced at the
+x86 on-demand rates. No usage keys (Infracost's has none).
 ``aws_ecs_task_definition``, ``aws_ecs_task_set``, ``aws_ecs_cluster`` and its capacity providers
 are free: what they describe is priced here.
 """
@@ -35,6 +38,10 @@ from cloudcostguard.estimation.registry import PricingContext, pricer
 SERVICE = "AmazonECS"
 MEMORY = {"productFamily": "Compute", "usagetypeBase": "Fargate-GB-Hours"}
 VCPU = {"productFamily": "Compute", "usagetypeBase": "Fargate-vCPU-Hours:perCPU"}
+EPHEMERAL_STORAGE = {"productFamily": "Compute", "usagetypeBase": "Fargate-EphemeralStorage-GB-Hours"}
+# Every Fargate task gets 20 GiB of ephemeral storage at no charge; only what is configured above it is
+# billed (AWS Fargate pricing).
+FREE_EPHEMERAL_STORAGE_GB = Decimal(20)
 INFERENCE_SERVICE = "AmazonEI"
 FARGATE = "FARGATE"
 # Task sizes without a unit are CPU units (1,024 per vCPU) and MiB (1,024 per GB).
@@ -49,17 +56,30 @@ def price_ecs_service(ctx: PricingContext) -> list[CostComponent]:
     count = ctx.attrs.decimal("desired_count")
     count = count if count is not None and count > 0 else Decimal(0)
     task = task_definition(ctx)
-    vcpu = memory = Decimal(0)
+    vcpu = memory = storage = Decimal(0)
     accelerator = None
     if task is not None:
         memory = task_size(task.text("memory"))
         vcpu = task_size(task.text("cpu"))
         accelerator = task.block("inference_accelerator").text("device_type")
+        configured = task.block("ephemeral_storage").decimal("size_in_gib")
+        if configured is not None and configured > FREE_EPHEMERAL_STORAGE_GB:
+            storage = configured - FREE_EPHEMERAL_STORAGE_GB
     prices = ctx.prices(SERVICE)
     components = [
         priced("Per GB per hour", "GB", memory * count, prices.find(MEMORY), unit_scale=prices.hours),
         priced("Per vCPU per hour", "CPU", vcpu * count, prices.find(VCPU), unit_scale=prices.hours),
     ]
+    if storage > 0:
+        components.append(
+            priced(
+                "Ephemeral storage (above 20 GB)",
+                "GB",
+                storage * count,
+                prices.find(EPHEMERAL_STORAGE),
+                unit_scale=prices.hours,
+            )
+        )
     if accelerator:
         price = ctx.prices(INFERENCE_SERVICE).lookup(
             productFamily="Elastic Inference", usagetypeBase=f"ElasticInference-Accelerator:{accelerator}"

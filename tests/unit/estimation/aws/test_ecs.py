@@ -70,3 +70,27 @@ def test_a_task_definition_outside_the_plan_leaves_the_size_at_zero() -> None:
     (svc,) = cloudcostguard.estimate(plan).resources
     assert component(svc, "Per vCPU per hour").monthly_quantity == 0
     assert component(svc, "Per GB per hour").monthly_quantity == 0
+
+
+def test_ephemeral_storage_above_the_free_20_gb_is_a_line_per_task() -> None:
+    plan = linked_plan(
+        [
+            (
+                "aws_ecs_task_definition.task",
+                {"cpu": "1 vCPU", "memory": "2 GB", "ephemeral_storage": [{"size_in_gib": 50}]},
+                {},
+                {},
+            ),
+            (
+                "aws_ecs_service.svc",
+                {"launch_type": "FARGATE", "desired_count": 2},
+                {},
+                {"task_definition": ref("aws_ecs_task_definition.task.arn")},
+            ),
+        ]
+    )
+    svc = next(r for r in cloudcostguard.estimate(plan).resources if r.address == "aws_ecs_service.svc")
+    storage = component(svc, "Ephemeral storage (above 20 GB)")
+    assert storage.monthly_quantity == 60  # (50 - 20) GB × 2 tasks
+    default = _service({"launch_type": "FARGATE", "desired_count": 2}, {})
+    assert [name for name, _ in default] == ["Per GB per hour", "Per vCPU per hour"]
