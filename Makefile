@@ -72,6 +72,10 @@ tofu-fixture: ## Re-plan tests/fixtures/tofu/main.tf with terraform (local AWS p
 gitops-samples: ## Rewrite the Argo CD health samples (config/argocd/resource_customizations) from the operator's code.
 	$(BIN)/python -m tests.unit.gitops.states
 
+.PHONY: fixtures
+fixtures: ## Re-plan the golden cases' plan.json from their main.tf with real Terraform (CASES="a_test b_test" for some).
+	$(BIN)/python scripts/plan_fixtures.py $(CASES)
+
 .PHONY: bench
 bench: ## Run the benchmarks (prints figures; see BENCHMARKS.md).
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -13,6 +13,7 @@ import orjson
 
 from cloudcostguard.estimation.model import (
     PRICED,
+    SUBRESOURCE_SEPARATOR,
     CostComponent,
     Estimate,
     ResourceCost,
@@ -25,7 +26,8 @@ UNCHANGED_ACTIONS = ("no-op", "read")
 # GitHub refuses comments over 65,536 characters; keep the PR comment well inside that.
 MARKDOWN_MAX_ROWS = 50
 MARKDOWN_MAX_CHARS = 60_000
-SUBRESOURCE_SEPARATOR = " › "
+# Unpriced addresses the footer names before "and N more" (the JSON lists them all).
+FOOTER_ADDRESSES = 10
 _QUANTITY_STEP = Decimal("0.0001")
 
 
@@ -199,17 +201,29 @@ def render_table(estimate: Estimate) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _listed(addresses: list[str]) -> str:
+    """The first ``FOOTER_ADDRESSES`` addresses, then how many more."""
+    shown = ", ".join(addresses[:FOOTER_ADDRESSES])
+    more = len(addresses) - FOOTER_ADDRESSES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
 
 def _summary_lines(estimate: Estimate) -> list[str]:
     summary = estimate.summary()
+    coverage = estimate.coverage()
     lines = [
         f"{_count(summary['totalDetectedResources'], 'resource', 'resources')} detected: "
         f"{summary['totalSupportedResources']} estimated, {summary['totalFreeResources']} free, "
-        f"{summary['totalUnsupportedResources']} not supported"
+        f"{summary['totalUnsupportedResources']} not supported",
+        f"Coverage: {len(coverage.priced)} priced, {len(coverage.free)} free, "
+        f"{len(coverage.unsupported)} not supported, {len(coverage.price_not_found)} price not found",
     ]
+    if coverage.unpriced:
+        lines.append(f"Not priced: {_listed(coverage.unpriced)}")
     if summary["unsupportedResourceCounts"]:
         listed = ", ".join(
             f"{count} × {kind}" for kind, count in summary["unsupportedResourceCounts"].items()

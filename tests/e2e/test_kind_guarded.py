@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from tests.e2e.kind_support import missing_tools, run
-from tests.unit.deploy import manifests
 from tests.plans import money, nat_monthly, nat_plan
+from tests.unit.deploy import manifests
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,5 @@
-"""``cloudcostguard estimate PLAN [--usage FILE] [--format table|json|markdown] [--database-url URL]``."""
+"""``cloudcostguard estimate PLAN [--usage FILE] [--format table|json|markdown] [--database-url URL]
+[--fail-on-unpriced]``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
 # The same names as cloudcostguard.render.FORMATS (a test keeps them equal); spelled out here so that
 # building the parser, and so `--help`, imports nothing heavy.
 FORMATS = ("table", "json", "markdown")
+# The input was fine, the estimate is incomplete: not the bad-input code 2.
+EXIT_UNPRICED = 1
+# Unpriced addresses named on stderr before "and N more" (the output lists them all).
+NAMED_UNPRICED = 5
 
 
 def register(subcommands: Any) -> None:
@@ -33,6 +38,11 @@ def register(subcommands: Any) -> None:
         help="price from the PostgreSQL pricing store (env CCG_DATABASE_URL); default: bundled prices",
     )
     parser.add_argument("--default-region", metavar="REGION", help="region when the plan sets none")
+    parser.add_argument(
+        "--fail-on-unpriced",
+        action="store_true",
+        help=f"exit {EXIT_UNPRICED} when a resource is unsupported or has a price that was not found",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -61,8 +71,20 @@ def run(args: argparse.Namespace) -> int:
         max_plan_bytes=settings.max_plan_bytes,
         hours_per_month=settings.hours_per_month,
     )
+    for warning in estimate.warnings:
+        print(f"cloudcostguard: warning: {warning}", file=sys.stderr)
     sys.stdout.write(render(estimate, args.format))
     sys.stdout.flush()
+    if args.fail_on_unpriced:
+        unpriced = estimate.coverage().unpriced
+        if unpriced:
+            named = ", ".join(unpriced[:NAMED_UNPRICED])
+            more = f" and {len(unpriced) - NAMED_UNPRICED} more" if len(unpriced) > NAMED_UNPRICED else ""
+            print(
+                f"cloudcostguard: {len(unpriced)} resource(s) could not be priced: {named}{more}",
+                file=sys.stderr,
+            )
+            return EXIT_UNPRICED
     return 0
 
 

@@ -13,6 +13,9 @@ ZERO = Decimal(0)
 CENT = Decimal("0.01")
 HOURS_PER_MONTH = Decimal(730)
 _HOURLY_STEP = Decimal("0.0000000001")
+# How nested sub-resources are written in ``CostComponent.subresource`` (Infracost's tree; the renderers
+# split on it): "aws_launch_template.lt › block_device_mapping[0]".
+SUBRESOURCE_SEPARATOR = " › "
 
 
 # Wide enough for any amount below 10^24 rounded to 10^-4 (the estimator bounds its inputs far lower);
@@ -136,6 +139,47 @@ class ResourceCost:
         return document
 
 
+# Coverage classes: every resource of an estimate is in exactly one.
+COVERAGE_CLASSES = ("priced", "free", "unsupported", "priceNotFound")
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What an estimate could price, by resource address (plan order).
+
+    ``priced``: a pricer, and every component of both sides has a price; ``price_not_found``: a pricer,
+    but at least one component has no price (its cost is missing from the totals); ``free``: known to
+    cost nothing; ``unsupported``: no pricer (not in the totals). A budget that only sees the totals
+    misses what ``unpriced`` lists.
+    """
+
+    priced: list[str]
+    free: list[str]
+    unsupported: list[str]
+    price_not_found: list[str]
+    # address → names of its components without a price (both sides), for messages
+    missing_prices: dict[str, list[str]]
+
+    @property
+    def unpriced(self) -> list[str]:
+        """Addresses whose cost the totals do not hold, in whole or in part."""
+        return [*self.unsupported, *self.price_not_found]
+
+    @property
+    def complete(self) -> bool:
+        return not self.unsupported and not self.price_not_found
+
+    def to_dict(self) -> dict[str, Any]:
+        classes = zip(
+            COVERAGE_CLASSES, (self.priced, self.free, self.unsupported, self.price_not_found), strict=True
+        )
+        document: dict[str, Any] = {
+            name: {"count": len(found), "addresses": found} for name, found in classes
+        }
+        document["priceNotFound"]["components"] = self.missing_prices
+        return document
+
+
 @dataclass(slots=True)
 class Estimate:
     resources: list[ResourceCost]
@@ -145,6 +189,8 @@ class Estimate:
     currency: str = "USD"
     hours_per_month: Decimal = HOURS_PER_MONTH
     as_of: date | None = None  # the day prices applied on (support calendars)
+    # Problems worth a word that do not stop the estimate: usage keys no pricer reads (typos).
+    warnings: list[str] = field(default_factory=list)
     total_monthly_cost: Decimal = ZERO
     past_total_monthly_cost: Decimal = ZERO
 
@@ -180,6 +226,28 @@ class Estimate:
             "totalNoPriceResources": sum(1 for r in supported if r.price_not_found),
         }
 
+    def coverage(self) -> Coverage:
+        priced: list[str] = []
+        free: list[str] = []
+        unsupported: list[str] = []
+        not_found: list[str] = []
+        missing: dict[str, list[str]] = {}
+        for resource in self.resources:
+            if resource.support == FREE:
+                free.append(resource.address)
+            elif resource.support == UNSUPPORTED:
+                unsupported.append(resource.address)
+            else:
+                names = [
+                    c.name for c in (*resource.components, *resource.past_components) if c.price_not_found
+                ]
+                if names:
+                    not_found.append(resource.address)
+                    missing[resource.address] = list(dict.fromkeys(names))
+                else:
+                    priced.append(resource.address)
+        return Coverage(priced, free, unsupported, not_found, missing)
+
     def top_resources(self, limit: int = 20) -> list[ResourceCost]:
         """The biggest cost drivers: by monthly cost, then by the size of their change."""
         return sorted(
@@ -203,4 +271,6 @@ class Estimate:
             "planDigest": self.plan_digest,
             "resources": [r.to_dict() for r in self.resources],
             "summary": self.summary(),
+            "coverage": self.coverage().to_dict(),
+            **({"warnings": self.warnings} if self.warnings else {}),
         }

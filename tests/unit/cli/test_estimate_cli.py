@@ -325,3 +325,23 @@ def test_output_to_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     )
     assert result.stdout == b" Name     "
     assert result.stderr == b""
+
+
+def test_fail_on_unpriced_exits_1_naming_what_could_not_be_priced(
+    nat_plan_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(["estimate", nat_plan_file, "--fail-on-unpriced"], capsys)
+    assert code == 1  # the input was fine: not the bad-input code
+    assert "aws_nat_gateway.egress" in out  # the estimate is still printed
+    assert err == "cloudcostguard: 1 resource(s) could not be priced: aws_made_up.thing\n"
+
+
+def test_fail_on_unpriced_exits_0_when_everything_is_priced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    priced_only = plan(
+        change("aws_nat_gateway.egress", ["create"], after={}), providers={"aws": provider("us-east-1")}
+    )
+    path = _write(tmp_path, orjson.dumps(priced_only))
+    code, _, err = _run(["estimate", path, "--fail-on-unpriced", "--format", "json"], capsys)
+    assert (code, err) == (0, "")

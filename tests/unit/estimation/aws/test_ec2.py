@@ -737,3 +737,18 @@ def test_a_replaced_instance_costs_its_state_before_and_its_templates_type_after
 
     assert web.past_monthly_cost == 730 * box_price("m5.large") + 8 * GP2_PRICE
     assert web.monthly_cost == 730 * box_price("m5.xlarge") + 8 * GP2_PRICE
+
+
+def test_a_spot_instance_request_names_its_compute_spot_and_prices_its_disks() -> None:
+    from tests.unit.estimation.aws.single_resource import component, price_resource
+
+    request = price_resource(
+        "aws_spot_instance_request.worker",
+        {"instance_type": "t3.micro", "spot_price": "0.01", "root_block_device": [{"volume_size": 20}]},
+    )
+    compute_line = component(request, "Instance usage (Linux/UNIX, spot, t3.micro)")
+    assert compute_line.price_not_found  # spot prices are not in the on-demand catalog
+    assert compute_line.monthly_quantity == 730
+    disk = component(request, "Storage (general purpose SSD, gp2)", "root_block_device")
+    assert disk.monthly_quantity == 20
+    assert disk.monthly_cost is not None and disk.monthly_cost > 0
