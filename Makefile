@@ -48,8 +48,12 @@ manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they d
 	$(BIN)/python -m cloudcostguard.k8s.crdgen crds
 
 .PHONY: snapshot
-snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
+snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-data and ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py
+
+.PHONY: fixtures
+fixtures: ## Regenerate tests/fixtures/terraform/*/plan.json with real Terraform (TF_PLUGIN_MIRROR=dir for offline).
+	bash scripts/terraform_fixtures.sh
 
 .PHONY: bench
 bench: ## Run the benchmarks (prints figures; see BENCHMARKS.md).
