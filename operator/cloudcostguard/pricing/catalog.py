@@ -115,9 +115,16 @@ def usagetype_base(usagetype: str) -> str:
 class InMemoryCatalog:
     """An immutable catalog held in memory; swap whole instances to refresh (readers never see a mix)."""
 
-    def __init__(self, records: Iterable[PriceRecord], *, source: str, version: str) -> None:
+    # When AWS published the prices (ISO date or timestamp), where the catalog's file says: the
+    # estimate's footer shows the catalog's age from it. None when unknown.
+    published_at: str | None
+
+    def __init__(
+        self, records: Iterable[PriceRecord], *, source: str, version: str, published_at: str | None = None
+    ) -> None:
         self._source = source
         self._version = version
+        self.published_at = published_at
         grouped: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], list[PriceRecord]] = {}
         for record in records:
             key = (record.service, record.region, record.unit, tuple(sorted(record.attributes.items())))
@@ -145,7 +152,12 @@ class InMemoryCatalog:
 
     @classmethod
     def from_products(
-        cls, products: Iterable[tuple[str, str, Mapping[str, str], Price]], *, source: str, version: str
+        cls,
+        products: Iterable[tuple[str, str, Mapping[str, str], Price]],
+        *,
+        source: str,
+        version: str,
+        published_at: str | None = None,
     ) -> InMemoryCatalog:
         """The catalog the constructor would build, from products already grouped into ``Price``s.
 
@@ -157,6 +169,7 @@ class InMemoryCatalog:
         catalog = cls.__new__(cls)
         catalog._source = source
         catalog._version = version
+        catalog.published_at = published_at
         grouped: dict[tuple[str, str], list[_Product]] = {}
         count = 0
         bases: dict[str, str] = {}  # usage types repeat across products: derive each once
