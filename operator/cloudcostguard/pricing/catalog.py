@@ -223,6 +223,17 @@ class InMemoryCatalog:
     def regions(self, service: str) -> set[str]:
         return {region for (svc, region) in self._products if svc == service}
 
+    def covered_regions(self) -> frozenset[str]:
+        """Every region with at least one price, of any service."""
+        return frozenset(region for (_, region) in self._products)
+
+    def products(self, service: str, region: str) -> list[tuple[Mapping[str, str], Price]]:
+        """The (service, region) products, best-sourced first (attributes include derived ones)."""
+        return list(self._products.get((service, region), ()))
+
+    def services_and_regions(self) -> list[tuple[str, str]]:
+        return sorted(self._products)
+
     def records(self) -> list[PriceRecord]:
         """Every record, back in storage shape (for export and the cache file)."""
         out: list[PriceRecord] = []
