@@ -220,22 +220,26 @@ def test_a_total_of_only_missing_prices_never_reads_as_a_plain_zero() -> None:
         (
             "bundled",
             None,
-            "no price in the bundled catalog for ap-south-1: run `cloudcostguard pricing sync --region ap-south-1`",
+            "no price in the bundled catalog for ap-south-1: "
+            "run `cloudcostguard pricing sync --region ap-south-1`",
         ),
         (
             "catalog-file",
             frozenset({"us-east-1"}),
-            "no price in the synced catalog for ap-south-1: run `cloudcostguard pricing sync --region ap-south-1`",
+            "no price in the synced catalog for ap-south-1: "
+            "run `cloudcostguard pricing sync --region ap-south-1`",
         ),
         (
             "catalog-file",
             frozenset({"ap-south-1"}),
-            "no price in the synced catalog for ap-south-1: `cloudcostguard pricing coverage --plan PLAN` says which product is missing",
+            "no price in the synced catalog for ap-south-1: "
+            "`cloudcostguard pricing coverage --plan PLAN` says which product is missing",
         ),
         (
             "postgresql",
             frozenset({"us-east-1"}),
-            "no price in the postgresql catalog for ap-south-1: load it with `cloudcostguard pricing load --from-aws SERVICE --region ap-south-1`",
+            "no price in the postgresql catalog for ap-south-1: "
+            "load it with `cloudcostguard pricing load --from-aws SERVICE --region ap-south-1`",
         ),
     ],
 )
