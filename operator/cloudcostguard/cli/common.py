@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from cloudcostguard import errors
 
@@ -38,3 +39,23 @@ def read_input(path: str, *, what: str, max_bytes: int) -> bytes:
             f"{what} {path} is larger than the limit of {max_bytes} bytes (CCG_MAX_PLAN_BYTES)"
         )
     return payload
+
+
+def active_catalog(database_url: str | None, catalog_file: str | None, settings: Any) -> Any:
+    """The catalog a one-shot command prices with, in this order: ``--database-url`` (or
+    CCG_DATABASE_URL), then ``--catalog FILE`` / CCG_CATALOG_FILE / the default synced catalog file
+    when it exists, then None (the bundled snapshot). A catalog file that was asked for by name but
+    is missing, or that is damaged, is an error rather than a silent switch to other prices.
+    """
+    url = database_url or (settings.database_url.get_secret_value() if settings.database_url else None)
+    if url:
+        from cloudcostguard.cli.estimate import _catalog_from_database  # noqa: PLC0415
+
+        return _catalog_from_database(url, settings)
+    from cloudcostguard.pricing.catalog_file import default_catalog_path, read_catalog_file  # noqa: PLC0415
+
+    named = catalog_file or settings.catalog_file
+    path = Path(named) if named else default_catalog_path()
+    if not named and not path.exists():
+        return None
+    return read_catalog_file(path).catalog

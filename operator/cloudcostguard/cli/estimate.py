@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from cloudcostguard import errors
-from cloudcostguard.cli.common import read_input
+from cloudcostguard.cli.common import active_catalog, read_input
 
 # The same names as cloudcostguard.render.FORMATS (a test keeps them equal); spelled out here so that
 # building the parser, and so `--help`, imports nothing heavy.
@@ -27,7 +27,13 @@ def register(subcommands: Any) -> None:
     parser.add_argument(
         "--database-url",
         metavar="URL",
-        help="price from the PostgreSQL pricing store (env CCG_DATABASE_URL); default: bundled prices",
+        help="price from the PostgreSQL pricing store (env CCG_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--catalog",
+        metavar="FILE",
+        help="price from this catalog file (env CCG_CATALOG_FILE; default: the one `pricing sync` "
+        "wrote, if any, else the bundled prices)",
     )
     parser.add_argument("--default-region", metavar="REGION", help="region when the plan sets none")
     parser.set_defaults(handler=run)
@@ -44,12 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise errors.CloudCostGuardError("the plan and the usage file cannot both be read from stdin")
     plan_bytes = read_input(args.plan, what="plan", max_bytes=settings.max_plan_bytes)
     usage = read_input(args.usage, what="usage", max_bytes=settings.max_plan_bytes) if args.usage else None
-    catalog = None
-    database_url = args.database_url or (
-        settings.database_url.get_secret_value() if settings.database_url else None
-    )
-    if database_url:
-        catalog = _catalog_from_database(database_url, settings)
+    catalog = active_catalog(args.database_url, args.catalog, settings)
     estimate = cloudcostguard.estimate(
         plan_bytes,
         usage=usage,

@@ -13,7 +13,7 @@ import operator
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
@@ -80,6 +80,16 @@ class PriceRecord:
     tier_end: Decimal | None = None
     origin: str = ""
     confidence: str = "official"
+
+
+@dataclass(slots=True)
+class CoverageRow:
+    service: str
+    region: str
+    product_family: str
+    products: int = 0
+    prices: int = 0
+    origins: set[str] = field(default_factory=set)
 
 
 @runtime_checkable
@@ -231,8 +241,19 @@ class InMemoryCatalog:
         """The (service, region) products, best-sourced first (attributes include derived ones)."""
         return list(self._products.get((service, region), ()))
 
-    def services_and_regions(self) -> list[tuple[str, str]]:
-        return sorted(self._products)
+    def coverage(self) -> list[CoverageRow]:
+        """Per service, region and product family: what the catalog can price, and from where."""
+        rows: dict[tuple[str, str, str], CoverageRow] = {}
+        for (service, region), products in self._products.items():
+            for attributes, price in products:
+                family = attributes.get("productFamily") or "(no product family)"
+                row = rows.get((service, region, family))
+                if row is None:
+                    row = rows[(service, region, family)] = CoverageRow(service, region, family)
+                row.products += 1
+                row.prices += len(price.tiers)
+                row.origins.add(price.origin)
+        return [rows[key] for key in sorted(rows)]
 
     def records(self) -> list[PriceRecord]:
         """Every record, back in storage shape (for export and the cache file)."""

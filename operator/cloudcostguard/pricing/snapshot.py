@@ -143,6 +143,11 @@ def parse_snapshot_document(payload: bytes, *, source: str) -> tuple[InMemoryCat
     if not isinstance(document, dict):
         raise errors.PricingError(f"price snapshot is not in the {SNAPSHOT_FORMAT} format")
     header = {k: v for k, v in document.items() if k not in ("records", "groups", "origins")}
+    origins = document.get("origins")
+    if isinstance(origins, list):  # v2: when each origin's prices date from
+        header["originDates"] = {
+            str(o.get("origin")): o.get("asOf") for o in origins if isinstance(o, dict) and o.get("asOf")
+        }
     if document.get("format") == COMPACT_FORMAT:
         return _parse_compact(document, source=source), header
     if document.get("format") != SNAPSHOT_FORMAT:
@@ -268,13 +273,18 @@ def read_snapshot_file(path: Path, *, source: str = "cache-file") -> InMemoryCat
     return parse_snapshot(payload, source=source)
 
 
-_bundled: InMemoryCatalog | None = None
+_bundled: tuple[InMemoryCatalog, dict[str, Any]] | None = None
 
 
 def load_bundled_catalog() -> InMemoryCatalog:
     """The snapshot shipped inside the package (loaded once per process; it never changes)."""
+    return load_bundled_document()[0]
+
+
+def load_bundled_document() -> tuple[InMemoryCatalog, dict[str, Any]]:
+    """The bundled catalog and its file's header (sources, overlaps, origin dates)."""
     global _bundled  # noqa: PLW0603 - one immutable catalog per process, built on first use
     if _bundled is None:
         payload = resources.files("cloudcostguard.pricing").joinpath("data", BUNDLED_RESOURCE).read_bytes()
-        _bundled = parse_snapshot(payload, source="bundled")
+        _bundled = parse_snapshot_document(payload, source="bundled")
     return _bundled

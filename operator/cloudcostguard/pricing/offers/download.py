@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import random
+import ssl
 import sys
 import time
 import urllib.parse
@@ -129,6 +130,7 @@ class PriceListClient:
         self._progress_stream = progress_stream
         self._show_progress = show_progress
         self._session: aiohttp.ClientSession | None = None
+        self._index: Any = None  # the service index, fetched once per client
 
     async def __aenter__(self) -> PriceListClient:
         timeout = aiohttp.ClientTimeout(
@@ -137,7 +139,16 @@ class PriceListClient:
             sock_connect=self._settings.download_timeout,
             sock_read=self._settings.download_timeout,
         )
-        self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+        connector = None
+        if self._settings.pricing_ca_file is not None:
+            try:
+                context = ssl.create_default_context(cafile=str(self._settings.pricing_ca_file))
+            except (OSError, ssl.SSLError) as err:
+                raise errors.ConfigurationError(
+                    f"CCG_PRICING_CA_FILE {self._settings.pricing_ca_file} is not a readable PEM CA bundle"
+                ) from err
+            connector = aiohttp.TCPConnector(ssl=context)
+        self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False, connector=connector)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -161,8 +172,13 @@ class PriceListClient:
         *,
         version: str | None = None,
         file_format: Literal["json", "csv"] = "json",
+        missing: list[str] | None = None,
     ) -> list[RegionalFile]:
-        index = await self.fetch_json(self.url(INDEX_PATH))
+        """The regional offer files of ``service`` for ``regions``. A region the service has no file
+        for is an error, unless ``missing`` is given: then it is appended there and skipped."""
+        if self._index is None:
+            self._index = await self.fetch_json(self.url(INDEX_PATH))
+        index = self._index
         offers = index.get("offers") if isinstance(index, dict) else None
         if not isinstance(offers, dict):
             raise DownloadError(f"{self.url(INDEX_PATH)} is not the price list's service index")
@@ -190,6 +206,9 @@ class PriceListClient:
         files = []
         for region in regions:
             reference = entries.get(region)
+            if reference is None and missing is not None:
+                missing.append(region)
+                continue
             if reference is None:
                 close = difflib.get_close_matches(region, list(entries), n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
