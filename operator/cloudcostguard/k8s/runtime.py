@@ -69,10 +69,19 @@ class RuntimeState:
 
 
 def build_catalog_provider(settings: Settings) -> CatalogProvider:
-    """The bundled snapshot, or the PostgreSQL store when ``database_url`` is set."""
+    """The PostgreSQL store when ``database_url`` is set; else the catalog file (``CCG_CATALOG_FILE``,
+    e.g. a `pricing sync` result mounted from a volume in an air-gapped cluster) when one is
+    configured or exists at the default path; else the bundled snapshot."""
     if settings.database_url is None or not settings.database_url.get_secret_value():
+        from cloudcostguard.pricing import catalog_file  # noqa: PLC0415
         from cloudcostguard.pricing.snapshot import load_bundled_catalog  # noqa: PLC0415
 
+        path = settings.catalog_file or catalog_file.default_catalog_path()
+        if settings.catalog_file is not None or path.exists():
+            try:
+                return StaticCatalogProvider(catalog_file.read_catalog_file(path).catalog)
+            except errors.PricingError as err:
+                raise errors.ConfigurationError(str(err)) from err
         return StaticCatalogProvider(load_bundled_catalog())
     try:
         module = importlib.import_module("cloudcostguard.pricing.store.postgres_provider")

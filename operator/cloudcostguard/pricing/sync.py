@@ -34,7 +34,7 @@ from typing import TextIO
 from cloudcostguard import errors
 from cloudcostguard.pricing.catalog import PriceRecord
 from cloudcostguard.pricing.catalog_file import CatalogFile, read_catalog_file, write_catalog_file
-from cloudcostguard.pricing.offers.download import DownloadError, PriceListClient, RegionalFile
+from cloudcostguard.pricing.offers.download import PriceListClient, PriceListUnreachable, RegionalFile
 from cloudcostguard.pricing.offers.locations import GLOBAL_REGION
 from cloudcostguard.pricing.offers.model import PRICED_SERVICES, PriceRow, ProductRow, Selection
 from cloudcostguard.pricing.offers.reading import LoadProgress, read_offer_files
@@ -126,16 +126,14 @@ async def sync_catalog(
                     records += file_records
                     result.files.append(synced)
                     result.changed = True
-    except DownloadError as err:
-        fallback = (
-            f"the synced catalog at {path} is still used"
-            if previous is not None
-            else "the bundled prices are still used"
-        )
+    except PriceListUnreachable as err:
         raise errors.PricingError(
-            f"cannot reach the AWS Price List at {settings.pricing_base_url} ({err}); {fallback}",
+            f"cannot reach the AWS Price List at {settings.pricing_base_url} ({err}); "
+            + _fallback(path, previous),
             reason="PriceListUnreachable",
         ) from err
+    except errors.CloudCostGuardError as err:
+        raise errors.PricingError(f"{err}; {_fallback(path, previous)}", reason=err.reason) from err
     if previous is None or {(f.service, f.region) for f in result.files} != set(known):
         result.changed = True
     if not result.files:
@@ -157,6 +155,12 @@ async def sync_catalog(
         result.sha256 = write_catalog_file(path, payload)
     shutil.rmtree(partial, ignore_errors=True)
     return result
+
+
+def _fallback(path: Path, previous: CatalogFile | None) -> str:
+    if previous is not None:
+        return f"the catalog file {path} is unchanged and still used"
+    return "the bundled prices are still used"
 
 
 def _previous_catalog(path: Path) -> CatalogFile | None:
@@ -212,13 +216,13 @@ async def _download_and_read(
     destination = partial / offer.file_name
     marker = destination.with_name(destination.name + _DONE_SUFFIX)
     finished = destination.exists() and marker.exists() and marker.read_text().strip() == offer.url
-    if not finished:
-        marker.unlink(missing_ok=True)
-        await client.download(offer.url, destination, label=f"{offer.service} {offer.region}")
     try:
+        if not finished:
+            marker.unlink(missing_ok=True)
+            await client.download(offer.url, destination, label=f"{offer.service} {offer.region}")
         synced, records = _read(destination, offer)
-    except errors.CloudCostGuardError:
-        # A file that does not read is not kept for a restart: the next run downloads it afresh.
+    except BaseException:
+        # A file not downloaded or read to the end is not kept: the next run downloads it afresh.
         destination.unlink(missing_ok=True)
         marker.unlink(missing_ok=True)
         raise

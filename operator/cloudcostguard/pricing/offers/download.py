@@ -44,6 +44,12 @@ class DownloadError(errors.PricingError):
     transient = True
 
 
+class PriceListUnreachable(DownloadError):
+    """Connection failures, timeouts or 429/5xx answers outlasted every retry."""
+
+    reason = "PriceListUnreachable"
+
+
 class _Retryable(Exception):
     pass
 
@@ -239,7 +245,9 @@ class PriceListClient:
                 return await attempt()
             except _Retryable as err:
                 if number == retries:
-                    raise DownloadError(f"cannot download {url} after {retries + 1} attempts: {err}") from err
+                    raise PriceListUnreachable(
+                        f"cannot download {url} after {retries + 1} attempts: {err}"
+                    ) from err
                 delay = min(BACKOFF_CAP, self._backoff * 2**number) * (1 + random.random() / 10)  # noqa: S311
                 print(f"retrying {url} in {delay:.1f}s: {err}", file=self._progress_stream or sys.stderr)
                 await asyncio.sleep(delay)
