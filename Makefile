@@ -47,6 +47,10 @@ test-unit: ## Run the unit tests only (no database, no API server).
 manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they drift).
 	$(BIN)/python -m cloudcostguard.k8s.crdgen crds
 
+.PHONY: settings-defaults
+settings-defaults: ## Regenerate cloudcostguard/settings_defaults.py from the Settings model (a test fails on drift).
+	$(BIN)/python scripts/settings_defaults.py
+
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-data and ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py

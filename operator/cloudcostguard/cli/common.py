@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from cloudcostguard import errors
@@ -39,6 +41,21 @@ def read_input(path: str, *, what: str, max_bytes: int) -> bytes:
             f"{what} {path} is larger than the limit of {max_bytes} bytes (CCG_MAX_PLAN_BYTES)"
         )
     return payload
+
+
+def cli_settings(**overrides: Any) -> Any:
+    """``settings.load_settings(**overrides)``, without importing pydantic when no ``CCG_`` variable is
+    set: pydantic's import is more than half of pricing a small plan (BENCHMARKS.md, issue 8). The
+    defaults are the Settings model's own (``settings_defaults``, generated, checked by a test), and
+    the overrides are what argparse already typed; any CCG_ variable takes the validating path.
+    """
+    if any(name.upper().startswith("CCG_") for name in os.environ):
+        from cloudcostguard.settings import load_settings  # noqa: PLC0415
+
+        return load_settings(**overrides)
+    from cloudcostguard.settings_defaults import DEFAULTS  # noqa: PLC0415
+
+    return SimpleNamespace(**{**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def active_catalog(database_url: str | None, catalog_file: str | None, settings: Any) -> Any:

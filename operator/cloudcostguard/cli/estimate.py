@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from cloudcostguard import errors
-from cloudcostguard.cli.common import active_catalog, read_input
+from cloudcostguard.cli.common import active_catalog, cli_settings, read_input
 
 # The same names as cloudcostguard.render.FORMATS (a test keeps them equal); spelled out here so that
 # building the parser, and so `--help`, imports nothing heavy.
@@ -43,9 +43,8 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top, so that `cloudcostguard --help` stays fast.
     import cloudcostguard  # noqa: PLC0415
     from cloudcostguard.render import render  # noqa: PLC0415
-    from cloudcostguard.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings(default_region=args.default_region)
+    settings = cli_settings(default_region=args.default_region)
     if args.plan == "-" and args.usage == "-":
         raise errors.CloudCostGuardError("the plan and the usage file cannot both be read from stdin")
     plan_bytes = read_input(args.plan, what="plan", max_bytes=settings.max_plan_bytes)
