@@ -5,34 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scripts.build_price_snapshot import KARPENTER_ATTRIBUTES as LINUX
 
-from cloudcostguard.cli import main
 from cloudcostguard.estimation.missing_prices import explain
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from tests.unit.cli.invoke import run_cli
 
 PLAN = Path(__file__).resolve().parents[2] / "fixtures" / "terraform" / "eu_central_1_app" / "plan.json"
-LINUX = {
-    "productFamily": "Compute Instance",
-    "operatingSystem": "Linux",
-    "tenancy": "Shared",
-    "preInstalledSw": "NA",
-    "capacitystatus": "Used",
-    "licenseModel": "No License required",
-}
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    out, err = capsys.readouterr()
-    assert isinstance(caught.value.code, int)
-    return caught.value.code, out, err
 
 
 def test_coverage_lists_services_regions_and_families_with_counts_and_dates(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = _run(["pricing", "coverage"], capsys)
+    code, out, _ = run_cli(["pricing", "coverage"], capsys)
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == f"catalog: bundled {load_bundled_catalog().version}"
@@ -57,7 +42,7 @@ def test_coverage_lists_services_regions_and_families_with_counts_and_dates(
 
 
 def test_coverage_of_a_plan_names_what_is_missing_and_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["pricing", "coverage", "--plan", str(PLAN)], capsys)
+    code, out, _ = run_cli(["pricing", "coverage", "--plan", str(PLAN)], capsys)
     assert code == 0
     assert "7 components of 3 resources would have no price:" in out
     assert "  not found: Instance usage (Linux/UNIX, on-demand, m5.4xlarge)" in out
@@ -79,5 +64,5 @@ def test_a_plan_fully_priced_says_so(capsys: pytest.CaptureFixture[str], tmp_pat
         ' "type": "aws_instance", "name": "a", "change": {"actions": ["create"], "before": null,'
         ' "after": {"instance_type": "m7i.large"}, "after_unknown": {}}}]}'
     )
-    code, out, _ = _run(["pricing", "coverage", "--plan", str(plan)], capsys)
+    code, out, _ = run_cli(["pricing", "coverage", "--plan", str(plan)], capsys)
     assert code == 0 and f"every component of {plan} has a price in this catalog" in out

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scripts.build_price_snapshot import KARPENTER_ATTRIBUTES as LINUX
 
 from cloudcostguard import errors
 from cloudcostguard.pricing.catalog import PriceRecord
@@ -20,15 +21,6 @@ from cloudcostguard.pricing.snapshot import (
     load_bundled_catalog,
     parse_snapshot,
 )
-
-LINUX = {
-    "productFamily": "Compute Instance",
-    "operatingSystem": "Linux",
-    "tenancy": "Shared",
-    "preInstalledSw": "NA",
-    "capacitystatus": "Used",
-    "licenseModel": "No License required",
-}
 
 
 def _bundled_document() -> dict[str, object]:

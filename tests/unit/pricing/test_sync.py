@@ -16,8 +16,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from cloudcostguard.cli import main
 from cloudcostguard.pricing.catalog_file import checksum_path, default_catalog_path, read_catalog_file
+from tests.unit.cli.invoke import run_cli
 from tests.unit.pricing import price_list_https as aws
 from tests.unit.pricing.price_list_https import PriceListSite, regional_path, serve_price_list, truncated
 
@@ -39,16 +39,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PriceListS
         yield served
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    out, err = capsys.readouterr()
-    assert isinstance(caught.value.code, int)
-    return caught.value.code, out, err
-
-
 def _estimate(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
-    code, out, err = _run(["estimate", str(PLAN), "--format", "json", *extra], capsys)
+    code, out, err = run_cli(["estimate", str(PLAN), "--format", "json", *extra], capsys)
     assert code == 0, err
     document: dict[str, object] = orjson.loads(out)
     return document
@@ -70,7 +62,7 @@ def _expected_total() -> Decimal:
 def test_sync_then_estimate_prices_the_eu_central_1_plan_from_the_synced_catalog(
     site: PriceListSite, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(["pricing", "sync", "--plan", str(PLAN)], capsys)  # regions from the plan
+    code, out, err = run_cli(["pricing", "sync", "--plan", str(PLAN)], capsys)  # regions from the plan
     assert code == 0, err
     path = default_catalog_path()
     assert f"AmazonEC2 eu-central-1: version {V1}" in out and "downloaded" in out
@@ -93,17 +85,17 @@ def test_sync_then_estimate_prices_the_eu_central_1_plan_from_the_synced_catalog
     assert Decimal(instance["price"]) == aws.M5_4XLARGE_HOURLY
     assert document["summary"]["incomplete"] is False  # type: ignore[index]
 
-    code, table, _ = _run(["estimate", str(PLAN)], capsys)
+    code, table, _ = run_cli(["estimate", str(PLAN)], capsys)
     assert " Prices: catalog-file aws-" in table and "(published 2026-11-01" in table
 
 
 def test_a_second_sync_downloads_nothing_unchanged_and_leaves_the_file_alone(
     site: PriceListSite, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
+    assert run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
     path = default_catalog_path()
     before = path.read_bytes(), path.stat().st_mtime_ns
-    code, out, _ = _run(["pricing", "sync"], capsys)  # the regions synced before
+    code, out, _ = run_cli(["pricing", "sync"], capsys)  # the regions synced before
     assert code == 0
     assert f"AmazonEC2 eu-central-1: version {V1}" in out and "unchanged" in out
     assert f"{path} is up to date (6 prices)" in out
@@ -115,9 +107,9 @@ def test_a_second_sync_downloads_nothing_unchanged_and_leaves_the_file_alone(
 def test_a_changed_version_is_downloaded_and_the_unchanged_service_kept(
     site: PriceListSite, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
+    assert run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
     site.publish(V2, RDS_V, ec2_body=aws.ec2_offer(V2, hourly=Decimal("0.8222")))
-    code, out, _ = _run(["pricing", "sync"], capsys)
+    code, out, _ = run_cli(["pricing", "sync"], capsys)
     assert code == 0
     assert f"AmazonEC2 eu-central-1: version {V2}" in out
     assert f"AmazonRDS eu-central-1: version {RDS_V}" in out and "unchanged" in out
@@ -132,7 +124,7 @@ def test_a_changed_version_is_downloaded_and_the_unchanged_service_kept(
 def test_a_failed_download_leaves_the_previous_catalog_in_place(
     site: PriceListSite, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
-    assert _run(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
+    assert run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
     path = default_catalog_path()
     before = path.read_bytes()
     body = aws.ec2_offer(V2, hourly=Decimal("0.8222"))
@@ -145,7 +137,7 @@ def test_a_failed_download_leaves_the_previous_catalog_in_place(
         site.handlers[regional_path("AmazonEC2", V2)] = cut
     else:
         site.files[regional_path("AmazonEC2", V2)] = body[: len(body) // 2] + b"}}garbage"
-    code, _out, err = _run(["pricing", "sync"], capsys)
+    code, _out, err = run_cli(["pricing", "sync"], capsys)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("cloudcostguard: error: ")
     assert f"the catalog file {path} is unchanged and still used" in err
@@ -161,11 +153,11 @@ def test_an_interrupted_sync_does_not_download_finished_files_again(
         return web.Response(status=403, text="AccessDenied")
 
     site.handlers[regional_path("AmazonRDS", RDS_V)] = refused  # services sync in order: EC2 first
-    code, _, err = _run(["pricing", "sync", "--region", "eu-central-1"], capsys)
+    code, _, err = run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)
     assert code == 2 and "HTTP 403" in err and "the bundled prices are still used" in err
     assert not default_catalog_path().exists()
     del site.handlers[regional_path("AmazonRDS", RDS_V)]
-    code, out, _ = _run(["pricing", "sync", "--region", "eu-central-1"], capsys)
+    code, out, _ = run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)
     assert code == 0, out
     assert site.hits[regional_path("AmazonEC2", V1)] == 1  # reused from the first run's download
     assert "wrote 6 prices" in out
@@ -178,7 +170,7 @@ def test_offline_is_one_clear_line_and_the_bundled_prices_stay(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("CCG_PRICING_BASE_URL", f"https://127.0.0.1:{port}")
-    code, out, err = _run(["pricing", "sync", "--region", "eu-central-1"], capsys)
+    code, out, err = run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)
     assert (code, out) == (2, "")
     assert err.startswith(
         f"cloudcostguard: error: cannot reach the AWS Price List at https://127.0.0.1:{port}"
@@ -188,19 +180,19 @@ def test_offline_is_one_clear_line_and_the_bundled_prices_stay(
 
 
 def test_sync_needs_a_region(site: PriceListSite, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(["pricing", "sync"], capsys)
+    code, _, err = run_cli(["pricing", "sync"], capsys)
     assert code == 2 and "no region to sync: pass --region REGION" in err
 
 
 def test_a_damaged_catalog_file_is_refused_with_the_fix(
     site: PriceListSite, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
+    assert run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)[0] == 0
     path = default_catalog_path()
     payload = bytearray(path.read_bytes())
     payload[len(payload) // 2] ^= 0xFF
     path.write_bytes(bytes(payload))
-    code, _, err = _run(["estimate", str(PLAN)], capsys)
+    code, _, err = run_cli(["estimate", str(PLAN)], capsys)
     assert code == 2
     assert "does not match its checksum file aws-prices.json.gz.sha256" in err
     assert "run `cloudcostguard pricing sync` again" in err
@@ -210,12 +202,12 @@ def test_catalog_flag_and_variable_name_the_file(
     site: PriceListSite, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mounted = tmp_path / "mounted" / "prices.json.gz"
-    assert _run(["pricing", "sync", "--region", "eu-central-1", "--catalog", str(mounted)], capsys)[0] == 0
+    assert run_cli(["pricing", "sync", "--region", "eu-central-1", "--catalog", str(mounted)], capsys)[0] == 0
     assert not default_catalog_path().exists()
     assert _estimate(capsys)["pricing"]["source"] == "bundled"  # type: ignore[index]
     assert _estimate(capsys, "--catalog", str(mounted))["pricing"]["source"] == "catalog-file"  # type: ignore[index]
     monkeypatch.setenv("CCG_CATALOG_FILE", str(mounted))
     assert _estimate(capsys)["pricing"]["source"] == "catalog-file"  # type: ignore[index]
     monkeypatch.setenv("CCG_CATALOG_FILE", str(tmp_path / "absent.json.gz"))
-    code, _, err = _run(["estimate", str(PLAN)], capsys)
+    code, _, err = run_cli(["estimate", str(PLAN)], capsys)
     assert code == 2 and "no catalog file at" in err and "run `cloudcostguard pricing sync`" in err
