@@ -301,3 +301,23 @@ def test_load_of_a_missing_url_is_one_line_and_exit_2(
         code, _, err = _run(["pricing", "load", base_url + "/nope.json", "--database-url", store_url], capsys)
 
     assert code == 2 and err.strip() == f"cloudcostguard: error: {base_url}/nope.json: HTTP 404 Not Found"
+
+
+def test_coverage_of_the_postgresql_catalog_and_of_a_plan_it_cannot_price(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["pricing", "import-snapshot", "--database-url", store_url], capsys)[0] == 0
+    code, out, _ = _run(["pricing", "coverage", "--database-url", store_url], capsys)
+    assert code == 0 and out.startswith("catalog: postgresql ")
+    bundled_ec2 = sum(
+        1
+        for record in load_bundled_catalog().records()
+        if (record.service, record.region) == ("AmazonEC2", "us-gov-west-1")
+    )
+    gov = next(line for line in out.splitlines() if line.startswith("AmazonEC2") and "us-gov-west-1" in line)
+    assert gov.split()[-3:-1] == [str(bundled_ec2), str(bundled_ec2)]
+    plan = Path(__file__).resolve().parents[2] / "fixtures" / "terraform" / "eu_central_1_app" / "plan.json"
+    code, out, _ = _run(["pricing", "coverage", "--database-url", store_url, "--plan", str(plan)], capsys)
+    assert code == 0
+    assert "7 components of 3 resources would have no price:" in out
+    assert "the catalog has no AmazonEC2 prices for eu-central-1" in out

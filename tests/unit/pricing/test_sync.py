@@ -6,7 +6,9 @@ prices every component from the synced catalog; the prices are the server's synt
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import io
 import socket
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,6 +19,8 @@ import pytest
 from aiohttp import web
 
 from cloudcostguard.pricing.catalog_file import checksum_path, default_catalog_path, read_catalog_file
+from cloudcostguard.pricing.sync import sync_catalog
+from cloudcostguard.settings import load_settings
 from tests.unit.cli.invoke import run_cli
 from tests.unit.pricing import price_list_https as aws
 from tests.unit.pricing.price_list_https import PriceListSite, regional_path, serve_price_list, truncated
@@ -211,3 +215,18 @@ def test_catalog_flag_and_variable_name_the_file(
     monkeypatch.setenv("CCG_CATALOG_FILE", str(tmp_path / "absent.json.gz"))
     code, _, err = run_cli(["estimate", str(PLAN)], capsys)
     assert code == 2 and "no catalog file at" in err and "run `cloudcostguard pricing sync`" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_drawn_on_a_terminal_only(site: PriceListSite, tmp_path: Path) -> None:
+    settings = load_settings()
+    terminal, pipe = _Terminal(), io.StringIO()
+    asyncio.run(sync_catalog(settings, ["eu-central-1"], tmp_path / "a.json.gz", progress_stream=terminal))
+    asyncio.run(sync_catalog(settings, ["eu-central-1"], tmp_path / "b.json.gz", progress_stream=pipe))
+    drawn = terminal.getvalue()
+    assert "\rAmazonEC2 eu-central-1" in drawn and drawn.rstrip().endswith("done")
+    assert pipe.getvalue() == ""
