@@ -44,6 +44,12 @@ def register(commands: Any) -> None:
     sync.add_argument(
         "--catalog", metavar="FILE", help="catalog file to write (env CCG_CATALOG_FILE; default: cache dir)"
     )
+    sync.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default="json",
+        help="offer file format to download (default: json)",
+    )
     sync.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     sync.set_defaults(handler=run_sync)
 
@@ -83,7 +89,7 @@ def run_sync(args: argparse.Namespace) -> int:
     show = False if args.no_progress else None  # None: on a terminal only
 
     async def main() -> Any:
-        return await sync_catalog(settings, regions, path, show_progress=show)
+        return await sync_catalog(settings, regions, path, file_format=args.format, show_progress=show)
 
     result = asyncio.run(main())
     for line in describe(result):

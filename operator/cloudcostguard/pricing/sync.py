@@ -2,7 +2,8 @@
 
 For every service the pricers read (``PRICED_SERVICES``) and every region asked for, the chain of the
 Bulk API (FORMAT.md §1-3) is followed by ``offers.download.PriceListClient``: service index →
-the service's current region index → the regional offer file, whose URL names its version
+the service's current region index → the regional offer file (JSON, or CSV with ``--format csv``),
+whose URL names its version
 (``/offers/v1.0/aws/AmazonEC2/20250912225308/eu-central-1/index.json``). Each file is streamed through
 the same readers as ``pricing load`` (``offers.reading``), and the products with their on-demand
 prices are written as one compact catalog file (``pricing.catalog_file``), atomically and checksummed.
@@ -29,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from cloudcostguard import errors
 from cloudcostguard.pricing.catalog import PriceRecord
@@ -88,6 +89,7 @@ async def sync_catalog(
     path: Path,
     *,
     services: Iterable[str] = PRICED_SERVICES,
+    file_format: Literal["json", "csv"] = "json",
     progress_stream: TextIO | None = None,
     show_progress: bool | None = None,
 ) -> SyncResult:
@@ -114,7 +116,9 @@ async def sync_catalog(
         async with PriceListClient(settings, progress_stream=stream, show_progress=show_progress) as client:
             for service in sorted(services):
                 missing: list[str] = []
-                offers = await client.resolve(service, [*wanted, GLOBAL_REGION], missing=missing)
+                offers = await client.resolve(
+                    service, [*wanted, GLOBAL_REGION], file_format=file_format, missing=missing
+                )
                 result.not_offered += [(service, r) for r in missing if r != GLOBAL_REGION]
                 for offer in offers:
                     before = known.get((offer.service, offer.region))

@@ -10,6 +10,9 @@ a number in a result can only have come from here).
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -286,8 +289,6 @@ def serve_price_list(folder: Path) -> Iterator[PriceListSite]:
     state: dict[str, Any] = {}
 
     async def start() -> None:
-        import ssl
-
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(tls.cert_file, tls.key_file)
         app = web.Application()
@@ -317,3 +318,89 @@ def serve_price_list(folder: Path) -> Iterator[PriceListSite]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+# JSON attribute key → the CSV column's display name (FORMAT.md §5); checked against the reader's rule.
+CSV_COLUMNS = {
+    "servicecode": "serviceCode",
+    "location": "Location",
+    "locationType": "Location Type",
+    "regionCode": "Region Code",
+    "instanceType": "Instance Type",
+    "operatingSystem": "Operating System",
+    "tenancy": "Tenancy",
+    "preInstalledSw": "Pre Installed S/W",
+    "licenseModel": "License Model",
+    "operation": "operation",
+    "usagetype": "usageType",
+    "vcpu": "vCPU",
+    "memory": "Memory",
+    "capacitystatus": "CapacityStatus",
+    "volumeApiName": "Volume API Name",
+    "group": "Group",
+    "databaseEngine": "Database Engine",
+    "deploymentOption": "Deployment Option",
+    "volumeType": "Volume Type",
+}
+_CSV_FIXED = [
+    "SKU",
+    "OfferTermCode",
+    "RateCode",
+    "TermType",
+    "PriceDescription",
+    "EffectiveDate",
+    "StartingRange",
+    "EndingRange",
+    "Unit",
+    "PricePerUnit",
+    "Currency",
+    "RelatedTo",
+    "LeaseContractLength",
+    "PurchaseOption",
+    "OfferingClass",
+    "Product Family",
+]
+
+
+def as_csv(json_offer: bytes) -> bytes:
+    """The same offer in the CSV variant: 5 metadata rows, the header, one row per price dimension."""
+    document = orjson.loads(json_offer)
+    names = sorted({k for p in document["products"].values() for k in p["attributes"]})
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    for label, key in (
+        ("FormatVersion", "formatVersion"),
+        ("Disclaimer", "disclaimer"),
+        ("Publication Date", "publicationDate"),
+        ("Version", "version"),
+        ("OfferCode", "offerCode"),
+    ):
+        writer.writerow([label, document[key]])
+    writer.writerow([*_CSV_FIXED, *(CSV_COLUMNS[n] for n in names)])
+    for term_type, by_sku in document["terms"].items():
+        for sku, terms in by_sku.items():
+            product = document["products"][sku]
+            for term in terms.values():
+                for dimension in term["priceDimensions"].values():
+                    writer.writerow(
+                        [
+                            sku,
+                            term["offerTermCode"],
+                            dimension["rateCode"],
+                            term_type,
+                            dimension["description"],
+                            term["effectiveDate"][:10],
+                            dimension["beginRange"],
+                            dimension["endRange"],
+                            dimension["unit"],
+                            dimension["pricePerUnit"]["USD"],
+                            "USD",
+                            "",
+                            "",
+                            "",
+                            "",
+                            product["productFamily"],
+                            *(product["attributes"].get(n, "") for n in names),
+                        ]
+                    )
+    return out.getvalue().encode()

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from cloudcostguard.pricing.catalog_file import checksum_path, default_catalog_path, read_catalog_file
+from cloudcostguard.pricing.offers.offer_csv import attribute_key
 from cloudcostguard.pricing.sync import sync_catalog
 from cloudcostguard.settings import load_settings
 from tests.unit.cli.invoke import run_cli
@@ -230,3 +231,30 @@ def test_progress_is_drawn_on_a_terminal_only(site: PriceListSite, tmp_path: Pat
     drawn = terminal.getvalue()
     assert "\rAmazonEC2 eu-central-1" in drawn and drawn.rstrip().endswith("done")
     assert pipe.getvalue() == ""
+
+
+def test_the_csv_variant_syncs_the_same_prices_as_json(
+    site: PriceListSite, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for service, version in (("AmazonEC2", V1), ("AmazonRDS", RDS_V)):
+        json_path = regional_path(service, version)
+        site.files[json_path.removesuffix(".json") + ".csv"] = aws.as_csv(site.files[json_path])
+    assert all(attribute_key(name) == key for key, name in aws.CSV_COLUMNS.items())
+    from_json, from_csv = tmp_path / "json.gz", tmp_path / "csv.gz"
+    assert (
+        run_cli(["pricing", "sync", "--region", "eu-central-1", "--catalog", str(from_json)], capsys)[0] == 0
+    )
+    code, out, err = run_cli(
+        ["pricing", "sync", "--region", "eu-central-1", "--format", "csv", "--catalog", str(from_csv)], capsys
+    )
+    assert code == 0, err
+    assert site.hits[regional_path("AmazonEC2", V1).removesuffix(".json") + ".csv"] == 1
+    assert "wrote 6 prices" in out
+
+    def prices(path: Path) -> list[tuple[object, ...]]:
+        return sorted(
+            (r.service, r.region, tuple(sorted(r.attributes.items())), r.unit, r.unit_price)
+            for r in read_catalog_file(path).catalog.records()
+        )
+
+    assert prices(from_csv) == prices(from_json)
