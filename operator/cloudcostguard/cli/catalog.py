@@ -1,6 +1,6 @@
 """``cloudcostguard pricing sync`` and ``pricing coverage``: the local catalog file, without a database.
 
-    cloudcostguard pricing sync [--region REGION]... [--plan PLAN] [--catalog FILE]
+    cloudcostguard pricing sync [--region REGION]... [--plan PLAN] [--catalog FILE] [--format json|csv]
     cloudcostguard pricing coverage [--database-url URL | --catalog FILE] [--plan PLAN] [--json]
 
 ``sync`` downloads AWS's public Price List for the priced services and the regions asked for (the
