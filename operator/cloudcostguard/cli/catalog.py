@@ -155,13 +155,10 @@ def run_coverage(args: argparse.Namespace) -> int:
         f"{'PRODUCTS':>8}  {'PRICES':>8}  AS OF\n"
     )
     for row in rows:
-        dates = sorted({str(d) for o in row.origins if (d := origin_dates.get(o))})
-        as_of = file_dates.get((row.service, row.region)) or (
-            (dates[0] if len(dates) == 1 else f"{dates[0]} … {dates[-1]}") if dates else published or "?"
-        )
+        as_of = _as_of(row, origin_dates, file_dates.get((row.service, row.region)) or published)
         out.write(
             f"{row.service:<{widths[0]}}  {row.region:<{widths[1]}}  {row.product_family:<{widths[2]}}  "
-            f"{row.products:>8}  {row.prices:>8}  {str(as_of)[:10] if len(dates) <= 1 else as_of}\n"
+            f"{row.products:>8}  {row.prices:>8}  {as_of}\n"
         )
     services = {r.service for r in rows}
     regions = {r.region for r in rows}
@@ -170,6 +167,15 @@ def run_coverage(args: argparse.Namespace) -> int:
         f"{len(services)} services in {len(regions)} regions\n"
     )
     return 0
+
+
+def _as_of(row: Any, origin_dates: dict[str, str], fallback: object) -> str:
+    """The day (or range of days) a row's prices date from: its origins' dates (bundled snapshot),
+    else the offer file's or the catalog's publication date."""
+    days = sorted({str(day)[:10] for origin in row.origins if (day := origin_dates.get(origin))})
+    if not days:
+        return str(fallback)[:10] if fallback else "?"
+    return days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}"
 
 
 def _plan_coverage(args: argparse.Namespace, settings: Any, catalog: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -66,9 +67,7 @@ def active_catalog(database_url: str | None, catalog_file: str | None, settings:
     """
     url = database_url or (settings.database_url.get_secret_value() if settings.database_url else None)
     if url:
-        from cloudcostguard.cli.estimate import _catalog_from_database  # noqa: PLC0415
-
-        return _catalog_from_database(url, settings)
+        return catalog_from_database(url, settings)
     from cloudcostguard.pricing.catalog_file import default_catalog_path, read_catalog_file  # noqa: PLC0415
 
     named = catalog_file or settings.catalog_file
@@ -76,3 +75,14 @@ def active_catalog(database_url: str | None, catalog_file: str | None, settings:
     if not named and not path.exists():
         return None
     return read_catalog_file(path).catalog
+
+
+def catalog_from_database(database_url: str, settings: Any) -> Any:
+    # Looked up by name: the PostgreSQL store is an optional part of a build (issue 3).
+    try:
+        loader = importlib.import_module("cloudcostguard.pricing.store.one_shot_catalog")
+    except ModuleNotFoundError as err:
+        if err.name not in ("cloudcostguard.pricing.store", "cloudcostguard.pricing.store.one_shot_catalog"):
+            raise
+        raise errors.PricingError("this build has no PostgreSQL pricing store") from err
+    return loader.load_catalog_once(database_url, settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import Any
 
@@ -61,14 +60,3 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(render(estimate, args.format))
     sys.stdout.flush()
     return 0
-
-
-def _catalog_from_database(database_url: str, settings: Any) -> Any:
-    # Looked up by name: the PostgreSQL store is an optional part of a build (issue 3).
-    try:
-        loader = importlib.import_module("cloudcostguard.pricing.store.one_shot_catalog")
-    except ModuleNotFoundError as err:
-        if err.name not in ("cloudcostguard.pricing.store", "cloudcostguard.pricing.store.one_shot_catalog"):
-            raise
-        raise errors.PricingError("this build has no PostgreSQL pricing store") from err
-    return loader.load_catalog_once(database_url, settings)

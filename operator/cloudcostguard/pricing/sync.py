@@ -112,6 +112,7 @@ async def sync_catalog(
 
     result = SyncResult(path=path, changed=False)
     records: list[PriceRecord] = []
+    kept: dict[tuple[str, str], list[PriceRecord]] | None = None  # the previous file's, when needed
     try:
         async with PriceListClient(settings, progress_stream=stream, show_progress=show_progress) as client:
             for service in sorted(services):
@@ -123,7 +124,11 @@ async def sync_catalog(
                 for offer in offers:
                     before = known.get((offer.service, offer.region))
                     if previous is not None and before is not None and before.get("url") == offer.url:
-                        records += _records_of(previous, offer.service, offer.region)
+                        if kept is None:
+                            kept = _records_by_file(previous)
+                        records += kept.get((offer.service, offer.region), [])
+                        # A regional file also holds the service's global products (Route 53 zones).
+                        records += kept.get((offer.service, GLOBAL_REGION), [])
                         result.files.append(_reused(before))
                         continue
                     synced, file_records = await _download_and_read(client, offer, partial)
@@ -181,11 +186,12 @@ def _regions_of(previous: CatalogFile | None) -> set[str]:
     return {str(r) for r in regions} if isinstance(regions, list) else set()
 
 
-def _records_of(previous: CatalogFile, service: str, region: str) -> list[PriceRecord]:
-    # A regional file also holds the service's global products (Route 53 zones): they come along.
-    return [
-        r for r in previous.catalog.records() if r.service == service and r.region in (region, GLOBAL_REGION)
-    ]
+def _records_by_file(previous: CatalogFile) -> dict[tuple[str, str], list[PriceRecord]]:
+    """The previous catalog's records by (service, region), read once for every unchanged file."""
+    grouped: dict[tuple[str, str], list[PriceRecord]] = {}
+    for record in previous.catalog.records():
+        grouped.setdefault((record.service, record.region), []).append(record)
+    return grouped
 
 
 def _unique(records: list[PriceRecord]) -> list[PriceRecord]:
