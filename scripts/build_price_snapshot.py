@@ -14,7 +14,8 @@ Sources, each record keeping its origin, confidence and date:
 
 When several sources price the same product tier, the better confidence wins, then the newer date;
 every such overlap is recorded in the snapshot (``overlaps``) and a disagreement is printed as a
-conflict. Prices are copied as written: nothing is derived, scaled or invented here. Where an AWS
+conflict. Prices are copied as written: nothing is derived, scaled or invented here, and the reference
+rows that are themselves derivations (its "derived = 2 x Single-AZ" RDS Multi-AZ rows) are left out. Where an AWS
 published rule makes one price exactly another's (an EKS managed node is billed as its EC2 instance),
 the pricer applies it and the origin says so. The production way to full prices is ``cloudcostguard
 pricing sync`` (or ``pricing load`` into PostgreSQL) from AWS's own offer files.
@@ -43,6 +44,8 @@ DEFAULT_CSV = SHARED / "pricing-samples" / "aws_prices_reference.csv"
 DEFAULT_OUT = ROOT / "operator" / "cloudcostguard" / "pricing" / "data" / "aws-prices.json.gz"
 GENERATED_AT = "2026-12-03"
 _CONFIDENCE = re.compile(r"^\[(high|medium|low)\]\s*")
+# A reference row whose source starts so is a price computed from others, not a published one.
+DERIVED_MARK = "derived"
 
 # The Karpenter table's origin (its PROVENANCE.md), and the AWS rule that extends it to EKS nodes.
 KARPENTER_ORIGIN = (
@@ -154,16 +157,23 @@ def reference_date(origin: str) -> str | None:
     return None
 
 
-def read_reference_csv(path: Path) -> list[Candidate]:
+def read_reference_csv(path: Path, skipped: list[str] | None = None) -> list[Candidate]:
+    """The table's rows as candidates; rows that are derivations go to ``skipped`` instead."""
+    skipped = skipped if skipped is not None else []
     candidates: list[Candidate] = []
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
             match = _CONFIDENCE.match(row["source"])
             if not match:
                 raise SystemExit(f"{path}: row without a confidence tag: {row['product_key']}")
+            origin = row["source"][match.end() :]
+            if origin.startswith(DERIVED_MARK):
+                # Computed by the table's author (Multi-AZ = 2 × Single-AZ), a rule AWS does not
+                # publish and that is off by $0.001 for db.t4g.small (pricing-samples/README.md).
+                skipped.append(row["product_key"])
+                continue
             attributes = parse_attributes(row["attributes"])
             attributes.pop("termType", None)  # every row is OnDemand; lookups never ask for it
-            origin = row["source"][match.end() :]
             as_of = reference_date(origin)
             if row["product_key"] in ATTRIBUTE_CORRECTIONS:
                 corrected, why = ATTRIBUTE_CORRECTIONS[row["product_key"]]
@@ -235,8 +245,10 @@ def merge(candidates: list[Candidate]) -> tuple[list[Candidate], list[Overlap]]:
     return chosen, overlaps
 
 
-def build(karpenter: Path, reference: Path) -> tuple[bytes, list[Candidate], list[Overlap]]:
-    chosen, overlaps = merge(read_karpenter_csv(karpenter) + read_reference_csv(reference))
+def build(
+    karpenter: Path, reference: Path, skipped: list[str] | None = None
+) -> tuple[bytes, list[Candidate], list[Overlap]]:
+    chosen, overlaps = merge(read_karpenter_csv(karpenter) + read_reference_csv(reference, skipped))
     records = [c.record for c in chosen]
     version = "snapshot-" + records_digest(records)[:12]
     dates = [c.as_of for c in chosen if c.as_of]
@@ -259,7 +271,8 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    payload, chosen, overlaps = build(args.karpenter, args.csv)
+    skipped: list[str] = []
+    payload, chosen, overlaps = build(args.karpenter, args.csv, skipped)
     args.out.write_bytes(payload)
     conflicts = [o for o in overlaps if not o.agrees]
     for overlap in conflicts:
@@ -271,7 +284,8 @@ def main() -> None:
     version = orjson.loads(gzip.decompress(payload))["version"]
     print(
         f"wrote {len(chosen)} records, version {version}, to {args.out} ({len(payload)} bytes); "
-        f"{len(overlaps)} overlaps between sources, {len(conflicts)} conflicts"
+        f"{len(overlaps)} overlaps between sources, {len(conflicts)} conflicts; "
+        f"{len(skipped)} derived reference rows left out"
     )
 
 

@@ -15,7 +15,7 @@ string (``tierEnd`` null when open-ended).
 
 Records that share a service, unit and attribute names form a group; attributes with one value across
 the group are written once (``fixed``), the rest as columns. A product's tiers are consecutive rows
-with the same region and values (its origin is its first tier's). The bundled 2,863 prices take 31 kB
+with the same region and values (its origin is its first tier's). The bundled 2,846 prices take 31 kB
 instead of 2.2 MB as v1, and reading skips v1's per-record dictionaries. Readers accept both formats
 (told apart by gzip's magic bytes and ``format``).
 """

@@ -152,3 +152,18 @@ def test_bundled_snapshot_records_its_publication_date_and_every_origin() -> Non
     origins = document["origins"]
     assert isinstance(origins, list)
     assert all(o["origin"] and o["confidence"] in ("high", "medium", "low") for o in origins)
+
+
+def test_no_shipped_price_is_a_derivation() -> None:
+    """The reference table's "derived = 2 x Single-AZ" rows are not AWS prices: they are left out."""
+    origins = {record.origin for record in load_bundled_catalog().records()}
+    assert not [o for o in origins if o.startswith("derived")]
+    multi_az = load_bundled_catalog().lookup(
+        "AmazonRDS",
+        "us-east-1",
+        productFamily="Database Instance",
+        instanceType="db.r5.large",
+        databaseEngine="PostgreSQL",
+        deploymentOption="Multi-AZ",
+    )
+    assert multi_az is None  # only ever derived: not shipped; `pricing sync` has AWS's own price
