@@ -14,11 +14,12 @@ Sources, each record keeping its origin, confidence and date:
 
 When several sources price the same product tier, the better confidence wins, then the newer date;
 every such overlap is recorded in the snapshot (``overlaps``) and a disagreement is printed as a
-conflict. Prices are copied as written: nothing is derived, scaled or invented here, and the reference
-rows that are themselves derivations (its "derived = 2 x Single-AZ" RDS Multi-AZ rows) are left out. Where an AWS
-published rule makes one price exactly another's (an EKS managed node is billed as its EC2 instance),
-the pricer applies it and the origin says so. The production way to full prices is ``cloudcostguard
-pricing sync`` (or ``pricing load`` into PostgreSQL) from AWS's own offer files.
+conflict. Prices are copied as written: nothing is derived, scaled or invented here, and the
+reference rows that are derivations themselves (its "derived = 2 x Single-AZ" RDS Multi-AZ rows) are
+left out. Where an AWS published rule makes one price exactly another's (an EKS managed node is
+billed as its EC2 instance), the pricer applies it and the origin says so. The production way to full
+prices is ``cloudcostguard pricing sync`` (or ``pricing load`` into PostgreSQL) from AWS's own offer
+files.
 """
 
 from __future__ import annotations
