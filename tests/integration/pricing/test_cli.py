@@ -13,10 +13,10 @@ from typing import ClassVar
 import orjson
 import pytest
 
-from cloudcostguard.cli import main
 from cloudcostguard.pricing.snapshot import load_bundled_catalog, read_snapshot_file
 from tests.integration.pricing.proxy import closed_port
 from tests.integration.pricing.test_postgres_provider import _via_port
+from tests.unit.cli.invoke import run_cli as _run
 from tests.unit.pricing.offers.price_list_server import S3_REGIONAL_PATH, default_files
 from tests.unit.pricing.offers.samples import EC2_2017, S3_EXCERPT, SERVICE_INDEX, write_offer_files
 
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.postgres
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "infracost"
 CASES = sorted(path for path in CASES_DIR.iterdir() if (path / "plan.json").exists())
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    out, err = capsys.readouterr()
-    code = caught.value.code
-    assert isinstance(code, int)
-    return code, out, err
 
 
 def _estimate(case: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
