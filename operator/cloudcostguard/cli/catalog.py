@@ -219,15 +219,14 @@ def _plan_coverage(args: argparse.Namespace, settings: Any, catalog: Any) -> int
 def _catalog_with_header(args: argparse.Namespace, settings: Any) -> tuple[Any, dict[str, Any], str]:
     """The active catalog (the order `estimate` uses), its file header, and where it came from."""
     from cloudcostguard.cli.common import active_catalog  # noqa: PLC0415
-    from cloudcostguard.pricing.catalog_file import default_catalog_path, read_catalog_file  # noqa: PLC0415
+    from cloudcostguard.pricing.catalog_file import catalog_path_to_read, read_catalog_file  # noqa: PLC0415
     from cloudcostguard.pricing.snapshot import load_bundled_document  # noqa: PLC0415
 
     url = args.database_url or (settings.database_url.get_secret_value() if settings.database_url else None)
     if url and not args.catalog:
         return active_catalog(url, None, settings), {}, ""
-    named = args.catalog or settings.catalog_file
-    path = Path(named) if named else default_catalog_path()
-    if named or path.exists():
+    path = catalog_path_to_read(args.catalog or settings.catalog_file)
+    if path is not None:
         catalog_file = read_catalog_file(path)
         return catalog_file.catalog, catalog_file.header, f" ({path})"
     catalog, header = load_bundled_document()

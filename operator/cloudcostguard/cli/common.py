@@ -68,13 +68,10 @@ def active_catalog(database_url: str | None, catalog_file: str | None, settings:
     url = database_url or (settings.database_url.get_secret_value() if settings.database_url else None)
     if url:
         return catalog_from_database(url, settings)
-    from cloudcostguard.pricing.catalog_file import default_catalog_path, read_catalog_file  # noqa: PLC0415
+    from cloudcostguard.pricing.catalog_file import catalog_path_to_read, read_catalog_file  # noqa: PLC0415
 
-    named = catalog_file or settings.catalog_file
-    path = Path(named) if named else default_catalog_path()
-    if not named and not path.exists():
-        return None
-    return read_catalog_file(path).catalog
+    path = catalog_path_to_read(catalog_file or settings.catalog_file)
+    return None if path is None else read_catalog_file(path).catalog
 
 
 def catalog_from_database(database_url: str, settings: Any) -> Any:

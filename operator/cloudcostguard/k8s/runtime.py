@@ -76,8 +76,8 @@ def build_catalog_provider(settings: Settings) -> CatalogProvider:
         from cloudcostguard.pricing import catalog_file  # noqa: PLC0415
         from cloudcostguard.pricing.snapshot import load_bundled_catalog  # noqa: PLC0415
 
-        path = settings.catalog_file or catalog_file.default_catalog_path()
-        if settings.catalog_file is not None or path.exists():
+        path = catalog_file.catalog_path_to_read(settings.catalog_file)
+        if path is not None:
             try:
                 return StaticCatalogProvider(catalog_file.read_catalog_file(path).catalog)
             except errors.PricingError as err:

@@ -34,6 +34,15 @@ def default_catalog_path(environ: dict[str, str] | None = None) -> Path:
     return Path(cache) / "cloudcostguard" / FILE_NAME
 
 
+def catalog_path_to_read(named: Path | str | None) -> Path | None:
+    """The catalog file to price from: the one named (``--catalog``, ``CCG_CATALOG_FILE``), which must
+    then exist; else the default one if ``pricing sync`` wrote it; None means the bundled snapshot."""
+    if named:
+        return Path(named)
+    default = default_catalog_path()
+    return default if default.exists() else None
+
+
 def checksum_path(path: Path) -> Path:
     return path.with_name(path.name + CHECKSUM_SUFFIX)
 
