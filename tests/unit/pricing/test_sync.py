@@ -258,3 +258,16 @@ def test_the_csv_variant_syncs_the_same_prices_as_json(
         )
 
     assert prices(from_csv) == prices(from_json)
+
+
+def test_a_host_that_does_not_resolve_fails_at_once_without_retries(
+    site: PriceListSite, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CCG_PRICING_BASE_URL", "https://pricing.example.invalid")  # RFC 6761: never resolves
+    monkeypatch.setenv("CCG_DOWNLOAD_RETRIES", "3")
+    code, _, err = run_cli(["pricing", "sync", "--region", "eu-central-1"], capsys)
+    assert code == 2 and "retrying" not in err and err.count("\n") == 1
+    assert err.startswith(
+        "cloudcostguard: error: cannot reach the AWS Price List at https://pricing.example.invalid"
+    )
+    assert "the bundled prices are still used" in err

@@ -319,6 +319,10 @@ class _RetryingRequest:
     async def __aenter__(self) -> aiohttp.ClientResponse:
         try:
             self._response = await self._session.get(self._url)
+        except aiohttp.ClientConnectorDNSError as err:
+            # No such host: offline, or a mistyped CCG_PRICING_BASE_URL. Retrying cannot help, and
+            # the user should get the one-line answer at once.
+            raise PriceListUnreachable(f"cannot resolve the host of {self._url}: {_describe(err)}") from err
         except (aiohttp.ClientError, TimeoutError) as err:
             raise _Retryable(_describe(err)) from err
         return self._response
