@@ -1,7 +1,7 @@
 """``cloudcostguard pricing sync`` and ``pricing coverage``: the local catalog file, without a database.
 
     cloudcostguard pricing sync [--region REGION]... [--plan PLAN] [--catalog FILE] [--format json|csv]
-    cloudcostguard pricing coverage [--database-url URL | --catalog FILE] [--plan PLAN] [--json]
+    cloudcostguard pricing coverage [--database-url URL | --catalog FILE] [--plan PLAN [--usage FILE]]
 
 ``sync`` downloads AWS's public Price List for the priced services and the regions asked for (the
 plan's regions, else CCG_PRICING_REGIONS) into the catalog file that ``estimate`` then prices from.
