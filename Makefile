@@ -52,20 +52,20 @@ manifests: ## Generate crds/*.yaml (and the chart's copy) from the CRD models, a
 	cp crds/cloudcostguard.io_*.yaml charts/cloudcostguard/crds/
 	$(BIN)/python scripts/docs_reference.py
 
+.PHONY: settings-defaults
+settings-defaults: ## Regenerate cloudcostguard/settings_defaults.py from the Settings model (a test fails on drift).
+	$(BIN)/python scripts/settings_defaults.py
+
 .PHONY: snapshot
-snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
+snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-data and ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py
 
-TF_PLUGIN_MIRROR ?= /opt/tf-plugins
 TOFU_FIXTURE := tests/fixtures/tofu
 
 .PHONY: tofu-fixture
-tofu-fixture: ## Re-plan tests/fixtures/tofu/main.tf with terraform (local AWS provider mirror) and rewrite its tofu-controller Secrets.
+tofu-fixture: ## Re-plan tests/fixtures/tofu/main.tf with real Terraform and rewrite its tofu-controller Secrets.
 	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && \
-	printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$(TF_PLUGIN_MIRROR)" > "$$work/terraform.rc" && \
-	cp $(TOFU_FIXTURE)/main.tf "$$work/" && cd "$$work" && export TF_CLI_CONFIG_FILE="$$work/terraform.rc" && \
-	terraform init -input=false >/dev/null && terraform plan -refresh=false -input=false -out=tfplan >/dev/null && \
-	terraform show -json tfplan > plan.json && cd - >/dev/null && \
+	$(BIN)/python scripts/plan_fixtures.py $(TOFU_FIXTURE) --output "$$work/plan.json" && \
 	$(BIN)/python scripts/tofu_plan_secrets.py "$$work/plan.json" $(TOFU_FIXTURE) --name platform --namespace flux-system
 
 .PHONY: gitops-samples
@@ -73,7 +73,7 @@ gitops-samples: ## Rewrite the Argo CD health samples (config/argocd/resource_cu
 	$(BIN)/python -m tests.unit.gitops.states
 
 .PHONY: fixtures
-fixtures: ## Re-plan the golden cases' plan.json from their main.tf with real Terraform (CASES="a_test b_test" for some).
+fixtures: ## Re-plan tests/fixtures/{infracost,terraform}/*/plan.json from their main.tf with real Terraform (CASES=… for some).
 	$(BIN)/python scripts/plan_fixtures.py $(CASES)
 
 .PHONY: bench

@@ -80,7 +80,7 @@ def phase_baseline(path: Path) -> dict[str, Any]:
 
 def phase_parse(path: Path) -> dict[str, Any]:
     from cloudcostguard.pricing.offers.model import Selection
-    from cloudcostguard.pricing.store.bulk_load import LoadProgress, read_offer_files
+    from cloudcostguard.pricing.offers.reading import LoadProgress, read_offer_files
 
     progress = LoadProgress()
     started = time.monotonic()

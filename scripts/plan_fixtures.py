@@ -1,9 +1,10 @@
-"""Regenerate the golden cases' plan JSON from their Terraform with real Terraform (``make fixtures``).
+"""Regenerate the plan JSON fixtures from their Terraform with real Terraform (``make fixtures``).
 
-Each case under ``tests/fixtures/infracost/<case>/`` that holds a ``main.tf`` is planned in a scratch
-directory: ``terraform init`` against a local provider mirror (no network), ``terraform plan
--refresh=false``, ``terraform show -json``; the result replaces the case's ``plan.json``. Tests and CI
-read the committed ``plan.json`` and never need Terraform.
+Each case under ``tests/fixtures/infracost/<case>/`` (the golden cases) or
+``tests/fixtures/terraform/<case>/`` (plans of our own, e.g. what a user tried) that holds a
+``main.tf`` is planned in a scratch directory: ``terraform init`` against a local provider mirror
+(no network), ``terraform plan -refresh=false``, ``terraform show -json``; the result replaces the
+case's ``plan.json``. Tests and CI read the committed ``plan.json`` and never need Terraform.
 
 The AWS provider is pinned to ``PROVIDER_VERSION`` by a generated ``versions.tf``; ``main.tf`` brings
 its own ``provider "aws"`` block (mock keys and the ``skip_*`` settings, as Infracost's test files
@@ -26,7 +27,7 @@ from pathlib import Path
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES_DIR = ROOT / "tests" / "fixtures" / "infracost"
+CASE_FOLDERS = (ROOT / "tests" / "fixtures" / "infracost", ROOT / "tests" / "fixtures" / "terraform")
 PROVIDER_VERSION = "5.100.0"
 MIRROR_CANDIDATES = (
     Path("/opt/tf-plugins"),
@@ -110,21 +111,28 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], case: str) -> bytes
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cases", nargs="*", help="case folder names (default: every case with a main.tf)")
+    parser.add_argument(
+        "cases", nargs="*", help="case folder names, or paths of folders with a main.tf (default: every case)"
+    )
+    parser.add_argument("--output", type=Path, help="with one case: write its plan JSON here instead")
     args = parser.parse_args(argv)
     terraform = shutil.which("terraform")
     if terraform is None:
         print("plan_fixtures: terraform is not on PATH", file=sys.stderr)
         return 2
-    names = args.cases or sorted(p.name for p in CASES_DIR.iterdir() if (p / "main.tf").exists())
+    cases = {
+        p.name: p for folder in CASE_FOLDERS for p in sorted(folder.iterdir()) if (p / "main.tf").exists()
+    }
+    names = args.cases or sorted(cases)
     try:
         mirror = find_mirror()
         for name in names:
-            case = CASES_DIR / name
-            if not (case / "main.tf").exists():
-                raise FixtureError(f"{name}: no main.tf in {case}")
+            case = cases.get(name) or (Path(name) if (Path(name) / "main.tf").exists() else None)
+            if case is None:
+                raise FixtureError(f"{name}: no main.tf in any of {', '.join(map(str, CASE_FOLDERS))}")
             document = plan_case(case, mirror, terraform)
-            (case / "plan.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+            output = args.output if args.output and len(names) == 1 else case / "plan.json"
+            output.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
             print(f"planned {name}: {len(document.get('resource_changes') or [])} resource changes")
     except FixtureError as err:
         print(f"plan_fixtures: {err}", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 import orjson
@@ -28,6 +29,8 @@ MARKDOWN_MAX_ROWS = 50
 MARKDOWN_MAX_CHARS = 60_000
 # Unpriced addresses the footer names before "and N more" (the JSON lists them all).
 FOOTER_ADDRESSES = 10
+# After an amount that leaves out components without a price: never a plain "$0.00" for an unknown bill.
+INCOMPLETE = " (incomplete)"
 _QUANTITY_STEP = Decimal("0.0001")
 
 
@@ -154,14 +157,16 @@ def render_table(estimate: Estimate) -> str:
             continue
         note = _action_note(resource)
         header = f"{resource.address}  {note}" if note else resource.address
-        rows.append((header, "", "", dollars(resource.monthly_cost)))
+        cost = dollars(resource.monthly_cost) + (INCOMPLETE if resource.price_not_found else "")
+        rows.append((header, "", "", cost))
         rows.extend(_tree_rows(_tree(resource.components), ""))
         rows.append(None)
     headers = ("Name", "Monthly Qty", "Unit", "Monthly Cost")
-    totals: list[tuple[str, str]] = [("OVERALL TOTAL", dollars(estimate.total_monthly_cost))]
+    mark = INCOMPLETE if estimate.incomplete else ""
+    totals: list[tuple[str, str]] = [("OVERALL TOTAL", dollars(estimate.total_monthly_cost) + mark)]
     if _has_past(estimate):
-        totals.append(("Previous total", dollars(estimate.past_total_monthly_cost)))
-        totals.append(("Monthly change", signed_dollars(estimate.diff_total_monthly_cost)))
+        totals.append(("Previous total", dollars(estimate.past_total_monthly_cost) + mark))
+        totals.append(("Monthly change", signed_dollars(estimate.diff_total_monthly_cost) + mark))
     full_rows = [row for row in rows if row is not None and len(row) == 4]
     widths = [
         max(
@@ -195,7 +200,7 @@ def render_table(estimate: Estimate) -> str:
     lines.extend(line((label, "", "", value)) for label, value in totals)
     lines.append("")
     lines.extend(f" {text}" for text in _summary_lines(estimate))
-    lines.append(f" Prices: {estimate.pricing_source} {estimate.pricing_version}")
+    lines.append(f" Prices: {_prices_line(estimate, '')}")
     if any(c.usage_based and c.monthly_cost is not None for r in estimate.resources for c in r.components):
         lines.append(" * priced from the usage file")
     return "\n".join(lines) + "\n"
@@ -206,6 +211,43 @@ def _listed(addresses: list[str]) -> str:
     shown = ", ".join(addresses[:FOOTER_ADDRESSES])
     more = len(addresses) - FOOTER_ADDRESSES
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _prices_line(estimate: Estimate, quote: str) -> str:
+    """``bundled `v1` (published 2026-08-21, 104 days before this estimate)``."""
+    text = f"{estimate.pricing_source} {quote}{estimate.pricing_version}{quote}"
+    published = estimate.pricing_published_at
+    if published:
+        day = published[:10]
+        age = ""
+        try:
+            if estimate.as_of is not None:
+                days = (estimate.as_of - date.fromisoformat(day)).days
+                age = f", {_count(days, 'day', 'days')} old" if days >= 0 else ""
+        except ValueError:
+            pass
+        text += f" (published {day}{age})"
+    return text
+
+
+_CATALOG_NAMES = {"bundled": "the bundled catalog", "catalog-file": "the synced catalog"}
+
+
+def _missing_price_hints(estimate: Estimate) -> list[str]:
+    """Per region, how many components have no price and what would fix it."""
+    hints = []
+    for region, count in estimate.no_price_components_by_region().items():
+        what = f"{_count(count, 'component has', 'components have')} no price in "
+        catalog = _CATALOG_NAMES.get(estimate.pricing_source, f"the {estimate.pricing_source} catalog")
+        synced = estimate.pricing_regions is not None and region in estimate.pricing_regions
+        if estimate.pricing_source == "bundled" or (estimate.pricing_source == "catalog-file" and not synced):
+            fix = f"run `cloudcostguard pricing sync --region {region}`"
+        elif estimate.pricing_source == "postgresql" and not synced:
+            fix = f"load it with `cloudcostguard pricing load --from-aws SERVICE --region {region}`"
+        else:
+            fix = "`cloudcostguard pricing coverage --plan PLAN` says which product is missing"
+        hints.append(f"{what}{catalog} for {region}: {fix}")
+    return hints
 
 
 def _count(number: int, singular: str, plural: str) -> str:
@@ -233,8 +275,9 @@ def _summary_lines(estimate: Estimate) -> list[str]:
     if no_price:
         lines.append(
             f"{_count(no_price, 'resource has', 'resources have')} components with no price found "
-            "(not included in the totals)"
+            "(not included in the totals, which are therefore incomplete)"
         )
+        lines.extend(_missing_price_hints(estimate))
     without_usage = sum(
         1
         for r in estimate.resources
@@ -279,12 +322,19 @@ def render_markdown(estimate: Estimate) -> str:
         headline = f"Monthly cost will **decrease by {dollars(-diff)}**{_percent(diff, past)}"
     else:
         headline = "Monthly cost will **not change**"
+    mark = INCOMPLETE if estimate.incomplete else ""
     lines = [
         "### 💰 CloudCostGuard cost estimate",
         "",
-        f"{headline}: {dollars(past)} → **{dollars(total)}** per month.",
+        f"{headline}: {dollars(past)} → **{dollars(total)}**{mark} per month.",
         "",
     ]
+    if estimate.incomplete:
+        lines[2:2] = [
+            "> [!WARNING]",
+            "> Some components have no price, so these figures are **incomplete** (lower bounds).",
+            "",
+        ]
     changed = sorted(
         (r for r in estimate.resources if r.support == PRICED and r.action not in UNCHANGED_ACTIONS),
         key=lambda r: (-abs(r.diff_monthly_cost), r.address),
@@ -297,20 +347,21 @@ def render_markdown(estimate: Estimate) -> str:
         for resource in changed[:MARKDOWN_MAX_ROWS]:
             lines.append(
                 f"| {_code(resource.address)} | {resource.action} | {dollars(resource.past_monthly_cost)} | "
-                f"{dollars(resource.monthly_cost)} | {signed_dollars(resource.diff_monthly_cost)} |"
+                f"{dollars(resource.monthly_cost)}{INCOMPLETE if resource.price_not_found else ''} | "
+                f"{signed_dollars(resource.diff_monthly_cost)} |"
             )
         hidden = changed[MARKDOWN_MAX_ROWS:]
         if hidden:
             hidden_diff = sum((r.diff_monthly_cost for r in hidden), Decimal(0))
             lines.append(f"| … {len(hidden)} more changed resources | | | | {signed_dollars(hidden_diff)} |")
         lines.append(
-            f"| **Total** | | **{dollars(past)}** | **{dollars(total)}** | **{signed_dollars(diff)}** |"
+            f"| **Total**{mark} | | **{dollars(past)}** | **{dollars(total)}** | **{signed_dollars(diff)}** |"
         )
     else:
         lines.append("No priced resource changes.")
     lines.append("")
     lines += [f"- {text}" for text in _summary_lines(estimate)]
-    lines.append(f"- Prices: {estimate.pricing_source} `{estimate.pricing_version}`")
+    lines.append(f"- Prices: {_prices_line(estimate, '`')}")
     body = "\n".join(lines) + "\n"
     breakdown = render_table(estimate)
     details = f"\n<details><summary>Cost breakdown</summary>\n\n```text\n{breakdown}```\n\n</details>\n"

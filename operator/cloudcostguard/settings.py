@@ -53,7 +53,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Offer codes to keep when loading (empty: all priced ones)."
     )
     pricing_regions: list[str] = Field(
-        default_factory=list, description="Regions to keep when loading (empty: all)."
+        default_factory=list,
+        description="Regions to keep when loading, and to sync when `pricing sync` names none (empty: all).",
     )
     download_timeout: float = Field(
         60.0, gt=0, description="Seconds without progress before a download fails."
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
     download_retries: int = Field(3, ge=0, description="Retries of a failed download, with backoff.")
     pricing_base_url: str = Field(
         "https://pricing.us-east-1.amazonaws.com", description="AWS Price List Bulk API host."
+    )
+    pricing_ca_file: Path | None = Field(
+        None, description="Extra CA bundle (PEM) for the Price List host, e.g. behind a TLS-inspecting proxy."
+    )
+    catalog_file: Path | None = Field(
+        None,
+        description="The local price catalog `pricing sync` writes and `estimate`/`run` read "
+        "(default: $XDG_CACHE_HOME/cloudcostguard/aws-prices.json.gz, else ~/.cache/…).",
     )
     pricing_load_timeout: float = Field(
         3600.0,

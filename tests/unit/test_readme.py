@@ -31,3 +31,10 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_main_job_example_exists() -> None:
     for path in re.findall(r"cloudcostguard estimate (\S+)", README):
         assert (ROOT / path).exists(), path
+
+
+def test_quick_start_shows_pricing_sync_as_the_optional_second_step() -> None:
+    main_job = README.split("## The main job", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^\.venv/bin/cloudcostguard (.+?)\s+#", main_job, flags=re.MULTILINE)
+    assert commands[0].startswith("estimate ")
+    assert commands[1].startswith("pricing sync ") and "optional" in main_job.split("pricing sync", 1)[1][:80]

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("cloudcostguard.cli.estimate", "price a Terraform plan (terraform show -json)"),
     "pricing": (
         "cloudcostguard.cli.pricing",
-        "manage the PostgreSQL pricing store (AWS Price List offer files)",
+        "sync AWS prices to a local catalog file, or manage the PostgreSQL pricing store",
     ),
     "run": ("cloudcostguard.cli.run", "run the operator and the admission webhook"),
     "policy": ("cloudcostguard.cli.policy", "work with CostPolicies"),

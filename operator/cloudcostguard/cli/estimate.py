@@ -8,11 +8,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from cloudcostguard import errors
-from cloudcostguard.cli.common import read_input
+from cloudcostguard.cli.common import active_catalog, cli_settings, read_input
 
 if TYPE_CHECKING:
-    from cloudcostguard.pricing.catalog import InMemoryCatalog
-    from cloudcostguard.settings import Settings
+    pass
 
 # The same names as cloudcostguard.render.FORMATS (a test keeps them equal); spelled out here so that
 # building the parser, and so `--help`, imports nothing heavy.
@@ -35,7 +34,13 @@ def register(subcommands: Any) -> None:
     parser.add_argument(
         "--database-url",
         metavar="URL",
-        help="price from the PostgreSQL pricing store (env CCG_DATABASE_URL); default: bundled prices",
+        help="price from the PostgreSQL pricing store (env CCG_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--catalog",
+        metavar="FILE",
+        help="price from this catalog file (env CCG_CATALOG_FILE; default: the one `pricing sync` "
+        "wrote, if any, else the bundled prices)",
     )
     parser.add_argument("--default-region", metavar="REGION", help="region when the plan sets none")
     parser.add_argument(
@@ -50,19 +55,13 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top, so that `cloudcostguard --help` stays fast.
     import cloudcostguard  # noqa: PLC0415
     from cloudcostguard.render import render  # noqa: PLC0415
-    from cloudcostguard.settings import load_settings  # noqa: PLC0415
 
-    settings = load_settings(default_region=args.default_region)
+    settings = cli_settings(default_region=args.default_region)
     if args.plan == "-" and args.usage == "-":
         raise errors.CloudCostGuardError("the plan and the usage file cannot both be read from stdin")
     plan_bytes = read_input(args.plan, what="plan", max_bytes=settings.max_plan_bytes)
     usage = read_input(args.usage, what="usage", max_bytes=settings.max_plan_bytes) if args.usage else None
-    catalog = None
-    database_url = args.database_url or (
-        settings.database_url.get_secret_value() if settings.database_url else None
-    )
-    if database_url:
-        catalog = _catalog_from_database(database_url, settings)
+    catalog = active_catalog(args.database_url, args.catalog, settings)
     estimate = cloudcostguard.estimate(
         plan_bytes,
         usage=usage,
@@ -86,10 +85,3 @@ def run(args: argparse.Namespace) -> int:
             )
             return EXIT_UNPRICED
     return 0
-
-
-def _catalog_from_database(database_url: str, settings: Settings) -> InMemoryCatalog:
-    # Imported here: asyncpg loads only when a database is asked for.
-    from cloudcostguard.pricing.store.one_shot_catalog import load_catalog_once  # noqa: PLC0415
-
-    return load_catalog_once(database_url, settings)

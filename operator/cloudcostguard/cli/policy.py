@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from cloudcostguard import errors
-from cloudcostguard.cli.common import read_input
+from cloudcostguard.cli.common import active_catalog, read_input
 from cloudcostguard.policy.model import CostPolicy
 
 EXIT_ADMITTED, EXIT_DENIED = 0, 1
@@ -99,7 +99,6 @@ def run_test(args: argparse.Namespace) -> int:
     import orjson  # noqa: PLC0415
 
     import cloudcostguard  # noqa: PLC0415
-    from cloudcostguard.cli.estimate import _catalog_from_database  # noqa: PLC0415
     from cloudcostguard.estimation.model import money  # noqa: PLC0415
     from cloudcostguard.policy.evaluation import Candidate, evaluate  # noqa: PLC0415
     from cloudcostguard.policy.model import applicable, parse_money  # noqa: PLC0415
@@ -123,13 +122,10 @@ def run_test(args: argparse.Namespace) -> int:
 
     plan = read_input(args.plan, what="plan", max_bytes=settings.max_plan_bytes)
     usage = read_input(args.usage, what="usage", max_bytes=settings.max_plan_bytes) if args.usage else None
-    database_url = args.database_url or (
-        settings.database_url.get_secret_value() if settings.database_url else None
-    )
     estimate = cloudcostguard.estimate(
         plan,
         usage=usage,
-        catalog=_catalog_from_database(database_url, settings) if database_url else None,
+        catalog=active_catalog(args.database_url, None, settings),
         default_region=settings.default_region,
         max_plan_bytes=settings.max_plan_bytes,
         hours_per_month=settings.hours_per_month,

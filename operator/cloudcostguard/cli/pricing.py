@@ -1,6 +1,7 @@
-"""``cloudcostguard pricing migrate|load|import-snapshot|status|export|prune|lookup``: the pricing store.
+"""``cloudcostguard pricing migrate|load|import-snapshot|status|export|prune|lookup``: the pricing store;
+``pricing sync|coverage``: the local catalog file (``cli.catalog``).
 
-Every subcommand but ``load --dry-run`` needs PostgreSQL: ``--database-url URL`` or
+Every store subcommand but ``load --dry-run`` needs PostgreSQL: ``--database-url URL`` or
 ``CCG_DATABASE_URL``. Errors are one line on stderr and exit code 2; progress goes to stderr,
 results to stdout.
 """
@@ -28,8 +29,9 @@ DEFAULT_KEEP = 3
 def register(subcommands: Any) -> None:
     parser: argparse.ArgumentParser = subcommands.add_parser(
         "pricing",
-        help="manage the PostgreSQL pricing store (AWS Price List offer files)",
-        description="Load AWS Price List offer files into PostgreSQL as versioned prices, and inspect them.",
+        help="sync AWS prices to a local catalog file, or manage the PostgreSQL pricing store",
+        description="Sync the AWS Price List into a local catalog file (no database), show what a catalog "
+        "covers, or load AWS Price List offer files into PostgreSQL as versioned prices.",
     )
     commands = parser.add_subparsers(dest="pricing_command", required=True, metavar="COMMAND")
 
@@ -109,6 +111,11 @@ def register(subcommands: Any) -> None:
     lookup.add_argument("region", metavar="REGION")
     lookup.add_argument("attributes", nargs="*", metavar="KEY=VALUE")
     lookup.add_argument("--limit", type=int, default=20)
+
+    # The catalog file (no database): sync from AWS, and what a catalog covers.
+    from cloudcostguard.cli import catalog  # noqa: PLC0415 - light: its work imports lazily
+
+    catalog.register(commands)
 
 
 def _command(commands: Any, name: str, text: str, handler: Callable[[argparse.Namespace], int]) -> Any:
@@ -266,7 +273,7 @@ async def _gather_files(args: argparse.Namespace, settings: Settings, folder: Pa
 
 
 def _dry_run(paths: list[tuple[Path, str]], selection: Any) -> int:
-    from cloudcostguard.pricing.store.bulk_load import LoadProgress, read_offer_files  # noqa: PLC0415
+    from cloudcostguard.pricing.offers.reading import LoadProgress, read_offer_files  # noqa: PLC0415
 
     progress = LoadProgress()
     started = time.monotonic()

@@ -31,7 +31,7 @@ from cloudcostguard.estimation.usage import Usage
 from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
-from cloudcostguard.pricing.catalog import PriceCatalog
+from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
 
 # Importing every module of the aws package registers its pricers.
 for _module in pkgutil.iter_modules(aws.__path__):
@@ -75,6 +75,9 @@ def estimate_plan(
         hours_per_month=hours_per_month,
         as_of=as_of,
         warnings=usage.unknown_keys(USAGE_KEYS) if usage else [],
+        # Not part of the PriceCatalog protocol: catalogs that know their publication date carry it.
+        pricing_published_at=getattr(catalog, "published_at", None),
+        pricing_regions=catalog.covered_regions() if isinstance(catalog, InMemoryCatalog) else None,
     )
 
 

@@ -191,6 +191,11 @@ class Estimate:
     as_of: date | None = None  # the day prices applied on (support calendars)
     # Problems worth a word that do not stop the estimate: usage keys no pricer reads (typos).
     warnings: list[str] = field(default_factory=list)
+    # When AWS published the catalog's prices (ISO date or timestamp), when the catalog says.
+    pricing_published_at: str | None = None
+    # The regions the catalog holds any price for (None: not known), so that a hint can tell a region
+    # the catalog lacks from a product it lacks.
+    pricing_regions: frozenset[str] | None = None
     total_monthly_cost: Decimal = ZERO
     past_total_monthly_cost: Decimal = ZERO
 
@@ -205,6 +210,22 @@ class Estimate:
     @property
     def total_hourly_cost(self) -> Decimal:
         return self.total_monthly_cost / self.hours_per_month
+
+    def no_price_components_by_region(self) -> dict[str, int]:
+        """Components that have no price in the catalog, counted by the region they were looked up in."""
+        counts: dict[str, int] = {}
+        for resource in self.resources:
+            if resource.support != PRICED:
+                continue
+            for component in (*resource.components, *resource.past_components):
+                if component.price_not_found:
+                    counts[resource.region] = counts.get(resource.region, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @property
+    def incomplete(self) -> bool:
+        """True when some component has no price: the totals are lower bounds, not the bill."""
+        return any(r.price_not_found for r in self.resources if r.support == PRICED)
 
     def unsupported_resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -224,6 +245,8 @@ class Estimate:
             "unsupportedResourceCounts": unsupported,
             "totalUsageBasedResources": sum(1 for r in supported if r.usage_based),
             "totalNoPriceResources": sum(1 for r in supported if r.price_not_found),
+            "totalNoPriceComponents": sum(self.no_price_components_by_region().values()),
+            "incomplete": self.incomplete,
         }
 
     def coverage(self) -> Coverage:
@@ -267,6 +290,7 @@ class Estimate:
                 "source": self.pricing_source,
                 "version": self.pricing_version,
                 "asOf": self.as_of.isoformat() if self.as_of else None,
+                "publishedAt": self.pricing_published_at,
             },
             "planDigest": self.plan_digest,
             "resources": [r.to_dict() for r in self.resources],

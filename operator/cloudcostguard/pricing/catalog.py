@@ -13,7 +13,7 @@ import operator
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
@@ -82,6 +82,16 @@ class PriceRecord:
     confidence: str = "official"
 
 
+@dataclass(slots=True)
+class CoverageRow:
+    service: str
+    region: str
+    product_family: str
+    products: int = 0
+    prices: int = 0
+    origins: set[str] = field(default_factory=set)
+
+
 @runtime_checkable
 class PriceCatalog(Protocol):
     """What the estimator needs: on-demand prices by service, region and product attributes."""
@@ -115,9 +125,16 @@ def usagetype_base(usagetype: str) -> str:
 class InMemoryCatalog:
     """An immutable catalog held in memory; swap whole instances to refresh (readers never see a mix)."""
 
-    def __init__(self, records: Iterable[PriceRecord], *, source: str, version: str) -> None:
+    # When AWS published the prices (ISO date or timestamp), where the catalog's file says: the
+    # estimate's footer shows the catalog's age from it. None when unknown.
+    published_at: str | None
+
+    def __init__(
+        self, records: Iterable[PriceRecord], *, source: str, version: str, published_at: str | None = None
+    ) -> None:
         self._source = source
         self._version = version
+        self.published_at = published_at
         grouped: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], list[PriceRecord]] = {}
         for record in records:
             key = (record.service, record.region, record.unit, tuple(sorted(record.attributes.items())))
@@ -145,7 +162,12 @@ class InMemoryCatalog:
 
     @classmethod
     def from_products(
-        cls, products: Iterable[tuple[str, str, Mapping[str, str], Price]], *, source: str, version: str
+        cls,
+        products: Iterable[tuple[str, str, Mapping[str, str], Price]],
+        *,
+        source: str,
+        version: str,
+        published_at: str | None = None,
     ) -> InMemoryCatalog:
         """The catalog the constructor would build, from products already grouped into ``Price``s.
 
@@ -157,6 +179,7 @@ class InMemoryCatalog:
         catalog = cls.__new__(cls)
         catalog._source = source
         catalog._version = version
+        catalog.published_at = published_at
         grouped: dict[tuple[str, str], list[_Product]] = {}
         count = 0
         bases: dict[str, str] = {}  # usage types repeat across products: derive each once
@@ -209,6 +232,28 @@ class InMemoryCatalog:
 
     def regions(self, service: str) -> set[str]:
         return {region for (svc, region) in self._products if svc == service}
+
+    def covered_regions(self) -> frozenset[str]:
+        """Every region with at least one price, of any service."""
+        return frozenset(region for (_, region) in self._products)
+
+    def products(self, service: str, region: str) -> list[tuple[Mapping[str, str], Price]]:
+        """The (service, region) products, best-sourced first (attributes include derived ones)."""
+        return list(self._products.get((service, region), ()))
+
+    def coverage(self) -> list[CoverageRow]:
+        """Per service, region and product family: what the catalog can price, and from where."""
+        rows: dict[tuple[str, str, str], CoverageRow] = {}
+        for (service, region), products in self._products.items():
+            for attributes, price in products:
+                family = attributes.get("productFamily") or "(no product family)"
+                row = rows.get((service, region, family))
+                if row is None:
+                    row = rows[(service, region, family)] = CoverageRow(service, region, family)
+                row.products += 1
+                row.prices += len(price.tiers)
+                row.origins.add(price.origin)
+        return [rows[key] for key in sorted(rows)]
 
     def records(self) -> list[PriceRecord]:
         """Every record, back in storage shape (for export and the cache file)."""

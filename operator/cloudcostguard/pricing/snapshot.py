@@ -1,16 +1,34 @@
-"""The price snapshot file format: the bundled default prices, ``pricing export`` and the catalog cache file.
+"""The price snapshot file formats: the bundled default prices, ``pricing export``, ``pricing sync`` and
+the catalog cache file.
 
-One JSON document: ``{"format", "version", "source", "generatedAt", "records": [...]}``; each record is
-``{"service", "region", "attributes", "unit", "usdPerUnit", "tierStart", "tierEnd", "origin",
-"confidence"}`` with every number a decimal string (``tierEnd`` null when open-ended).
+**v1** (``pricing export``, the provider's cache file): one JSON document ``{"format", "version",
+"source", "generatedAt", "records": [...]}``; each record is ``{"service", "region", "attributes",
+"unit", "usdPerUnit", "tierStart", "tierEnd", "origin", "confidence"}`` with every number a decimal
+string (``tierEnd`` null when open-ended).
+
+**v2** (compact: the bundled snapshot and ``pricing sync``'s catalog file), gzip'd JSON, columnar::
+
+    {"format", "version", "source", "generatedAt", "publishedAt",
+     "origins": [{"origin", "confidence", "asOf"}],
+     "groups": [{"service", "unit", "fixed": {attribute: value}, "columns": [attribute, ...],
+                 "rows": [[region, origin index, value, ..., usdPerUnit(, tierStart, tierEnd)], ...]}]}
+
+Records that share a service, unit and attribute names form a group; attributes with one value across
+the group are written once (``fixed``), the rest as columns. A product's tiers are consecutive rows
+with the same region and values (its origin is its first tier's). The bundled 2,846 prices take 31 kB
+instead of 2.2 MB as v1, and reading skips v1's per-record dictionaries. Readers accept both formats
+(told apart by gzip's magic bytes and ``format``).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import sys
 import tempfile
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -19,10 +37,12 @@ from typing import Any
 import orjson
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceRecord
+from cloudcostguard.pricing.catalog import ZERO, InMemoryCatalog, Price, PriceRecord, PriceTier
 
 SNAPSHOT_FORMAT = "cloudcostguard-price-snapshot/v1"
-BUNDLED_RESOURCE = "aws-prices.json"
+COMPACT_FORMAT = "cloudcostguard-price-snapshot/v2"
+BUNDLED_RESOURCE = "aws-prices.json.gz"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def record_to_json(record: PriceRecord) -> dict[str, Any]:
@@ -105,17 +125,143 @@ def write_snapshot_file(path: Path, payload: bytes) -> None:
 
 
 def parse_snapshot(payload: bytes, *, source: str) -> InMemoryCatalog:
+    """A catalog from a snapshot in either format (v2 may be gzip'd)."""
+    return parse_snapshot_document(payload, source=source)[0]
+
+
+def parse_snapshot_document(payload: bytes, *, source: str) -> tuple[InMemoryCatalog, dict[str, Any]]:
+    """The catalog and the document's header fields (everything but the prices)."""
+    if payload[:2] == GZIP_MAGIC:
+        try:
+            payload = gzip.decompress(payload)
+        except (OSError, EOFError, zlib.error) as err:
+            raise errors.PricingError(f"price snapshot is corrupt or truncated (gzip: {err})") from err
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as err:
         raise errors.PricingError(f"price snapshot is not valid JSON: {err}") from err
-    if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
+    if not isinstance(document, dict):
+        raise errors.PricingError(f"price snapshot is not in the {SNAPSHOT_FORMAT} format")
+    header = {k: v for k, v in document.items() if k not in ("records", "groups", "origins")}
+    origins = document.get("origins")
+    if isinstance(origins, list):  # v2: when each origin's prices date from
+        header["originDates"] = {
+            str(o.get("origin")): o.get("asOf") for o in origins if isinstance(o, dict) and o.get("asOf")
+        }
+    if document.get("format") == COMPACT_FORMAT:
+        return _parse_compact(document, source=source), header
+    if document.get("format") != SNAPSHOT_FORMAT:
         raise errors.PricingError(f"price snapshot is not in the {SNAPSHOT_FORMAT} format")
     records = document.get("records")
     if not isinstance(records, list):
         raise errors.PricingError("price snapshot has no records list")
-    return InMemoryCatalog(
+    catalog = InMemoryCatalog(
         [record_from_json(item) for item in records], source=source, version=str(document.get("version"))
+    )
+    return catalog, header
+
+
+def dump_compact_snapshot(
+    records: Iterable[PriceRecord],
+    *,
+    version: str,
+    source: str,
+    generated_at: str,
+    published_at: str | None,
+    origin_dates: Mapping[str, str | None] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    """The v2 document, gzip'd; byte-for-byte the same for the same records (mtime 0)."""
+    dates = origin_dates or {}
+    origins: dict[tuple[str, str], int] = {}
+    grouped: dict[tuple[str, str, tuple[str, ...]], list[PriceRecord]] = {}
+    for record in records:
+        origins[(record.origin, record.confidence)] = 0
+        names = tuple(sorted(record.attributes))
+        grouped.setdefault((record.service, record.unit, names), []).append(record)
+    origins = {origin: index for index, origin in enumerate(sorted(origins))}  # order-independent
+    groups = []
+    for (service, unit, names), members in sorted(grouped.items()):
+        fixed = {
+            name: members[0].attributes[name]
+            for name in names
+            if all(m.attributes[name] == members[0].attributes[name] for m in members)
+        }
+        columns = [name for name in names if name not in fixed]
+        members.sort(key=lambda r: (r.region, [r.attributes[c] for c in columns], r.tier_start))
+        rows = []
+        for record in members:
+            origin = origins[(record.origin, record.confidence)]
+            row: list[str | int | None] = [record.region, origin, *(record.attributes[c] for c in columns)]
+            row.append(str(record.unit_price))
+            if record.tier_start != ZERO or record.tier_end is not None:
+                row += [str(record.tier_start), None if record.tier_end is None else str(record.tier_end)]
+            rows.append(row)
+        groups.append({"service": service, "unit": unit, "fixed": fixed, "columns": columns, "rows": rows})
+    document = {
+        "format": COMPACT_FORMAT,
+        "version": version,
+        "source": source,
+        "generatedAt": generated_at,
+        "publishedAt": published_at,
+        **(extra or {}),
+        "origins": [
+            {"origin": text, "confidence": confidence, "asOf": dates.get(text)}
+            for (text, confidence), _ in sorted(origins.items(), key=lambda item: item[1])
+        ],
+        "groups": groups,
+    }
+    return gzip.compress(orjson.dumps(document), compresslevel=9, mtime=0)
+
+
+def _compact_product(
+    service: str,
+    unit: str,
+    first: tuple[Any, ...],
+    tiers: list[PriceTier],
+    origins: list[tuple[str, str]],
+) -> tuple[str, str, Mapping[str, str], Price]:
+    (region, *_), origin_index, attributes = first
+    origin, confidence = origins[origin_index]
+    return service, region, attributes, Price(unit, tuple(tiers), origin, confidence)
+
+
+def _parse_compact(document: dict[str, Any], *, source: str) -> InMemoryCatalog:
+    intern = sys.intern
+    try:
+        origins = [(str(o["origin"]), intern(str(o["confidence"]))) for o in document["origins"]]
+        products: list[tuple[str, str, Mapping[str, str], Price]] = []
+        for group in document["groups"]:
+            service, unit = intern(group["service"]), intern(group["unit"])
+            fixed = {intern(k): intern(v) for k, v in group["fixed"].items()}
+            columns = [intern(c) for c in group["columns"]]
+            width = len(columns) + 2  # region, origin, the columns' values
+            last: tuple[Any, ...] | None = None
+            tiers: list[PriceTier] = []
+            for row in group["rows"]:
+                key = (row[0], *row[2:width])
+                tier = PriceTier(
+                    Decimal(row[width + 1]) if len(row) > width + 1 else ZERO,
+                    Decimal(row[width + 2]) if len(row) > width + 2 and row[width + 2] is not None else None,
+                    Decimal(row[width]),
+                )
+                if last is not None and key == last[0]:
+                    tiers.append(tier)
+                    continue
+                if last is not None:
+                    products.append(_compact_product(service, unit, last, tiers, origins))
+                attributes = {**fixed, **dict(zip(columns, map(intern, row[2:width]), strict=True))}
+                last, tiers = (key, row[1], attributes), [tier]
+            if last is not None:
+                products.append(_compact_product(service, unit, last, tiers, origins))
+    except (KeyError, TypeError, IndexError, ValueError, ArithmeticError, AttributeError) as err:
+        raise errors.PricingError(f"price snapshot has a malformed group: {err!r}") from err
+    published = document.get("publishedAt")
+    return InMemoryCatalog.from_products(
+        products,
+        source=source,
+        version=str(document.get("version")),
+        published_at=str(published) if published else None,
     )
 
 
@@ -127,13 +273,18 @@ def read_snapshot_file(path: Path, *, source: str = "cache-file") -> InMemoryCat
     return parse_snapshot(payload, source=source)
 
 
-_bundled: InMemoryCatalog | None = None
+_bundled: tuple[InMemoryCatalog, dict[str, Any]] | None = None
 
 
 def load_bundled_catalog() -> InMemoryCatalog:
     """The snapshot shipped inside the package (loaded once per process; it never changes)."""
+    return load_bundled_document()[0]
+
+
+def load_bundled_document() -> tuple[InMemoryCatalog, dict[str, Any]]:
+    """The bundled catalog and its file's header (sources, overlaps, origin dates)."""
     global _bundled  # noqa: PLW0603 - one immutable catalog per process, built on first use
     if _bundled is None:
         payload = resources.files("cloudcostguard.pricing").joinpath("data", BUNDLED_RESOURCE).read_bytes()
-        _bundled = parse_snapshot(payload, source="bundled")
+        _bundled = parse_snapshot_document(payload, source="bundled")
     return _bundled

@@ -13,10 +13,10 @@ from typing import ClassVar
 import orjson
 import pytest
 
-from cloudcostguard.cli import main
 from cloudcostguard.pricing.snapshot import load_bundled_catalog, read_snapshot_file
 from tests.integration.pricing.proxy import closed_port
 from tests.integration.pricing.test_postgres_provider import _via_port
+from tests.unit.cli.invoke import run_cli as _run
 from tests.unit.pricing.offers.price_list_server import S3_REGIONAL_PATH, default_files
 from tests.unit.pricing.offers.samples import EC2_2017, S3_EXCERPT, SERVICE_INDEX, write_offer_files
 
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.postgres
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "infracost"
 CASES = sorted(path for path in CASES_DIR.iterdir() if (path / "plan.json").exists())
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    out, err = capsys.readouterr()
-    code = caught.value.code
-    assert isinstance(code, int)
-    return code, out, err
 
 
 def _estimate(case: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
@@ -301,3 +292,23 @@ def test_load_of_a_missing_url_is_one_line_and_exit_2(
         code, _, err = _run(["pricing", "load", base_url + "/nope.json", "--database-url", store_url], capsys)
 
     assert code == 2 and err.strip() == f"cloudcostguard: error: {base_url}/nope.json: HTTP 404 Not Found"
+
+
+def test_coverage_of_the_postgresql_catalog_and_of_a_plan_it_cannot_price(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["pricing", "import-snapshot", "--database-url", store_url], capsys)[0] == 0
+    code, out, _ = _run(["pricing", "coverage", "--database-url", store_url], capsys)
+    assert code == 0 and out.startswith("catalog: postgresql ")
+    bundled_ec2 = sum(
+        1
+        for record in load_bundled_catalog().records()
+        if (record.service, record.region) == ("AmazonEC2", "us-gov-west-1")
+    )
+    gov = next(line for line in out.splitlines() if line.startswith("AmazonEC2") and "us-gov-west-1" in line)
+    assert gov.split()[-3:-1] == [str(bundled_ec2), str(bundled_ec2)]
+    plan = Path(__file__).resolve().parents[2] / "fixtures" / "terraform" / "eu_central_1_app" / "plan.json"
+    code, out, _ = _run(["pricing", "coverage", "--database-url", store_url, "--plan", str(plan)], capsys)
+    assert code == 0
+    assert "7 components of 3 resources would have no price:" in out
+    assert "the catalog has no AmazonEC2 prices for eu-central-1" in out

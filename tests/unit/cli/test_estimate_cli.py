@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
-from cloudcostguard.cli import main
 from tests.plans import change, plan, provider
+from tests.unit.cli.invoke import run_cli as _run
 
 BIN = Path(sys.executable).parent
 CONSOLE_SCRIPT = BIN / "cloudcostguard"
@@ -29,15 +29,6 @@ NAT_PLAN = plan(
     providers={"aws": provider("us-east-1")},
 )
 TIMEOUT = 60  # seconds: generous for a shared 2-CPU machine; a hang fails instead of blocking the suite
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    out, err = capsys.readouterr()
-    code = caught.value.code
-    assert isinstance(code, int)
-    return code, out, err
 
 
 def _write(tmp_path: Path, payload: bytes, name: str = "plan.json") -> str:

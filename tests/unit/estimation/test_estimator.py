@@ -295,6 +295,8 @@ def test_unsupported_types_are_counted_and_listed_and_free_types_are_free(catalo
         "unsupportedResourceCounts": {"aws_made_up_thing": 2, "google_compute_instance": 1},
         "totalUsageBasedResources": 1,
         "totalNoPriceResources": 0,
+        "totalNoPriceComponents": 0,
+        "incomplete": False,
     }
     assert estimate.total_monthly_cost == SMALL
 

@@ -115,8 +115,13 @@ def test_json_document_has_every_contract_field(contract_document: dict[str, Any
         "resources",
         "summary",
     } <= set(document)
-    assert set(document["pricing"]) == {"source", "version", "asOf"}
-    assert document["pricing"] == {"source": "test", "version": "test-1", "asOf": "2026-03-01"}
+    assert set(document["pricing"]) == {"source", "version", "asOf", "publishedAt"}
+    assert document["pricing"] == {
+        "source": "test",
+        "version": "test-1",
+        "asOf": "2026-03-01",
+        "publishedAt": None,  # the test catalog does not say when its prices were published
+    }
     assert document["currency"] == "USD"
     for resource in document["resources"]:
         assert {
@@ -146,6 +151,8 @@ def test_json_document_has_every_contract_field(contract_document: dict[str, Any
         "unsupportedResourceCounts",
         "totalUsageBasedResources",
         "totalNoPriceResources",
+        "totalNoPriceComponents",  # beyond Infracost's: the incomplete total (issue 8)
+        "incomplete",
     }
 
 
@@ -232,5 +239,7 @@ def test_json_values(contract_document: dict[str, Any]) -> None:
         "unsupportedResourceCounts": {"aws_made_up": 1},
         "totalUsageBasedResources": 4,
         "totalNoPriceResources": 1,
+        "totalNoPriceComponents": 3,
+        "incomplete": True,
     }
     assert document["planDigest"].startswith("sha256:")

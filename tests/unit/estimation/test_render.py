@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -171,10 +172,12 @@ def test_table_shows_actions_previous_total_and_change() -> None:
     assert f" {TEST_TYPE}.old  (delete, was $732.00)" in table
     assert f" {TEST_TYPE}.up  (update, was $75.00)" in table
     assert "(no-op" not in table  # unchanged resources carry no note
-    lines = {line.split("  ")[0].strip(): line.split()[-1] for line in table.splitlines() if line.strip()}
-    assert lines["OVERALL TOTAL"] == "$1,015.95"
-    assert lines["Previous total"] == "$882.00"
-    assert lines["Monthly change"] == "+$133.95"
+    lines = {line.split("  ")[0].strip(): line.split()[-2:] for line in table.splitlines() if line.strip()}
+    # The far resource has no price: every total is marked as leaving it out.
+    assert lines["OVERALL TOTAL"] == ["$1,015.95", "(incomplete)"]
+    assert lines["Previous total"] == ["$882.00", "(incomplete)"]
+    assert lines["Monthly change"] == ["+$133.95", "(incomplete)"]
+    assert lines[f"{TEST_TYPE}.far"] == ["$0.00", "(incomplete)"]
 
 
 def test_table_reports_missing_prices_unsupported_types_and_usage() -> None:
@@ -182,10 +185,81 @@ def test_table_reports_missing_prices_unsupported_types_and_usage() -> None:
     assert "price not found" in table
     assert " 8 resources detected: 5 estimated, 1 free, 2 not supported" in table
     assert " Not supported (not included in the totals): 2 × aws_made_up" in table
-    assert " 1 resource has components with no price found (not included in the totals)" in table
+    assert (
+        " 1 resource has components with no price found (not included in the totals, which are therefore "
+        "incomplete)" in table
+    )
+    # The fix, per region: the test catalog is neither bundled nor synced nor PostgreSQL.
+    assert (
+        " 3 components have no price in the test catalog for ap-south-1: `cloudcostguard pricing coverage "
+        "--plan PLAN` says which product is missing" in table
+    )
     assert " 2 resources have usage-based costs not included: give quantities with --usage FILE" in table
     assert " * priced from the usage file" in table
     assert " Prices: test test-1" in table
+
+
+def _not_found_only(source: str, regions: frozenset[str] | None = None) -> Estimate:
+    estimate = _estimate(change(f"{TEST_TYPE}.far", ["create"], after=server(region="ap-south-1")))
+    estimate.pricing_source = source
+    estimate.pricing_regions = regions
+    return estimate
+
+
+def test_a_total_of_only_missing_prices_never_reads_as_a_plain_zero() -> None:
+    estimate = _not_found_only("bundled")
+    assert estimate.total_monthly_cost == 0 and estimate.incomplete
+    table = render_table(estimate)
+    assert re.search(r"^ OVERALL TOTAL +\$0\.00 \(incomplete\)$", table, re.MULTILINE), table
+    assert "**$0.00** (incomplete) per month" in render_markdown(estimate)
+    assert render(estimate, "json").count('"incomplete": true') == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "regions", "fix"),
+    [
+        (
+            "bundled",
+            None,
+            "no price in the bundled catalog for ap-south-1: "
+            "run `cloudcostguard pricing sync --region ap-south-1`",
+        ),
+        (
+            "catalog-file",
+            frozenset({"us-east-1"}),
+            "no price in the synced catalog for ap-south-1: "
+            "run `cloudcostguard pricing sync --region ap-south-1`",
+        ),
+        (
+            "catalog-file",
+            frozenset({"ap-south-1"}),
+            "no price in the synced catalog for ap-south-1: "
+            "`cloudcostguard pricing coverage --plan PLAN` says which product is missing",
+        ),
+        (
+            "postgresql",
+            frozenset({"us-east-1"}),
+            "no price in the postgresql catalog for ap-south-1: "
+            "load it with `cloudcostguard pricing load --from-aws SERVICE --region ap-south-1`",
+        ),
+    ],
+)
+def test_the_footer_says_how_to_get_the_missing_prices(
+    source: str, regions: frozenset[str] | None, fix: str
+) -> None:
+    estimate = _not_found_only(source, regions)
+    assert f" 3 components have {fix}" in render_table(estimate)
+    assert f"- 3 components have {fix}" in render_markdown(estimate)
+
+
+def test_the_footer_gives_the_catalogs_publication_date_and_age() -> None:
+    estimate = _estimate(change(f"{TEST_TYPE}.a", ["create"], after=server()))
+    estimate.pricing_published_at = "2026-02-19T10:00:00Z"  # a timestamp: the footer shows its day
+    assert estimate.as_of is not None
+    days = (estimate.as_of - date(2026, 2, 19)).days
+    assert f" Prices: test test-1 (published 2026-02-19, {days} day{'s' if days != 1 else ''} old)" in (
+        render_table(estimate)
+    )
 
 
 def test_table_without_a_past_has_no_previous_total() -> None:
@@ -205,7 +279,11 @@ def test_table_of_a_plan_with_nothing_priced() -> None:
 
 def test_markdown_is_a_diff_sorted_by_size_of_change() -> None:
     comment = render_markdown(_mixed())
-    assert "Monthly cost will **increase by $133.95** (+15.2%): $882.00 → **$1,015.95** per month." in comment
+    assert (
+        "Monthly cost will **increase by $133.95** (+15.2%): $882.00 → **$1,015.95** (incomplete) per month."
+        in comment
+    )
+    assert "> Some components have no price, so these figures are **incomplete** (lower bounds)." in comment
     table = [line for line in comment.splitlines() if line.startswith("| ")]
     assert table == [
         "| Resource | Action | Previous | Monthly | Change |",
@@ -213,8 +291,8 @@ def test_markdown_is_a_diff_sorted_by_size_of_change() -> None:
         f"| `{TEST_TYPE}.old` | delete | $732.00 | $0.00 | -$732.00 |",
         f"| `{TEST_TYPE}.up` | update | $75.00 | $732.00 | +$657.00 |",
         f"| `{TEST_TYPE}.web[0]` | create | $0.00 | $208.95 | +$208.95 |",
-        f"| `{TEST_TYPE}.far` | create | $0.00 | $0.00 | $0.00 |",
-        "| **Total** | | **$882.00** | **$1,015.95** | **+$133.95** |",
+        f"| `{TEST_TYPE}.far` | create | $0.00 | $0.00 (incomplete) | $0.00 |",
+        "| **Total** (incomplete) | | **$882.00** | **$1,015.95** | **+$133.95** |",
     ]
     assert "- Not supported (not included in the totals): 2 × aws_made_up" in comment
     assert "<details><summary>Cost breakdown</summary>" in comment

@@ -46,6 +46,7 @@ from cloudcostguard.k8s.memo import Memo
 from cloudcostguard.k8s.operator import leadership, reconcile
 from cloudcostguard.k8s.operator.loops import Reconciler
 from cloudcostguard.k8s.operator.memo import OperatorMemo, Servers
+from cloudcostguard.pricing import catalog_file
 from cloudcostguard.pricing.catalog_provider import CatalogProvider, StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvider
@@ -62,8 +63,16 @@ SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/toke
 
 
 def build_catalog_provider(settings: Settings) -> CatalogProvider:
-    """The bundled snapshot, or the PostgreSQL store when ``database_url`` is set."""
+    """The PostgreSQL store when ``database_url`` is set; else the catalog file (``CCG_CATALOG_FILE``,
+    e.g. a `pricing sync` result mounted from a volume in an air-gapped cluster) when one is
+    configured or exists at the default path; else the bundled snapshot."""
     if settings.database_url is None or not settings.database_url.get_secret_value():
+        path = catalog_file.catalog_path_to_read(settings.catalog_file)
+        if path is not None:
+            try:
+                return StaticCatalogProvider(catalog_file.read_catalog_file(path).catalog)
+            except errors.PricingError as err:
+                raise errors.ConfigurationError(str(err)) from err
         return StaticCatalogProvider(load_bundled_catalog())
     return PostgresCatalogProvider(settings.database_url.get_secret_value(), settings)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import random
+import ssl
 import sys
 import time
 import urllib.parse
@@ -41,6 +42,12 @@ BACKOFF_CAP = 30.0
 class DownloadError(errors.PricingError):
     reason = "PriceListDownloadFailed"
     transient = True
+
+
+class PriceListUnreachable(DownloadError):
+    """Connection failures, timeouts or 429/5xx answers outlasted every retry."""
+
+    reason = "PriceListUnreachable"
 
 
 class _Retryable(Exception):
@@ -129,6 +136,7 @@ class PriceListClient:
         self._progress_stream = progress_stream
         self._show_progress = show_progress
         self._session: aiohttp.ClientSession | None = None
+        self._index: Any = None  # the service index, fetched once per client
 
     async def __aenter__(self) -> PriceListClient:
         timeout = aiohttp.ClientTimeout(
@@ -137,7 +145,16 @@ class PriceListClient:
             sock_connect=self._settings.download_timeout,
             sock_read=self._settings.download_timeout,
         )
-        self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+        connector = None
+        if self._settings.pricing_ca_file is not None:
+            try:
+                context = ssl.create_default_context(cafile=str(self._settings.pricing_ca_file))
+            except (OSError, ssl.SSLError) as err:
+                raise errors.ConfigurationError(
+                    f"CCG_PRICING_CA_FILE {self._settings.pricing_ca_file} is not a readable PEM CA bundle"
+                ) from err
+            connector = aiohttp.TCPConnector(ssl=context)
+        self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False, connector=connector)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -161,8 +178,13 @@ class PriceListClient:
         *,
         version: str | None = None,
         file_format: Literal["json", "csv"] = "json",
+        missing: list[str] | None = None,
     ) -> list[RegionalFile]:
-        index = await self.fetch_json(self.url(INDEX_PATH))
+        """The regional offer files of ``service`` for ``regions``. A region the service has no file
+        for is an error, unless ``missing`` is given: then it is appended there and skipped."""
+        if self._index is None:
+            self._index = await self.fetch_json(self.url(INDEX_PATH))
+        index = self._index
         offers = index.get("offers") if isinstance(index, dict) else None
         if not isinstance(offers, dict):
             raise DownloadError(f"{self.url(INDEX_PATH)} is not the price list's service index")
@@ -190,6 +212,9 @@ class PriceListClient:
         files = []
         for region in regions:
             reference = entries.get(region)
+            if reference is None and missing is not None:
+                missing.append(region)
+                continue
             if reference is None:
                 close = difflib.get_close_matches(region, list(entries), n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -220,7 +245,9 @@ class PriceListClient:
                 return await attempt()
             except _Retryable as err:
                 if number == retries:
-                    raise DownloadError(f"cannot download {url} after {retries + 1} attempts: {err}") from err
+                    raise PriceListUnreachable(
+                        f"cannot download {url} after {retries + 1} attempts: {err}"
+                    ) from err
                 delay = min(BACKOFF_CAP, self._backoff * 2**number) * (1 + random.random() / 10)  # noqa: S311
                 print(f"retrying {url} in {delay:.1f}s: {err}", file=self._progress_stream or sys.stderr)
                 await asyncio.sleep(delay)
@@ -292,6 +319,10 @@ class _RetryingRequest:
     async def __aenter__(self) -> aiohttp.ClientResponse:
         try:
             self._response = await self._session.get(self._url)
+        except aiohttp.ClientConnectorDNSError as err:
+            # No such host: offline, or a mistyped CCG_PRICING_BASE_URL. Retrying cannot help, and
+            # the user should get the one-line answer at once.
+            raise PriceListUnreachable(f"cannot resolve the host of {self._url}: {_describe(err)}") from err
         except (aiohttp.ClientError, TimeoutError) as err:
             raise _Retryable(_describe(err)) from err
         return self._response

@@ -29,7 +29,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,7 @@ from cloudcostguard import errors
 from cloudcostguard.performance import paused_gc
 from cloudcostguard.pricing.catalog import PriceRecord
 from cloudcostguard.pricing.offers.model import Batch, PriceRow, ReadStats, Selection
-from cloudcostguard.pricing.offers.offer_csv import OfferCsvReader
-from cloudcostguard.pricing.offers.offer_json import OfferJsonReader
-from cloudcostguard.pricing.offers.source import open_offer_file
+from cloudcostguard.pricing.offers.reading import FileSummary, LoadProgress, read_offer_files
 from cloudcostguard.pricing.store import pool
 from cloudcostguard.pricing.store.migrate import (
     LOAD_LOCK_NAMESPACE,
@@ -63,34 +61,6 @@ SWITCH_WORK_MEM = "256MB"  # the index builds (GIN on attributes above all) run 
 
 
 @dataclass(slots=True)
-class FileSummary:
-    source: str
-    file_format: str
-    offer_code: str | None
-    offer_version: str | None
-    publication_date: str | None
-    digest: str
-    bytes_read: int
-    stats: ReadStats
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "format": self.file_format,
-            "offerCode": self.offer_code,
-            "offerVersion": self.offer_version,
-            "publicationDate": self.publication_date,
-            "digest": self.digest,
-            "bytes": self.bytes_read,
-            "productsRead": self.stats.products_seen,
-            "productsKept": self.stats.products_kept,
-            "pricesRead": self.stats.prices_seen,
-            "pricesKept": self.stats.prices_kept,
-            "skipped": self.stats.skipped,
-        }
-
-
-@dataclass(slots=True)
 class LoadResult:
     version_id: int
     digest: str
@@ -105,56 +75,6 @@ class LoadResult:
     @property
     def skus_per_second(self) -> float:
         return self.products_read / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(slots=True)
-class LoadProgress:
-    """What the row stream has seen so far (read by the loader after the COPYs finish)."""
-
-    files: list[FileSummary] = field(default_factory=list)
-    covered: set[tuple[str, str]] = field(default_factory=set)
-    prices_before_products: bool = False
-    products_sent: int = 0
-    prices_sent: int = 0
-    products_read: int = 0
-    publication_dates: list[str] = field(default_factory=list)
-
-
-def read_offer_files(
-    paths: Sequence[tuple[Path, str]], selection: Selection, progress: LoadProgress
-) -> Iterator[Batch]:
-    """Every file's batches in turn; each file's summary is recorded when it has been read to the end."""
-    for path, label in paths:
-        with open_offer_file(path, name=label) as source:
-            reader: OfferJsonReader | OfferCsvReader
-            if source.file_format == "json":
-                reader = OfferJsonReader(source.stream, name=label, selection=selection)
-            else:
-                reader = OfferCsvReader(source.stream, name=label, selection=selection)
-            for batch in reader.batches():
-                if batch.kind == "products":
-                    progress.covered.update((row[1], row[2]) for row in batch.rows)
-                yield batch
-            # Read to the very end so the digest covers the whole content.
-            while source.stream.read(1024 * 1024):
-                pass
-            header = reader.header
-            progress.prices_before_products |= reader.prices_before_products
-            progress.products_read += reader.stats.products_seen
-            if header.publication_date:
-                progress.publication_dates.append(header.publication_date)
-            progress.files.append(
-                FileSummary(
-                    source=label,
-                    file_format=source.file_format,
-                    offer_code=header.offer_code,
-                    offer_version=header.version,
-                    publication_date=header.publication_date,
-                    digest=source.digest,
-                    bytes_read=source.stream.bytes_read,
-                    stats=reader.stats,
-                )
-            )
 
 
 async def load_offer_files(

@@ -15,8 +15,9 @@ from cloudcostguard import errors, metrics
 from cloudcostguard.k8s import process
 from cloudcostguard.k8s.operator import runtime
 from cloudcostguard.k8s.operator.loops import ReconcileKey, Reconciler
+from cloudcostguard.pricing.catalog_file import write_catalog_file
 from cloudcostguard.pricing.catalog_provider import StaticCatalogProvider
-from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from cloudcostguard.pricing.snapshot import dump_compact_snapshot, load_bundled_catalog
 from cloudcostguard.settings import Settings
 
 
@@ -190,3 +191,23 @@ def test_essence_is_generation_labels_and_annotations_not_the_spec() -> None:
     assert storage.build(body=body) == {
         "metadata": {"generation": 3, "labels": {"team": "a"}, "annotations": {"note": "x"}}
     }
+
+
+def test_the_operator_starts_from_a_synced_catalog_file(tmp_path: Path) -> None:
+    records = load_bundled_catalog().records()[:5]
+    path = tmp_path / "mounted" / "aws-prices.json.gz"
+    write_catalog_file(
+        path,
+        dump_compact_snapshot(
+            records, version="aws-test", source="t", generated_at="g", published_at="2026-11-30"
+        ),
+    )
+    provider = runtime.build_catalog_provider(Settings(catalog_file=path))
+    assert (provider.current().source, provider.current().version) == ("catalog-file", "aws-test")
+
+
+def test_a_configured_catalog_file_that_is_missing_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(
+        errors.ConfigurationError, match=r"no catalog file at .*: run `cloudcostguard pricing sync`"
+    ):
+        runtime.build_catalog_provider(Settings(catalog_file=tmp_path / "absent.json.gz"))
