@@ -27,6 +27,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_DIR = ROOT / "tests" / "fixtures" / "infracost"
+# Our own cases, for types Infracost has no test of (no golden): same layout, planned the same way.
+OWN_CASES_DIR = ROOT / "tests" / "fixtures" / "plans"
 PROVIDER_VERSION = "5.100.0"
 MIRROR_CANDIDATES = (
     Path("/opt/tf-plugins"),
@@ -114,11 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     if terraform is None:
         print("plan_fixtures: terraform is not on PATH", file=sys.stderr)
         return 2
-    names = args.cases or sorted(p.name for p in CASES_DIR.iterdir() if (p / "main.tf").exists())
+    folders = [p for d in (CASES_DIR, OWN_CASES_DIR) if d.is_dir() for p in sorted(d.iterdir())]
+    by_name = {p.name: p for p in folders if (p / "main.tf").exists()}
+    names = args.cases or sorted(by_name)
     try:
         mirror = find_mirror()
         for name in names:
-            case = CASES_DIR / name
+            case = by_name.get(name, CASES_DIR / name)
             if not (case / "main.tf").exists():
                 raise FixtureError(f"{name}: no main.tf in {case}")
             document = plan_case(case, mirror, terraform)
