@@ -15,7 +15,6 @@ rows state the expected monthly ``quantity`` themselves.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ import pytest
 import yaml
 
 import cloudcostguard
-from cloudcostguard.cli import main
 from cloudcostguard.pricing.store.loader import load_catalog_once
 from tests.integration.pricing.conftest import make_settings
+from tests.integration.pricing.test_golden_offers import GOLDEN_AS_OF, _cli
 from tests.unit.estimation.goldens import CENT, GoldenRow, find_component, parse_golden
 
 pytestmark = pytest.mark.postgres
@@ -39,14 +38,6 @@ CASE_FOLDERS = {
     if (path / "synthetic_offers.yml").exists()
 }
 CASES = sorted(CASE_FOLDERS)
-GOLDEN_AS_OF = date(2025, 9, 1)  # as the unit golden test (support calendars)
-
-
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    _, err = capsys.readouterr()
-    assert caught.value.code == 0, err
 
 
 def _quantity_step(quantity: Decimal) -> Decimal:
