@@ -28,6 +28,7 @@ from cloudcostguard.estimation.registry import (
     PricingContext,
 )
 from cloudcostguard.estimation.usage import Usage
+from cloudcostguard.estimation.usage_only import usage_only_changes
 from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
@@ -67,6 +68,11 @@ def estimate_plan(
             _estimate_resource(change, catalog, usage, hours_per_month, plan.references, as_of=as_of)
             for change in plan.resource_changes
         ]
+        # Usage-only types (aws_data_transfer): resources a usage file adds to the plan.
+        resources.extend(
+            _estimate_resource(change, catalog, usage, hours_per_month, plan.references, as_of=as_of)
+            for change in usage_only_changes(plan, usage)
+        )
     return Estimate(
         resources=resources,
         pricing_source=catalog.source,

@@ -236,6 +236,7 @@ _KNOWN_FREE_TYPES: frozenset[str] = frozenset(
         "tls_locally_signed_cert",
         "local_file",
         "local_sensitive_file",
+        "template_dir",
     }
 )
 # Ours and every type Infracost lists as free (free_types.py).

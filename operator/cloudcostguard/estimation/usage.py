@@ -156,6 +156,10 @@ class Usage:
                 _check_keys(address, resource_type, values, schema[resource_type], warnings)
         return warnings
 
+    def addresses(self) -> list[str]:
+        """The resource addresses the usage names (usage-only types are priced from these alone)."""
+        return list(self._by_address)
+
     def for_resource(self, address: str, resource_type: str) -> ResourceUsage:
         by_address = self._by_address
         if not by_address and not self._type_defaults:

@@ -64,6 +64,10 @@ REGION_BY_LOCATION: Mapping[str, str] = {
     },
 }
 _GLOBAL_LOCATIONS = frozenset({"Any", "Global", "any", "global"})
+# CloudFront prices by edge-location group ("United States", "Europe", ...), not by region: such
+# products serve every region and are filed under ``global``, keeping their group in the attributes
+# that name it (``fromLocation``; ``usagetype`` prefixes such as ``US-``/``EU-``).
+_EDGE_LOCATION = "AWS Edge Location"
 
 
 def region_of(attributes: Mapping[str, str]) -> str | None:
@@ -73,7 +77,7 @@ def region_of(attributes: Mapping[str, str]) -> str | None:
         return code
     location = attributes.get("location")
     if location:
-        if location in _GLOBAL_LOCATIONS or attributes.get("locationType") == "Global":
+        if location in _GLOBAL_LOCATIONS or attributes.get("locationType") in ("Global", _EDGE_LOCATION):
             return GLOBAL_REGION
         return REGION_BY_LOCATION.get(location)
     # Data-transfer products name both ends instead: file them under where the data leaves.
@@ -85,7 +89,7 @@ def region_of(attributes: Mapping[str, str]) -> str | None:
         code = attributes.get("toRegionCode")
         return code or REGION_BY_LOCATION.get(attributes.get("toLocation", ""))
     if source:
-        if source in _GLOBAL_LOCATIONS:
+        if source in _GLOBAL_LOCATIONS or attributes.get("fromLocationType") == _EDGE_LOCATION:
             return GLOBAL_REGION
         return REGION_BY_LOCATION.get(source)
     return None

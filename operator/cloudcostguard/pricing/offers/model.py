@@ -33,6 +33,18 @@ PRICED_SERVICES: frozenset[str] = frozenset(
         "AWSQueueService",
         "AmazonRoute53",
         "AmazonElastiCache",
+        # databases and networking priced since issue 10 (types-db-net)
+        "AmazonDocDB",
+        "AmazonNeptune",
+        "AmazonRedshift",
+        "AmazonES",
+        "AmazonDAX",
+        "AmazonMemoryDB",
+        "AmazonCloudFront",
+        "AWSDirectConnect",
+        "AWSGlobalAccelerator",
+        "AWSNetworkFirewall",
+        "AWSDataTransfer",
     }
 )
 
