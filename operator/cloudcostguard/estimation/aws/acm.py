@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws.volume_bands import band_lines, rate_at
+from cloudcostguard.estimation.aws.usage_tiers import Buckets, bucket_lines, tier_price
 from cloudcostguard.estimation.components import at_unit_price
 from cloudcostguard.estimation.kit import INTEGER, UsageKey
 from cloudcostguard.estimation.model import CostComponent
@@ -26,8 +26,11 @@ CA_QUERY = {"productFamily": _FAMILY, "usagetypeBase": "PaidPrivateCA"}
 SHORT_LIVED_CA_QUERY = {"productFamily": _FAMILY, "usagetypeBase": "ShortLivedCertificatePrivateCA"}
 CERTIFICATES_QUERY = {"productFamily": _FAMILY, "usagetypeBase": "PrivateCertificatesIssued"}
 SHORT_LIVED_CERTIFICATES_QUERY = {"productFamily": _FAMILY, "usagetypeBase": "ShortLivedCertificatesIssued"}
-CERTIFICATE_LABELS = ("Certificates (first 1K)", "Certificates (next 9K)", "Certificates (over 10K)")
-CERTIFICATE_BANDS = (Decimal(1000), Decimal(9000))
+CERTIFICATE_BUCKETS = Buckets(
+    ("Certificates (first 1K)", "Certificates (next 9K)", "Certificates (over 10K)"),
+    (Decimal(1000), Decimal(9000)),
+    (Decimal(0), Decimal(1000), Decimal(10_000)),
+)
 SHORT_LIVED_MODE = "SHORT_LIVED_CERTIFICATE"
 
 CA_USAGE = (UsageKey("monthly_requests", INTEGER, "Certificates the CA issues a month."),)
@@ -49,9 +52,7 @@ def price_certificate_authority(ctx: PricingContext) -> list[CostComponent]:
         ]
     return [
         prices.quantity("Private certificate authority", "months", Decimal(1), CA_QUERY),
-        *band_lines(
-            CERTIFICATE_LABELS, CERTIFICATE_BANDS, "requests", issued, prices.find(CERTIFICATES_QUERY)
-        ),
+        *bucket_lines(CERTIFICATE_BUCKETS, "requests", issued, prices.find(CERTIFICATES_QUERY)),
     ]
 
 
@@ -61,5 +62,5 @@ def price_acm_certificate(ctx: PricingContext) -> list[CostComponent]:
     # A CA created in the same plan has no ARN yet: an unknown ARN is a private CA's too.
     if attrs.text("certificate_authority_arn") is None and not attrs.is_unknown("certificate_authority_arn"):
         return []  # public certificates are free
-    rate = rate_at(ctx.prices(SERVICE).find(CERTIFICATES_QUERY), Decimal(0))
+    rate = tier_price(ctx.prices(SERVICE).find(CERTIFICATES_QUERY), Decimal(0))
     return [at_unit_price("Certificate", "requests", Decimal(1), rate, usage_based=True)]

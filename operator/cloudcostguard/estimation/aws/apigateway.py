@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws.volume_bands import band_lines
+from cloudcostguard.estimation.aws.usage_tiers import Buckets, bucket_lines
 from cloudcostguard.estimation.kit import INTEGER, MILLION, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
@@ -24,18 +24,27 @@ from cloudcostguard.estimation.registry import PricingContext, pricer
 SERVICE = "AmazonApiGateway"
 
 REST_REQUESTS_QUERY = {"productFamily": "API Calls", "usagetypeBase": "ApiGatewayRequest"}
-REST_LABELS = ("Requests (first 333M)", "Requests (next 667M)", "Requests (next 19B)", "Requests (over 20B)")
-REST_BANDS = (Decimal(333_000_000), Decimal(667_000_000), Decimal(19_000_000_000))
+REST_BUCKETS = Buckets(
+    ("Requests (first 333M)", "Requests (next 667M)", "Requests (next 19B)", "Requests (over 20B)"),
+    (Decimal(333_000_000), Decimal(667_000_000), Decimal(19_000_000_000)),
+    (Decimal(0), Decimal(333_000_000), Decimal(1_000_000_000), Decimal(20_000_000_000)),
+)
 
 HTTP_REQUESTS_QUERY = {"productFamily": "API Calls", "usagetypeBase": "ApiGatewayHttpRequest"}
-HTTP_LABELS = ("Requests (first 300M)", "Requests (over 300M)")
-HTTP_BANDS = (Decimal(300_000_000),)
+HTTP_BUCKETS = Buckets(
+    ("Requests (first 300M)", "Requests (over 300M)"),
+    (Decimal(300_000_000),),
+    (Decimal(0), Decimal(300_000_000)),
+)
 HTTP_BILLED_KB = Decimal(512)
 
 MESSAGES_QUERY = {"productFamily": "WebSocket", "usagetypeBase": "ApiGatewayMessage"}
 MINUTES_QUERY = {"productFamily": "WebSocket", "usagetypeBase": "ApiGatewayMinute"}
-MESSAGE_LABELS = ("Messages (first 1B)", "Messages (over 1B)")
-MESSAGE_BANDS = (Decimal(1_000_000_000),)
+MESSAGE_BUCKETS = Buckets(
+    ("Messages (first 1B)", "Messages (over 1B)"),
+    (Decimal(1_000_000_000),),
+    (Decimal(0), Decimal(1_000_000_000)),
+)
 MESSAGE_BILLED_KB = Decimal(32)
 
 CACHE_FAMILY = "Amazon API Gateway Cache"
@@ -54,7 +63,7 @@ V2_USAGE = (
 def price_rest_api(ctx: PricingContext) -> list[CostComponent]:
     price = ctx.prices(SERVICE).find(REST_REQUESTS_QUERY)
     requests = ctx.usage.decimal("monthly_requests")
-    return band_lines(REST_LABELS, REST_BANDS, "1M requests", requests, price, scale=MILLION)
+    return bucket_lines(REST_BUCKETS, "1M requests", requests, price, MILLION)
 
 
 @pricer("aws_api_gateway_stage")
@@ -84,17 +93,14 @@ def price_v2_api(ctx: PricingContext) -> list[CostComponent]:
         requests = _billed(
             usage.decimal("monthly_requests"), usage.decimal("request_size_kb"), HTTP_BILLED_KB
         )
-        return band_lines(
-            HTTP_LABELS, HTTP_BANDS, "1M requests", requests, prices.find(HTTP_REQUESTS_QUERY), scale=MILLION
-        )
+        return bucket_lines(HTTP_BUCKETS, "1M requests", requests, prices.find(HTTP_REQUESTS_QUERY), MILLION)
     if protocol == "websocket":
         messages = _billed(
             usage.decimal("monthly_messages"), usage.decimal("message_size_kb"), MESSAGE_BILLED_KB
         )
         return [
-            *band_lines(
-                MESSAGE_LABELS,
-                MESSAGE_BANDS,
+            *bucket_lines(
+                MESSAGE_BUCKETS,
                 "1M messages",
                 messages,
                 prices.find(MESSAGES_QUERY),

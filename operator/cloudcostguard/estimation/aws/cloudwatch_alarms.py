@@ -4,7 +4,8 @@ and ``CloudwatchDashboard``.
 An alarm is billed per metric it evaluates: one, or each ``metric_query`` that holds a ``metric``.
 Its resolution is standard when the period (the alarm's, or the first metric query's) is at least
 60 seconds, else high. Anomaly-detection alarms (the band comparison operators) bill three metrics
-each ("alarms"). A dashboard is a month of dashboard; the offer lists it once, as a global product.
+each ("alarms"). A dashboard is a month of dashboard at one price everywhere: Infracost reads the
+product whose usage type has no region prefix (``DashboardsUsageHour``), which is us-east-1's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ANOMALY_OPERATORS = frozenset(
 )
 ANOMALY_METRICS = Decimal(3)  # an anomaly detection band is billed as three metrics
 STANDARD_PERIOD_SECONDS = 60
+DASHBOARD_REGION = "us-east-1"
 
 
 @pricer("aws_cloudwatch_metric_alarm")
@@ -53,6 +55,6 @@ def price_metric_alarm(ctx: PricingContext) -> list[CostComponent]:
 table_pricer(
     "aws_cloudwatch_dashboard",
     service=SERVICE,
-    region="global",
-    shapes=(Monthly("Dashboard", {"productFamily": "Dashboard", "usagetype": "DashboardsUsageHour"}),),
+    region=DASHBOARD_REGION,
+    shapes=(Monthly("Dashboard", {"productFamily": "Dashboard", "usagetypeBase": "DashboardsUsageHour"}),),
 )

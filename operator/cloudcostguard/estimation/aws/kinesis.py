@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cloudcostguard.estimation.aws import linked
-from cloudcostguard.estimation.aws.volume_bands import band_lines
+from cloudcostguard.estimation.aws.usage_tiers import Buckets, bucket_lines
 from cloudcostguard.estimation.kit import FLOAT, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
@@ -168,8 +168,11 @@ INGESTION_QUERY = {"productFamily": _FIREHOSE_FAMILY, "group": "Event-by-Event P
 FORMAT_CONVERSION_QUERY = {"productFamily": _FIREHOSE_FAMILY, "operation": "DataFormatConversion"}
 VPC_DATA_QUERY = {"productFamily": _FIREHOSE_FAMILY, "operation": "VpcBandwidth"}
 VPC_HOUR_QUERY = {"productFamily": _FIREHOSE_FAMILY, "operation": "RunVpcInstance"}
-INGESTION_LABELS = ("Data ingested (first 500TB)", "Data ingested (next 1.5PB)", "Data ingested (next 3PB)")
-INGESTION_BANDS = (Decimal(512_000), Decimal(1_536_000))  # GB
+INGESTION_BUCKETS = Buckets(
+    ("Data ingested (first 500TB)", "Data ingested (next 1.5PB)", "Data ingested (next 3PB)"),
+    (Decimal(512_000), Decimal(1_536_000)),  # GB
+    (Decimal(0), Decimal(512_000), Decimal(2_048_000)),
+)
 SUBNET_PATH = "elasticsearch_configuration.vpc_config.subnet_ids"
 
 FIREHOSE_USAGE = (UsageKey("monthly_data_ingested_gb", FLOAT, "Monthly data ingested by the stream (GB)."),)
@@ -179,7 +182,7 @@ FIREHOSE_USAGE = (UsageKey("monthly_data_ingested_gb", FLOAT, "Monthly data inge
 def price_firehose_delivery_stream(ctx: PricingContext) -> list[CostComponent]:
     prices = ctx.prices(FIREHOSE)
     ingested = ctx.usage.decimal("monthly_data_ingested_gb")
-    components = band_lines(INGESTION_LABELS, INGESTION_BANDS, "GB", ingested, prices.find(INGESTION_QUERY))
+    components = bucket_lines(INGESTION_BUCKETS, "GB", ingested, prices.find(INGESTION_QUERY))
     conversion_blocks = ctx.attrs.block("extended_s3_configuration").blocks(
         "data_format_conversion_configuration"
     )

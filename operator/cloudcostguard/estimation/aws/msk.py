@@ -46,7 +46,6 @@ def price_msk_cluster(ctx: PricingContext) -> list[CostComponent]:
     instance_query = {
         "productFamily": _FAMILY,
         "usagetypeBase": f"Kafka.{suffix}",
-        "locationType": "AWS Region",
     }
     return [
         prices.hourly(f"Instance ({instance_type})", instance_query, count=brokers),

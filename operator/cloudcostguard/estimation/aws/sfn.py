@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws.volume_bands import band_lines
+from cloudcostguard.estimation.aws.usage_tiers import Buckets, bucket_lines
 from cloudcostguard.estimation.kit import INTEGER, MILLION, THOUSAND, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
@@ -22,8 +22,12 @@ TRANSITIONS_QUERY = {"productFamily": "AWS Step Functions", "usagetypeBase": "St
 REQUESTS_QUERY = {"productFamily": "AWS Step Functions", "usagetypeBase": "StepFunctions-Request"}
 DURATION_QUERY = {"usagetypeBase": "StepFunctions-GB-Second"}
 SECONDS_PER_HOUR = Decimal(3600)
-DURATION_LABELS = ("Duration (first 1K)", "Duration (next 4K)", "Duration (over 5K)")
-DURATION_BANDS = (Decimal(3_600_000), Decimal(14_400_000))  # GB-seconds: 1,000 and 4,000 GB-hours
+# GB-seconds: the first 1,000 GB-hours, the next 4,000, the rest.
+DURATION_BUCKETS = Buckets(
+    ("Duration (first 1K)", "Duration (next 4K)", "Duration (over 5K)"),
+    (Decimal(3_600_000), Decimal(14_400_000)),
+    (Decimal(0), Decimal(3_600_000), Decimal(18_000_000)),
+)
 _MEMORY_STEP_MB = 64
 _DURATION_STEP_MS = 100
 _MB_PER_GB = Decimal(1024)
@@ -55,9 +59,8 @@ def price_sfn_state_machine(ctx: PricingContext) -> list[CostComponent]:
         gb_seconds = requests * duration / THOUSAND * memory / _MB_PER_GB
     return [
         prices.usage("Requests", "1M requests", requests, REQUESTS_QUERY, scale=MILLION),
-        *band_lines(
-            DURATION_LABELS,
-            DURATION_BANDS,
+        *bucket_lines(
+            DURATION_BUCKETS,
             "GB-hours",
             gb_seconds,
             prices.find(DURATION_QUERY),

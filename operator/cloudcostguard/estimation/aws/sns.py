@@ -20,11 +20,12 @@ import math
 from decimal import Decimal
 
 from cloudcostguard.estimation.aws import linked
-from cloudcostguard.estimation.aws.volume_bands import over_free_allowance
+from cloudcostguard.estimation.aws.usage_tiers import tier_price
 from cloudcostguard.estimation.components import at_unit_price
 from cloudcostguard.estimation.kit import FLOAT, INTEGER, MILLION, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
+from cloudcostguard.pricing.catalog import Price
 
 SERVICE = "AmazonSNS"
 
@@ -99,6 +100,22 @@ USAGE = (
     UsageKey("sms_subscriptions", INTEGER, "SMS subscriptions to the topic."),
     UsageKey("sms_notification_price", FLOAT, "Price of one SMS notification (USD; by destination)."),
 )
+
+
+def over_free_allowance(
+    name: str,
+    unit: str,
+    quantity: Decimal | None,
+    price: Price | None,
+    *,
+    allowance: Decimal,
+    scale: Decimal,
+) -> CostComponent:
+    """The part of ``quantity`` (catalog units; None: no usage) above a free ``allowance``, priced at
+    the tier that starts there ("API requests (over 1M)")."""
+    rate = tier_price(price, allowance)
+    shown = None if quantity is None else max(quantity - allowance, Decimal(0)) / scale
+    return at_unit_price(name, unit, shown, None if rate is None else rate * scale, usage_based=True)
 
 
 def _notifications(subscriptions: Decimal | None, requests: Decimal | None) -> Decimal | None:
