@@ -111,7 +111,8 @@ def row_mismatch(row: GoldenRow, component: CostComponent) -> str | None:
     """Why ``component`` does not reproduce the golden ``row`` (None when it does, to the cent)."""
     key = (row.resource, row.subresource, row.name)
     if row.monthly_quantity is None:
-        if component.monthly_quantity is not None or not _same_printed_price(component.price, row.usage_price):
+        printed_alike = _same_printed_price(component.price, row.usage_price)
+        if component.monthly_quantity is not None or not printed_alike:
             return f"{key}: golden depends on usage at ${row.usage_price}; we have {component}"
         return None
     assert row.monthly_cost is not None
