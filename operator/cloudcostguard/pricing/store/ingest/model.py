@@ -46,6 +46,7 @@ PRICED_SERVICES: frozenset[str] = frozenset(
         "AWSTransfer",
         "AmazonFSx",
         "AmazonMWAA",
+        "AWSDatabaseMigrationSvc",
         "AWSLambda",
         "AmazonDynamoDB",
         "AmazonVPC",
