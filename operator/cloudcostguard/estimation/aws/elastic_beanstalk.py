@@ -5,9 +5,11 @@ An environment's ``setting`` blocks describe the resources Elastic Beanstalk cre
 the pricer of the resource it stands for, as a sub-resource named like Infracost's:
 
 * ``aws_launch_configuration``: ``MinSize`` instances (default 1) of ``InstanceTypes`` (its first
-  type), else ``InstanceType``, on-demand Linux, each with a root volume (``aws_ebs_volume``:
-  ``RootVolumeType``, ``RootVolumeSize``, ``RootVolumeIOPS``; the EBS defaults otherwise). Infracost
-  lists no CPU credits for these instances, so burstable types are priced in standard mode.
+  type), else ``InstanceType``, each with a root volume (``aws_ebs_volume``: ``RootVolumeType``,
+  ``RootVolumeSize``, ``RootVolumeIOPS``; the EBS defaults otherwise). The usage under ``ec2`` sets
+  the operating system and a reservation, as for an instance. Infracost lists no CPU credits for these
+  instances (its usage key ``monthly_cpu_credit_hrs`` changes nothing), so burstable types are priced
+  in standard mode and that key is not read.
 * ``aws_db_instance`` when ``DBInstanceClass`` is set (``DBEngine``, ``MultiAZDatabase``,
   ``DBAllocatedStorage``), with the usage under ``db``.
 * ``aws_cloudwatch_log_group`` when ``StreamLogs`` is true, with the usage under ``cloudwatch``.
@@ -41,8 +43,12 @@ CLASSIC_LB = "aws_elb"
 LOAD_BALANCER = "aws_loadbalancer"
 _EMPTY: Mapping[str, Any] = {}
 
+# The instance keys the environment's instances read: all but the CPU credit ones (see above).
+INSTANCE_USAGE = tuple(
+    key for key in compute.INSTANCE_USAGE if key.name not in ("monthly_cpu_credit_hrs", "vcpu_count")
+)
 USAGE = (
-    UsageKey("ec2", OBJECT, "Usage of the environment's instances.", keys=compute.INSTANCE_USAGE),
+    UsageKey("ec2", OBJECT, "Usage of the environment's instances.", keys=INSTANCE_USAGE),
     UsageKey(
         "db",
         OBJECT,
@@ -129,8 +135,8 @@ def _instances(ctx: PricingContext, settings: Mapping[str, Any]) -> list[CostCom
         part,
         prices,
         instance_type=instance_type,
-        os=compute.LINUX,
-        purchase="on-demand",
+        os=compute.operating_system(part.usage, ctx.address),
+        purchase=compute.purchase_label(part.usage, ctx.address),
         tenancy="Shared",
         hours=ctx.hours_per_month * count,
         count=count,

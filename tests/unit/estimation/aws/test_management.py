@@ -74,3 +74,16 @@ def test_beanstalk_takes_the_first_of_several_instance_types_and_streams_logs_on
     assert instances.monthly_quantity == D(2190)
     assert "aws_cloudwatch_log_group" not in {sub for sub, _ in names(environment)}
     assert component(environment, "Application load balancer", "aws_loadbalancer").monthly_quantity == D(730)
+
+
+def test_beanstalk_instances_take_their_operating_system_from_the_ec2_usage() -> None:
+    settings = [
+        {"name": "InstanceType", "namespace": "aws:autoscaling:launchconfiguration", "value": "t3.small"}
+    ]
+    environment = price_resource(
+        "aws_elastic_beanstalk_environment.e",
+        {"setting": settings},
+        usage={"ec2": {"operating_system": "windows"}},
+    )
+    line = component(environment, "Instance usage (Windows, on-demand, t3.small)", "aws_launch_configuration")
+    assert line.monthly_quantity == D(730)
