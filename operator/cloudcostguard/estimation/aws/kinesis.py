@@ -4,7 +4,9 @@ Kinesis Data Streams, as Infracost's ``KinesisStream``: the mode is
 ``stream_mode_details.stream_mode``. ``PROVISIONED`` is priced per shard hour (``shard_count``), with
 PUT payload units, retention, long-term retrieval and enhanced fan-out from usage; ``ON_DEMAND`` per
 stream hour, with data in, out, enhanced fan-out out and retention from usage. A stream whose mode is
-not known at plan time gets no components (Infracost's rule too).
+not in the plan (unset, or known only after apply) but has a ``shard_count`` is provisioned, as AWS
+creates it; Infracost prices such a stream at nothing, which would let it pass a budget for free.
+Without either it gets no components.
 
 Kinesis Data Firehose, as Infracost's ``KinesisFirehoseDeliveryStream``: data ingested
 (``monthly_data_ingested_gb``) in Infracost's bands (first 500 TB, next 1.5 PB, then the rest, named
@@ -148,6 +150,8 @@ STREAM_USAGE = (
 @pricer("aws_kinesis_stream", usage=STREAM_USAGE)
 def price_kinesis_stream(ctx: PricingContext) -> list[CostComponent]:
     mode = ctx.attrs.block("stream_mode_details").text("stream_mode")
+    if mode is None and (ctx.attrs.decimal("shard_count") or 0) > 0:
+        mode = "PROVISIONED"
     prices = ctx.prices(STREAMS)
     usage = ctx.usage
     if mode == "ON_DEMAND":

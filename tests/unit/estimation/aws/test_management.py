@@ -39,9 +39,13 @@ def test_an_alarm_counts_each_metric_query_with_a_metric_and_its_period_sets_the
     assert (line.monthly_quantity, line.unit) == (D(3), "alarms")
 
 
-def test_a_stream_whose_mode_is_unknown_gets_no_components() -> None:
+def test_a_stream_whose_mode_is_unknown_is_provisioned_when_it_has_shards() -> None:
     stream = price_resource("aws_kinesis_stream.s", {"shard_count": 2}, unknown={"stream_mode_details": True})
-    assert stream.components == []
+    assert component(stream, "PROVISIONED").monthly_quantity == D(1460)
+    unknown = price_resource(
+        "aws_kinesis_stream.s", {}, unknown={"stream_mode_details": True, "shard_count": True}
+    )
+    assert unknown.components == []
     provisioned = price_resource(
         "aws_kinesis_stream.s", {"shard_count": 3, "stream_mode_details": [{"stream_mode": "PROVISIONED"}]}
     )
