@@ -10,7 +10,8 @@ Follows Infracost's ``SNSTopic`` and ``SNSFIFOTopic``:
   which Infracost reads in us-east-1, me-south-1 or eu-west-3 only (us-east-1 elsewhere).
 * FIFO (``fifo_topic``): publish requests and payload (``request_size_kb`` in KB, 10^6 KB per GB as
   Infracost); with subscriptions (``aws_sns_topic_subscription`` resources referring to the topic's
-  ``topic_arn``), notifications and their payload too. FIFO products have no product family in the
+  ``topic_arn``; with instance keys, those of the topic's own key), notifications and their payload
+  too. FIFO products have no product family in the
   offer file: they are found by usage type alone.
 """
 
@@ -193,7 +194,7 @@ def _fifo_topic(ctx: PricingContext) -> list[CostComponent]:
         ),
         prices.usage("FIFO Publish API payload", "GB", payload_gb, FIFO_PAYLOAD_QUERY),
     ]
-    subscriptions = len(linked.referrers(ctx, SUBSCRIPTION, every_instance=True))
+    subscriptions = len(linked.referrers(ctx, SUBSCRIPTION))
     if subscriptions:
         count = Decimal(subscriptions)
         notifications = None if requests is None else count * requests

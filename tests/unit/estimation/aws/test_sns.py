@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import cloudcostguard
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceRecord
-from tests.unit.estimation.aws.single_resource import component, price_resource
+from tests.unit.estimation.aws.single_resource import component, linked_plan, price_resource, ref
 
 D = Decimal
 CATALOG = InMemoryCatalog(
@@ -73,3 +74,34 @@ def test_a_usage_sms_price_replaces_the_catalog_price() -> None:
 def test_a_fifo_topic_without_subscriptions_lists_only_its_publishes() -> None:
     topic = price_resource("aws_sns_topic.t", {"fifo_topic": True}, usage={"monthly_requests": 1000})
     assert [c.name for c in topic.components] == ["FIFO Publish API requests", "FIFO Publish API payload"]
+
+
+def test_fifo_notifications_count_the_subscriptions_of_the_topics_own_instance() -> None:
+    topic = {"fifo_topic": True}
+    # `topic_arn = aws_sns_topic.t[count.index].arn`: subscription [i] belongs to topic [i]; an
+    # unkeyed topic has every subscription that refers to it.
+    per_topic = ref("aws_sns_topic.t.arn")
+    plan = linked_plan(
+        [
+            ("aws_sns_topic.t[0]", topic, None, {}),
+            ("aws_sns_topic.t[1]", topic, None, {}),
+            ("aws_sns_topic_subscription.s[0]", {}, None, {"topic_arn": per_topic}),
+            ("aws_sns_topic_subscription.s[1]", {}, None, {"topic_arn": per_topic}),
+            ("aws_sns_topic.solo", topic, None, {}),
+            *(
+                (f"aws_sns_topic_subscription.x[{i}]", {}, None, {"topic_arn": ref("aws_sns_topic.solo.arn")})
+                for i in range(3)
+            ),
+        ]
+    )
+    usage = {"resource_usage": {"aws_sns_topic.t[*]": {"monthly_requests": 1_000_000}}}
+    usage["resource_usage"]["aws_sns_topic.solo"] = {"monthly_requests": 1_000_000}
+    estimate = cloudcostguard.estimate(plan, usage=usage)
+    by_address = {resource.address: resource for resource in estimate.resources}
+    for address, subscriptions in (
+        ("aws_sns_topic.t[0]", 1),
+        ("aws_sns_topic.t[1]", 1),
+        ("aws_sns_topic.solo", 3),
+    ):
+        line = component(by_address[address], "FIFO notifications")
+        assert line.monthly_quantity == D(subscriptions), address
