@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from cloudcostguard import metrics
+from cloudcostguard.estimation import estimator
+from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, USAGE_KEYS
 from cloudcostguard.k8s.api import crdgen, models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,8 +159,31 @@ def metrics_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+def resource_types_reference() -> str:
+    """Every priced type with the pricer module that prices it and the usage keys it reads."""
+    lines = [GENERATED, "# Resource types", ""]
+    priced = sorted(estimator.PRICERS)
+    lines.append(
+        f"{len(priced)} AWS resource types are priced and {len(FREE_RESOURCE_TYPES)} are known to be free "
+        "(configuration, attachments, policies: they cost nothing by themselves). Any other type is counted "
+        "and listed as unsupported, never silently zero; `CostPolicy.spec.unpriced` decides what a budget "
+        "does with it. A component whose price the active catalog lacks is reported as `priceNotFound`. "
+        "How to add a type: `operator/cloudcostguard/estimation/aws/README.md`."
+    )
+    lines += ["", "| Type | Pricer module | Usage keys |", "| --- | --- | --- |"]
+    for resource_type in priced:
+        module = estimator.PRICERS[resource_type].__module__.removeprefix("cloudcostguard.estimation.")
+        keys = ", ".join(f"`{key.name}`" for key in USAGE_KEYS.get(resource_type, ()))
+        lines.append(f"| `{resource_type}` | `{module}` | {keys} |")
+    return "\n".join(lines) + "\n"
+
+
 def rendered() -> dict[Path, str]:
-    return {REFERENCE / "crds.md": crd_reference(), REFERENCE / "metrics.md": metrics_reference()}
+    return {
+        REFERENCE / "crds.md": crd_reference(),
+        REFERENCE / "metrics.md": metrics_reference(),
+        REFERENCE / "resource-types.md": resource_types_reference(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

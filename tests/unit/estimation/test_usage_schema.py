@@ -22,6 +22,8 @@ CASES_DIR = Path(__file__).resolve().parents[1].parent / "fixtures" / "infracost
 UNREAD_IN_INFRACOST_TESTS = {
     ("aws_sqs_queue.fifo_sqs_queue_withUsage", "request_size"),
     ("aws_elasticache_replication_group.cluster_reserved", "capacity"),
+    # Infracost lists no CPU credits for Elastic Beanstalk instances: the key changes nothing there.
+    ("aws_elastic_beanstalk_environment.my_eb_environment_with_rds.ec2", "monthly_cpu_credit_hrs"),
 }
 LAMBDA_PLAN = plan(
     change("aws_lambda_function.api", ["create"], after={"memory_size": 512}),
