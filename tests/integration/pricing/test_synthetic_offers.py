@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from cloudcostguard.pricing.store.loader import load_catalog_once
+from cloudcostguard.pricing.store.one_shot_catalog import load_catalog_once
 
 import cloudcostguard
 from tests.integration.pricing.conftest import make_settings

@@ -1,18 +1,20 @@
 """Every Infracost golden row of a type we price is reproduced to the cent.
 
 Each case is a folder under ``tests/fixtures/infracost/``: ``golden.txt`` and ``usage.yml`` are
-Infracost's own files (see that folder's PROVENANCE.md); ``plan.json`` is our Terraform plan written for
-the same test resources; ``uncovered.yml`` lists the rows we knowingly do not reproduce, each with a
-reason. An uncovered row must still show up as "price not found" (or its resource as unsupported), so
-the list cannot hide a regression, and every listed row must exist in the golden. A row listed with
-``expect: absent`` is one we must not produce at all (the case's NOTES.md says why, e.g. a value
-Infracost reads from another resource that the plan does not carry).
+Infracost's own files (see that folder's PROVENANCE.md); ``plan.json`` is the plan of its ``main.tf``
+by real Terraform (``make fixtures``); ``uncovered.yml`` lists the rows we knowingly do not reproduce,
+each with a reason (and, with ``quantity``, a quantity we knowingly compute otherwise, the reason
+saying why). An uncovered row must still show up as "price not found" (or its resource as
+unsupported), with the golden's quantity, so the list cannot hide a regression, and every listed row
+must exist in the golden. A row listed with ``expect: absent`` is one we must not produce at all (the
+case's NOTES.md says why, e.g. a value Infracost reads from another resource that the plan does not
+carry).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,10 @@ def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
             out_of_scope = resource is not None and resource.support == "unsupported"
             if not out_of_scope and (component is None or not component.price_not_found):
                 failures.append(f"{key} is listed uncovered but we priced it: {component}")
+            elif component is not None and "quantity" in uncovered[key]:
+                # A quantity we knowingly compute otherwise than Infracost (the entry's reason says why).
+                if component.monthly_quantity != Decimal(str(uncovered[key]["quantity"])):
+                    failures.append(f"{key}: listed quantity {uncovered[key]['quantity']}, ours {component}")
             elif component is not None and row.monthly_quantity is not None:
                 # Unpriced, but the quantity is ours to get right: it is what an offer file's price
                 # will multiply.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudcostguard.pricing.store.ingest.regions import GLOBAL_REGION, region_of
+from cloudcostguard.pricing.offers.locations import GLOBAL_REGION, region_of
 
 
 def test_edge_location_requests_are_global() -> None:
