@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 import yaml
-from cloudcostguard.pricing.store.one_shot_catalog import load_catalog_once
 
 import cloudcostguard
+from cloudcostguard.pricing.store.one_shot_catalog import load_catalog_once
 from tests.integration.pricing.conftest import make_settings
 from tests.integration.pricing.test_golden_offers import GOLDEN_AS_OF, _cli
 from tests.unit.estimation.goldens import CENT, GoldenRow, find_component, parse_golden
