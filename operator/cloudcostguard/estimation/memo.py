@@ -1,0 +1,385 @@
+"""Memoised pricing: one priced side is reused for every later side that reads the same inputs.
+
+Large plans repeat themselves (the issue-11 benchmark plan: 3,919 priced sides, 1,038 distinct inputs),
+and the webhook sees the same resources review after review. A pricer is a pure function of what it
+reads from its ``PricingContext``: the resource's attribute values and unknown markers, its usage, the
+catalog, the region, the hours per month and the pricing day. So the memo key is exact when it holds
+exactly what the pricer read:
+
+- The first time a (type, region) side is priced, the pricer gets *recording* views of its attributes,
+  usage and references; the reads, in order, are its *read schema*. Nested blocks are recorded whole
+  (their value and unknown subtree), so what a pricer does inside them needs no recording.
+- A later side of that (type, region) is looked up under each schema recorded so far: the values it
+  has at those reads, serialised by orjson (which tells ``1``, ``1.0`` and ``true`` apart and keeps
+  order), are the key. A hit means an earlier side read the same values at every read, and since each
+  read decides the next, the pricer would have walked the same path to the same result.
+- A pricer that asks the plan's references anything but ``has_type`` (what refers to this resource,
+  another resource's usage) depends on the resource's address within the plan: such a side is priced
+  fresh and not remembered. So is a side whose read values orjson cannot serialise.
+
+The memo lives with the catalog object (prices of another version never mix in) and is bounded: an
+LRU of ``MAX_RESULTS`` results per catalog, ``MAX_SCHEMAS`` schemas per (type, region). Results are
+immutable (frozen ``CostComponent``s); each hit gets its own list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.usage import ResourceUsage
+from cloudcostguard.plan.references import PlanReferences, Reference
+from cloudcostguard.plan.regions import strip_indexes
+
+MAX_RESULTS = 20_000  # priced sides remembered per catalog: a few MB, more than any plan's distinct sides
+MAX_SCHEMAS = 32  # read schemas per (type, region): pricers branch on a few values, never on many
+MAX_SETTINGS = 4  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
+
+# What a read reads: an attribute's value, its unknown marker, whether there are values at all; a usage
+# value, whether there is usage at all; whether the plan has a resource type; whether no expression
+# refers to this resource; whether this resource's expressions for an attribute refer to nothing.
+VALUE, UNKNOWN, ANY_VALUE, USAGE, ANY_USAGE, PLAN_HAS_TYPE, NOTHING_REFERS_HERE, REFERS_NOWHERE = range(8)
+Read = tuple[int, str]
+Schema = tuple[Read, ...]
+PricedSide = tuple[list[CostComponent], Decimal]
+
+
+class Reads:
+    """What one pricing read, in order, and whether it read something no key can hold."""
+
+    __slots__ = ("exact", "reads")
+
+    def __init__(self) -> None:
+        self.reads: list[Read] = []
+        self.exact = True
+
+
+class RecordingAttributes(Attributes):
+    """``Attributes`` that note every read (a nested block: its whole value and unknown subtree)."""
+
+    __slots__ = ("_reads",)
+
+    def __init__(self, values: Mapping[str, Any] | None, unknown: Mapping[str, Any] | None, reads: Reads):
+        super().__init__(values, unknown)
+        self._reads = reads.reads
+
+    def is_unknown(self, name: str) -> bool:
+        self._reads.append((UNKNOWN, name))
+        return super().is_unknown(name)
+
+    def raw(self, name: str) -> Any:
+        self._reads.append((VALUE, name))
+        return super().raw(name)
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        self._reads.append((VALUE, name))
+        return super().text(name, default)
+
+    def flag(self, name: str, default: bool | None = None) -> bool | None:
+        self._reads.append((VALUE, name))
+        return super().flag(name, default)
+
+    def decimal(self, name: str, default: Decimal | None = None) -> Decimal | None:
+        self._reads.append((VALUE, name))
+        return super().decimal(name, default)
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        self._reads.append((VALUE, name))
+        return super().integer(name, default)
+
+    def items(self, name: str) -> list[Any]:
+        self._reads.append((VALUE, name))
+        return super().items(name)
+
+    def block(self, name: str) -> Attributes:
+        self._reads.append((VALUE, name))
+        self._reads.append((UNKNOWN, name))
+        return super().block(name)
+
+    def blocks(self, name: str) -> list[Attributes]:
+        self._reads.append((VALUE, name))
+        self._reads.append((UNKNOWN, name))
+        return super().blocks(name)
+
+    def __bool__(self) -> bool:
+        self._reads.append((ANY_VALUE, ""))
+        return super().__bool__()
+
+
+class RecordingUsage(ResourceUsage):
+    """``ResourceUsage`` that notes every read."""
+
+    __slots__ = ("_reads",)
+
+    def __init__(self, usage: ResourceUsage, reads: Reads) -> None:
+        super().__init__(usage.values, usage.address)
+        self._reads = reads.reads
+
+    def decimal(self, key: str) -> Decimal | None:
+        self._reads.append((USAGE, key))
+        return super().decimal(key)
+
+    def text(self, key: str) -> str | None:
+        self._reads.append((USAGE, key))
+        return super().text(key)
+
+    def raw(self, key: str) -> Any:
+        self._reads.append((USAGE, key))
+        return super().raw(key)
+
+    def __bool__(self) -> bool:
+        self._reads.append((ANY_USAGE, ""))
+        return super().__bool__()
+
+
+class RecordingReferences:
+    """The plan's references as a pricer sees them. ``has_type`` is a read like any other; so is asking
+    what refers to this very resource, or what it refers to, while the answer is *nothing* (the common
+    case: most resources hold no Elastic IP and sit on no Dedicated Host). Any other answer, and every
+    other question, depends on where the resource sits in the plan: the side is not memoised."""
+
+    def __init__(self, references: PlanReferences, reads: Reads, config_address: str) -> None:
+        self._references = references
+        self._reads = reads
+        self._config_address = config_address
+
+    def has_type(self, resource_type: str) -> bool:
+        self._reads.reads.append((PLAN_HAS_TYPE, resource_type))
+        return self._references.has_type(resource_type)
+
+    def referencing(self, target: str) -> list[Reference]:
+        found = self._references.referencing(target)
+        if found or target != self._config_address:
+            self._reads.exact = False
+        else:
+            self._reads.reads.append((NOTHING_REFERS_HERE, ""))
+        return found
+
+    def referenced_from(self, source: str, attribute: str | None = None) -> list[Reference]:
+        found = self._references.referenced_from(source, attribute)
+        if found or source != self._config_address or attribute is None:
+            self._reads.exact = False
+        else:
+            self._reads.reads.append((REFERS_NOWHERE, attribute))
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        self._reads.exact = False
+        return getattr(self._references, name)
+
+
+def _check_recorded(base: type, recording: type) -> None:
+    """A read method added to Attributes or ResourceUsage without a recording twin would read past the
+    key, and a hit would then be a wrong price: refuse to import instead."""
+    for name, member in vars(base).items():
+        if callable(member) and not name.startswith("_") and name not in vars(recording):
+            raise TypeError(f"{recording.__name__} does not record {base.__name__}.{name}")
+
+
+_check_recorded(Attributes, RecordingAttributes)
+_check_recorded(ResourceUsage, RecordingUsage)
+
+
+KeyFunction = Callable[
+    [Mapping[str, Any], Mapping[str, Any], Mapping[str, Any], "PlanReferences | None", str], list[Any]
+]
+
+
+class _Schema:
+    """One read schema and the function that reads its values from a side, made once per schema."""
+
+    __slots__ = ("number", "read", "reads")
+
+    def __init__(self, number: int, reads: Schema) -> None:
+        self.number = number
+        self.reads = reads
+        self.read = _key_function(reads)
+
+
+def _key_function(reads: Schema) -> KeyFunction:
+    """``(values, unknown, usage, references, address) -> [what each read gives]`` as one generated
+    function: a side is looked up on every schema of its type, so this runs for every priced side."""
+    parts = []
+    names: dict[str, Any] = {"strip_indexes": strip_indexes}
+    for position, (kind, name) in enumerate(reads):
+        names[f"n{position}"] = name
+        if kind == VALUE:
+            parts.append(f"v.get(n{position})")
+        elif kind == UNKNOWN:
+            parts.append(f"u.get(n{position})")
+        elif kind == USAGE:
+            parts.append(f"q.get(n{position})")
+        elif kind == ANY_VALUE:
+            parts.append("bool(v)")
+        elif kind == ANY_USAGE:
+            parts.append("bool(q)")
+        elif kind == PLAN_HAS_TYPE:
+            parts.append(f"(r is not None and r.has_type(n{position}))")
+        elif kind == NOTHING_REFERS_HERE:
+            parts.append("(r is not None and not r.referencing(strip_indexes(a)))")
+        else:  # REFERS_NOWHERE
+            parts.append(f"(r is not None and not r.referenced_from(strip_indexes(a), n{position}))")
+    source = f"def read(v, u, q, r, a):\n    return [{', '.join(parts)}]\n"
+    exec(source, names)  # noqa: S102 - generated from the reads' kinds; names are passed as values
+    function: KeyFunction = names["read"]
+    return function
+
+
+class SideMemo:
+    """Priced sides of one catalog under one (hours per month, pricing day, references) setting."""
+
+    def __init__(self) -> None:
+        self._schemas: dict[tuple[str, str], list[_Schema]] = {}
+        self._results: OrderedDict[tuple[int, bytes], PricedSide] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def lookup(  # noqa: PLR0917 - positional: runs once per priced side
+        self,
+        resource_type: str,
+        region: str,
+        address: str,
+        values: Mapping[str, Any] | None,
+        unknown: Mapping[str, Any] | None,
+        usage: ResourceUsage,
+        references: PlanReferences | None,
+    ) -> PricedSide | None:
+        schemas = self._schemas.get((resource_type, region))
+        if not schemas:
+            return None
+        results = self._results
+        values = values or _EMPTY
+        unknown = unknown or _EMPTY
+        usage_values = usage.values
+        for schema in schemas:
+            key = _serialise(schema.read(values, unknown, usage_values, references, address))
+            if key is None:
+                continue
+            entry = (schema.number, key)
+            found = results.get(entry)
+            if found is not None:
+                # Evicted by another thread meanwhile: still a valid result.
+                with contextlib.suppress(KeyError):
+                    results.move_to_end(entry)
+                return found
+        return None
+
+    def store(  # noqa: PLR0917 - positional: runs once per priced side
+        self,
+        resource_type: str,
+        region: str,
+        address: str,
+        reads: Reads,
+        values: Mapping[str, Any] | None,
+        unknown: Mapping[str, Any] | None,
+        usage: ResourceUsage,
+        references: PlanReferences | None,
+        side: PricedSide,
+    ) -> None:
+        if not reads.exact:
+            return
+        recorded = tuple(dict.fromkeys(reads.reads))
+        with self._lock:
+            schemas = self._schemas.setdefault((resource_type, region), [])
+            schema = next((known for known in schemas if known.reads == recorded), None)
+            if schema is None:
+                if len(schemas) >= MAX_SCHEMAS:
+                    return
+                schema = _Schema(_next_schema_number(), recorded)
+                schemas.append(schema)
+            key = _serialise(
+                schema.read(values or _EMPTY, unknown or _EMPTY, usage.values, references, address)
+            )
+            if key is None:
+                return
+            self._results[(schema.number, key)] = side
+            while len(self._results) > MAX_RESULTS:
+                self._results.popitem(last=False)
+
+
+_EMPTY: Mapping[str, Any] = {}
+_schema_numbers = itertools.count()
+
+
+def _next_schema_number() -> int:
+    return next(_schema_numbers)
+
+
+def _serialise(read: list[Any]) -> bytes | None:
+    try:
+        return orjson.dumps(read, option=_EXACT_TYPES_ONLY, default=_refuse)
+    except TypeError:  # orjson.JSONEncodeError: a value with no exact serialisation
+        return None
+
+
+# Values orjson would render like JSON values of another Python type (a date like its ISO string, a
+# str subclass like a str) are refused instead: no key may stand for two different inputs.
+_EXACT_TYPES_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+_memos: weakref.WeakKeyDictionary[object, OrderedDict[tuple[Any, ...], SideMemo]] = (
+    weakref.WeakKeyDictionary()
+)
+_memos_lock = threading.Lock()
+
+
+def memo_for(catalog: object, hours_per_month: Decimal, as_of: date, has_references: bool) -> SideMemo | None:
+    """The catalog's memo for this setting (None when the catalog cannot carry one)."""
+    setting = (hours_per_month, as_of, has_references)
+    try:
+        by_setting = _memos.get(catalog)
+    except TypeError:  # not weakly referenceable, or unhashable: price without a memo
+        return None
+    if by_setting is not None:
+        memo = by_setting.get(setting)
+        if memo is not None:
+            return memo
+    with _memos_lock:
+        try:
+            by_setting = _memos.setdefault(catalog, OrderedDict())
+        except TypeError:
+            return None
+        memo = by_setting.get(setting)
+        if memo is None:
+            memo = by_setting[setting] = SideMemo()
+            while len(by_setting) > MAX_SETTINGS:
+                by_setting.popitem(last=False)
+        return memo
+
+
+def forget(catalog: object) -> None:
+    """Drop the catalog's memo (benchmarks measuring a cold memo; tests)."""
+    with _memos_lock:
+        _memos.pop(catalog, None)
+
+
+UsageOf = Callable[[str, str], ResourceUsage]
+
+
+def recording_usage_of(usage_of: UsageOf, reads: Reads) -> UsageOf:
+    """Another resource's usage: depends on the plan, not on this side's inputs."""
+
+    def read(address: str, resource_type: str) -> ResourceUsage:
+        reads.exact = False
+        return usage_of(address, resource_type)
+
+    return read
