@@ -71,7 +71,7 @@ def peak_mib() -> float:
 
 def phase_cold(url: str) -> dict[str, Any]:
     import cloudcostguard.pricing.store.store  # noqa: F401 - imports are not part of the load
-    from cloudcostguard.pricing.store.loader import load_catalog
+    from cloudcostguard.pricing.store.one_shot_catalog import load_catalog
     from cloudcostguard.settings import Settings
 
     gc.collect()
@@ -194,7 +194,7 @@ def phase_use(url: str, folder: str) -> dict[str, Any]:
         load_bundled_catalog,
         write_snapshot_file,
     )
-    from cloudcostguard.pricing.store.loader import load_catalog
+    from cloudcostguard.pricing.store.one_shot_catalog import load_catalog
     from cloudcostguard.pricing.store.store import catalog_from_snapshot_file
     from cloudcostguard.settings import Settings
 

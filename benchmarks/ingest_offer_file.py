@@ -79,8 +79,8 @@ def phase_baseline(path: Path) -> dict[str, Any]:
 
 
 def phase_parse(path: Path) -> dict[str, Any]:
-    from cloudcostguard.pricing.store.ingest.model import Selection
-    from cloudcostguard.pricing.store.load import LoadProgress, read_offer_files
+    from cloudcostguard.pricing.offers.model import Selection
+    from cloudcostguard.pricing.store.bulk_load import LoadProgress, read_offer_files
 
     progress = LoadProgress()
     started = time.monotonic()
@@ -101,12 +101,12 @@ def phase_parse(path: Path) -> dict[str, Any]:
 
 
 def phase_load(path: Path, url: str) -> dict[str, Any]:
-    from cloudcostguard.pricing.store import load
+    from cloudcostguard.pricing.store import bulk_load
     from cloudcostguard.settings import Settings
 
     steps: dict[str, float] = {}
     for name in ("_copy", "_tidy", "_prepare", "_switch"):
-        original = getattr(load, name)
+        original = getattr(bulk_load, name)
 
         async def timed(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
             started = time.monotonic()
@@ -115,9 +115,9 @@ def phase_load(path: Path, url: str) -> dict[str, Any]:
             finally:
                 steps[_name.strip("_")] = time.monotonic() - started
 
-        setattr(load, name, timed)
+        setattr(bulk_load, name, timed)
     settings = Settings()
-    result = asyncio.run(load.load_offer_files(url, settings, [(path, path.name)]))
+    result = asyncio.run(bulk_load.load_offer_files(url, settings, [(path, path.name)]))
     return {
         "seconds": result.seconds,
         "skus": result.products_read,

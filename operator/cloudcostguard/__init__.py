@@ -17,13 +17,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cloudcostguard.errors import CloudCostGuardError
+from cloudcostguard.version import __version__
 
 if TYPE_CHECKING:
     from cloudcostguard.estimation.model import Estimate
     from cloudcostguard.estimation.usage import Usage
     from cloudcostguard.pricing.catalog import PriceCatalog
 
-__version__ = "0.1.0"
 __all__ = ["CloudCostGuardError", "__version__", "estimate"]
 
 
@@ -50,7 +50,7 @@ def estimate(
     # Imported here so that `import cloudcostguard` stays cheap (the CLI and operator import it first).
     from cloudcostguard.estimation.estimator import estimate_plan  # noqa: PLC0415
     from cloudcostguard.estimation.usage import Usage  # noqa: PLC0415
-    from cloudcostguard.plan.memory import paused_gc  # noqa: PLC0415
+    from cloudcostguard.performance import paused_gc  # noqa: PLC0415
     from cloudcostguard.plan.reader import read_plan  # noqa: PLC0415
     from cloudcostguard.pricing.snapshot import load_bundled_catalog  # noqa: PLC0415
 

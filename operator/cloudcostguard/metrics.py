@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from cloudcostguard import __version__
+from cloudcostguard.version import __version__
 
 PREFIX = "cloudcostguard"
 
@@ -152,7 +152,7 @@ ADMISSION_INVALID_POLICIES = Counter(
 )
 
 
-# --- pricing store catalog (pricing/store/provider.py) ----------------------------------------------
+# --- pricing store catalog (pricing/store/postgres_provider.py) -------------------------------------
 
 SOURCES = ("postgresql", "cache-file", "bundled")
 

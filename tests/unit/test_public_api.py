@@ -35,7 +35,7 @@ def test_importing_the_package_runs_nothing_heavy() -> None:
     prefixes = ("cloudcostguard.", "orjson", "pydantic", "yaml")
     probe = f"import sys, cloudcostguard; print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=60, check=True)
-    assert result.stdout.strip() == b"['cloudcostguard.errors']"
+    assert result.stdout.strip() == b"['cloudcostguard.errors', 'cloudcostguard.version']"
 
 
 def test_plan_as_bytes_text_or_dict_gives_the_same_estimate() -> None:

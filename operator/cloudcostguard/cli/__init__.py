@@ -16,7 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cloudcostguard import __version__, errors
+from cloudcostguard import errors
+from cloudcostguard.version import __version__
 
 EXIT_BAD_INPUT = 2
 

@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
 def _catalog_from_database(database_url: str, settings: Any) -> Any:
     # Looked up by name: the PostgreSQL store is an optional part of a build (issue 3).
     try:
-        loader = importlib.import_module("cloudcostguard.pricing.store.loader")
+        loader = importlib.import_module("cloudcostguard.pricing.store.one_shot_catalog")
     except ModuleNotFoundError as err:
-        if err.name not in ("cloudcostguard.pricing.store", "cloudcostguard.pricing.store.loader"):
+        if err.name not in ("cloudcostguard.pricing.store", "cloudcostguard.pricing.store.one_shot_catalog"):
             raise
         raise errors.PricingError("this build has no PostgreSQL pricing store") from err
     return loader.load_catalog_once(database_url, settings)

@@ -189,7 +189,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from cloudcostguard.pricing.store.ingest.model import Selection  # noqa: PLC0415
+    from cloudcostguard.pricing.offers.model import Selection  # noqa: PLC0415
 
     if not args.sources and not args.from_aws:
         raise errors.ConfigurationError("nothing to load: give offer files or URLs, or --from-aws SERVICE")
@@ -216,7 +216,7 @@ async def _load_async(args: argparse.Namespace, settings: Settings, url: str, se
         paths = await _gather_files(args, settings, Path(folder))
         if args.dry_run:
             return _dry_run(paths, selection)
-        from cloudcostguard.pricing.store.load import load_offer_files  # noqa: PLC0415
+        from cloudcostguard.pricing.store.bulk_load import load_offer_files  # noqa: PLC0415
 
         result = await load_offer_files(url, settings, paths, selection=selection, fresh=args.fresh)
     for summary in result.files:
@@ -249,7 +249,7 @@ async def _gather_files(args: argparse.Namespace, settings: Settings, folder: Pa
             paths.append((Path(source), source))
     if not remote and not args.from_aws:
         return paths
-    from cloudcostguard.pricing.store.download import PriceListClient  # noqa: PLC0415
+    from cloudcostguard.pricing.offers.download import PriceListClient  # noqa: PLC0415
 
     async with PriceListClient(settings, show_progress=not args.no_progress) as client:
         file_format: Literal["json", "csv"] = args.format
@@ -266,7 +266,7 @@ async def _gather_files(args: argparse.Namespace, settings: Settings, folder: Pa
 
 
 def _dry_run(paths: list[tuple[Path, str]], selection: Any) -> int:
-    from cloudcostguard.pricing.store.load import LoadProgress, read_offer_files  # noqa: PLC0415
+    from cloudcostguard.pricing.store.bulk_load import LoadProgress, read_offer_files  # noqa: PLC0415
 
     progress = LoadProgress()
     started = time.monotonic()
@@ -292,7 +292,7 @@ def _dry_run(paths: list[tuple[Path, str]], selection: Any) -> int:
 
 def _import_snapshot(args: argparse.Namespace) -> int:
     from cloudcostguard.pricing.snapshot import load_bundled_catalog, read_snapshot_file, records_digest  # noqa: PLC0415
-    from cloudcostguard.pricing.store.load import import_snapshot_records  # noqa: PLC0415
+    from cloudcostguard.pricing.store.bulk_load import import_snapshot_records  # noqa: PLC0415
 
     settings, url = _settings_and_url(args)
     if args.snapshot:

@@ -25,7 +25,7 @@ from cloudcostguard.estimation.model import (
 )
 from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, Pricer, PricingContext
 from cloudcostguard.estimation.usage import ResourceUsage, Usage
-from cloudcostguard.plan.memory import paused_gc
+from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
 from cloudcostguard.plan.regions import strip_indexes

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from cloudcostguard.plan.frozen import fast_init
+from cloudcostguard.performance import fast_init
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")

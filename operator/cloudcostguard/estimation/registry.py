@@ -14,7 +14,7 @@ from decimal import Decimal
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.usage import ResourceUsage
-from cloudcostguard.plan.frozen import fast_init
+from cloudcostguard.performance import fast_init
 from cloudcostguard.plan.references import PlanReferences, Reference
 from cloudcostguard.plan.regions import strip_indexes
 from cloudcostguard.pricing.catalog import PriceCatalog

@@ -38,7 +38,7 @@ from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.k8s import indexes
 from cloudcostguard.k8s.models import GROUP, PLAN_SOURCE_LABEL, VERSION, PlanSource
 from cloudcostguard.k8s.plan_sources import PlanResolver
-from cloudcostguard.plan.memory import paused_gc
+from cloudcostguard.performance import paused_gc
 from cloudcostguard.policy import evaluation
 from cloudcostguard.policy.evaluation import Candidate, CostPolicy, Decision, Subject, Verdict
 from cloudcostguard.pricing.catalog import PriceCatalog

@@ -41,7 +41,7 @@ from cloudcostguard.estimation.model import Estimate, money
 from cloudcostguard.k8s import conditions as cond
 from cloudcostguard.k8s.models import TOP_RESOURCES_MAX, UNSUPPORTED_TYPES_MAX, CostEstimateSpec
 from cloudcostguard.k8s.plan_sources import PlanResolver, ResolvedPlan
-from cloudcostguard.pricing.provider import CatalogProvider
+from cloudcostguard.pricing.catalog_provider import CatalogProvider
 from cloudcostguard.settings import Settings
 
 logger = logging.getLogger(__name__)

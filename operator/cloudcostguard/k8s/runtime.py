@@ -4,7 +4,7 @@ Shared resources are created once, kept in kopf's memo and closed at cleanup (ST
 
 - ``memo.settings`` — the typed ``Settings``;
 - ``memo.catalog_provider`` — a ``CatalogProvider``: the bundled snapshot without a database, the
-  PostgreSQL-backed provider (``cloudcostguard.pricing.store.provider``) with ``database_url``;
+  PostgreSQL-backed provider (``cloudcostguard.pricing.store.postgres_provider``) with ``database_url``;
 - ``memo.reconciler`` / ``memo.reconcile_context`` / ``memo.url_fetcher`` — reconcile state and tools;
 - ``memo.leadership`` — who may write: a ``leadership.LeaderElector`` on a Lease (started here at
   startup, released at cleanup), or ``leadership.Standalone`` with ``run --standalone``;
@@ -41,7 +41,7 @@ from cloudcostguard import errors, metrics
 from cloudcostguard.k8s import leadership, reconcile
 from cloudcostguard.k8s.models import GROUP
 from cloudcostguard.k8s.plan_sources import PlanResolver, UrlFetcher
-from cloudcostguard.pricing.provider import CatalogProvider, StaticCatalogProvider
+from cloudcostguard.pricing.catalog_provider import CatalogProvider, StaticCatalogProvider
 from cloudcostguard.settings import Settings
 
 logger = logging.getLogger("cloudcostguard.runtime")
@@ -75,11 +75,11 @@ def build_catalog_provider(settings: Settings) -> CatalogProvider:
 
         return StaticCatalogProvider(load_bundled_catalog())
     try:
-        module = importlib.import_module("cloudcostguard.pricing.store.provider")
+        module = importlib.import_module("cloudcostguard.pricing.store.postgres_provider")
     except ModuleNotFoundError as err:
         raise errors.ConfigurationError(
             "CCG_DATABASE_URL is set, but this build has no PostgreSQL pricing store "
-            "(cloudcostguard.pricing.store.provider)"
+            "(cloudcostguard.pricing.store.postgres_provider)"
         ) from err
     provider: CatalogProvider = module.PostgresCatalogProvider(
         settings.database_url.get_secret_value(), settings

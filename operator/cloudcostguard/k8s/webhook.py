@@ -41,7 +41,7 @@ from kopf._core.engines import admission as kopf_admission  # the errors kopf's 
 from cloudcostguard import errors, metrics
 from cloudcostguard.k8s import admission, certificates
 from cloudcostguard.pricing.catalog import PriceCatalog
-from cloudcostguard.pricing.provider import CatalogProvider
+from cloudcostguard.pricing.catalog_provider import CatalogProvider
 from cloudcostguard.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cloudcostguard.plan.frozen import fast_init
+from cloudcostguard.performance import fast_init
 
 if TYPE_CHECKING:
     from cloudcostguard.plan.references import PlanReferences

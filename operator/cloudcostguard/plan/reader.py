@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from cloudcostguard import errors
-from cloudcostguard.plan.memory import paused_gc
+from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import ACTION_NAMES, PRICES_AFTER, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
 from cloudcostguard.plan.regions import RegionResolver, region_from_availability_zone

@@ -9,7 +9,7 @@ import kmock
 import pytest
 
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
-from cloudcostguard.pricing.store.load import import_snapshot_records
+from cloudcostguard.pricing.store.bulk_load import import_snapshot_records
 from tests import kmock_support as ks
 from tests.integration.operator.conftest import OperatorFactory, eventually
 from tests.integration.pricing.conftest import database_url, make_settings, store_url  # noqa: F401 - fixtures

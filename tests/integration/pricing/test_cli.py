@@ -16,9 +16,9 @@ import pytest
 from cloudcostguard.cli import main
 from cloudcostguard.pricing.snapshot import load_bundled_catalog, read_snapshot_file
 from tests.integration.pricing.proxy import closed_port
-from tests.integration.pricing.test_provider import _via_port
-from tests.unit.pricing.offers import EC2_2017, S3_EXCERPT, SERVICE_INDEX, write_offer_files
-from tests.unit.pricing.price_list_server import S3_REGIONAL_PATH, default_files
+from tests.integration.pricing.test_postgres_provider import _via_port
+from tests.unit.pricing.offers.price_list_server import S3_REGIONAL_PATH, default_files
+from tests.unit.pricing.offers.samples import EC2_2017, S3_EXCERPT, SERVICE_INDEX, write_offer_files
 
 pytestmark = pytest.mark.postgres
 
@@ -80,7 +80,7 @@ def test_estimates_from_postgresql_equal_the_bundled_snapshot_for_the_same_price
 def test_every_bundled_price_is_looked_up_identically_from_postgresql(
     store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cloudcostguard.pricing.store.loader import load_catalog_once
+    from cloudcostguard.pricing.store.one_shot_catalog import load_catalog_once
     from tests.integration.pricing.conftest import make_settings
 
     bundled = load_bundled_catalog()

@@ -11,7 +11,7 @@ import pytest
 from cloudcostguard.k8s import indexes, reconcile
 from cloudcostguard.k8s.plan_sources import PlanResolver, digest_of
 from cloudcostguard.pricing.catalog import Price, PriceCatalog
-from cloudcostguard.pricing.provider import CatalogStatus, StaticCatalogProvider
+from cloudcostguard.pricing.catalog_provider import CatalogStatus, StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
 from tests.unit.k8s.plans import money, nat_monthly, nat_plan

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from cloudcostguard import errors, metrics
 from cloudcostguard.k8s import leadership, reconcile, runtime
-from cloudcostguard.pricing.provider import StaticCatalogProvider
+from cloudcostguard.pricing.catalog_provider import StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
 
@@ -96,17 +96,17 @@ def test_bundled_prices_without_a_database() -> None:
 
 def test_database_url_uses_the_store_provider_or_says_it_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(database_url="postgresql://db/prices")
-    monkeypatch.setitem(sys.modules, "cloudcostguard.pricing.store.provider", None)  # import fails
+    monkeypatch.setitem(sys.modules, "cloudcostguard.pricing.store.postgres_provider", None)  # import fails
     with pytest.raises(errors.ConfigurationError, match="this build has no PostgreSQL pricing store"):
         runtime.build_catalog_provider(settings)
-    fake = types.ModuleType("cloudcostguard.pricing.store.provider")
+    fake = types.ModuleType("cloudcostguard.pricing.store.postgres_provider")
 
     class PostgresCatalogProvider:
         def __init__(self, dsn: str, given: Settings) -> None:
             self.dsn, self.settings = dsn, given
 
     fake.PostgresCatalogProvider = PostgresCatalogProvider  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "cloudcostguard.pricing.store.provider", fake)
+    monkeypatch.setitem(sys.modules, "cloudcostguard.pricing.store.postgres_provider", fake)
     provider = runtime.build_catalog_provider(settings)
     assert isinstance(provider, PostgresCatalogProvider) and provider.settings is settings
     assert provider.dsn == "postgresql://db/prices"

@@ -14,7 +14,7 @@ import pytest
 
 from cloudcostguard import errors
 from cloudcostguard.k8s import admission, certificates, indexes, webhook
-from cloudcostguard.pricing.provider import StaticCatalogProvider
+from cloudcostguard.pricing.catalog_provider import StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
 from tests.integration.admission.support import cost_estimate, cost_policy, kopf_webhook_fn, nat_plan, review

@@ -22,7 +22,7 @@ import asyncpg
 import orjson
 
 from cloudcostguard import errors
-from cloudcostguard.plan.memory import paused_gc
+from cloudcostguard.performance import paused_gc
 from cloudcostguard.pricing.catalog import InMemoryCatalog, Price, PriceRecord, PriceTier
 from cloudcostguard.pricing.snapshot import SNAPSHOT_FORMAT
 from cloudcostguard.pricing.store.migrate import (

@@ -30,7 +30,7 @@ import asyncpg
 
 from cloudcostguard import errors, metrics
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
-from cloudcostguard.pricing.provider import CatalogStatus, VersionListener
+from cloudcostguard.pricing.catalog_provider import CatalogStatus, VersionListener
 from cloudcostguard.pricing.snapshot import (
     dump_snapshot,
     load_bundled_catalog,

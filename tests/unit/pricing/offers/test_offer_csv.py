@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.store.ingest.offer_csv import attribute_key
-from tests.unit.pricing.offers import EC2_CSV, S3_EXCERPT, gzipped, read_bytes, read_path
+from cloudcostguard.pricing.offers.offer_csv import attribute_key
+from tests.unit.pricing.offers.samples import EC2_CSV, S3_EXCERPT, gzipped, read_bytes, read_path
 
 
 def _sample_rows() -> tuple[list[str], list[list[str]]]:

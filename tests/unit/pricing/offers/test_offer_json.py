@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.store.ingest.model import DROPPED_ATTRIBUTES, PriceRow, ProductRow, Selection
-from tests.unit.pricing.offers import (
+from cloudcostguard.pricing.offers.model import DROPPED_ATTRIBUTES, PriceRow, ProductRow, Selection
+from tests.unit.pricing.offers.samples import (
     DEEP_ARCHIVE,
     EC2_2017,
     RDS_2018,

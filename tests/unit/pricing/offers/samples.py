@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 
 from cloudcostguard.pricing.catalog import PriceRecord
-from cloudcostguard.pricing.store.ingest.model import PriceRow, ProductRow, Selection
-from cloudcostguard.pricing.store.ingest.offer_csv import OfferCsvReader
-from cloudcostguard.pricing.store.ingest.offer_json import OfferJsonReader
-from cloudcostguard.pricing.store.ingest.source import OfferSource, open_offer_file, open_offer_stream
+from cloudcostguard.pricing.offers.model import PriceRow, ProductRow, Selection
+from cloudcostguard.pricing.offers.offer_csv import OfferCsvReader
+from cloudcostguard.pricing.offers.offer_json import OfferJsonReader
+from cloudcostguard.pricing.offers.source import OfferSource, open_offer_file, open_offer_stream
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "offers"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "offers"
 S3_EXCERPT = FIXTURES / "epam-cloud-pipeline_AmazonS3_us-east-1_2023-01_excerpt.json"
 DEEP_ARCHIVE = FIXTURES / "epam-cloud-pipeline_AmazonS3GlacierDeepArchive_us-east-1_2023-02_excerpt.json"
 EC2_2017 = FIXTURES / "lyft-awspricing-pr13_AmazonEC2_multi-family_2017.json"

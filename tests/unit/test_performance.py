@@ -1,16 +1,56 @@
-"""``fast_init``: the same constructor as the dataclass's own, still frozen, equal and hashable."""
+"""``cloudcostguard.performance``.
+
+``paused_gc``: the collector is off inside, and back to how it was afterwards, even on errors.
+``fast_init``: the same constructor as the dataclass's own, still frozen, equal and hashable.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import inspect
+from collections.abc import Iterator
 
 import pytest
 
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext
-from cloudcostguard.plan.frozen import fast_init
+from cloudcostguard.performance import fast_init, paused_gc
 from cloudcostguard.plan.model import ResourceChange
+
+
+@pytest.fixture(autouse=True)
+def restore_gc() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    yield
+    if was_enabled:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_pauses_and_restores() -> None:
+    gc.enable()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():  # nested: the inner use leaves it to the outer one
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_restores_after_an_error() -> None:
+    gc.enable()
+    with pytest.raises(RuntimeError), paused_gc():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_leaves_a_disabled_collector_disabled() -> None:
+    gc.disable()
+    with paused_gc():
+        pass
+    assert not gc.isenabled()
 
 
 @fast_init

@@ -11,10 +11,15 @@ import pytest
 from aiohttp import web
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.store.download import DownloadError, PriceListClient, ProgressBar
+from cloudcostguard.pricing.offers.download import DownloadError, PriceListClient, ProgressBar
 from cloudcostguard.settings import Settings
-from tests.unit.pricing.offers import S3_EXCERPT
-from tests.unit.pricing.price_list_server import S3_REGIONAL_PATH, PriceListServer, default_files, serve
+from tests.unit.pricing.offers.price_list_server import (
+    S3_REGIONAL_PATH,
+    PriceListServer,
+    default_files,
+    serve,
+)
+from tests.unit.pricing.offers.samples import S3_EXCERPT
 
 
 def _settings(**overrides: object) -> Settings:

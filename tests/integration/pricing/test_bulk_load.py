@@ -21,11 +21,10 @@ import pytest
 from cloudcostguard import errors
 from cloudcostguard.pricing.catalog import InMemoryCatalog
 from cloudcostguard.pricing.snapshot import load_bundled_catalog, record_to_json, records_digest
-from cloudcostguard.pricing.store import load as load_module
-from cloudcostguard.pricing.store import pool, store
-from cloudcostguard.pricing.store.load import import_snapshot_records, load_offer_files
+from cloudcostguard.pricing.store import bulk_load, pool, store
+from cloudcostguard.pricing.store.bulk_load import import_snapshot_records, load_offer_files
 from cloudcostguard.settings import Settings
-from tests.unit.pricing.offers import (
+from tests.unit.pricing.offers.samples import (
     EC2_2017,
     EC2_C4,
     EC2_CSV,
@@ -240,7 +239,7 @@ async def test_a_failure_at_the_end_of_the_switch_transaction_rolls_all_of_it_ba
     before = await load_offer_files(store_url, settings, _files(S3_EXCERPT))
     # NOTIFY is the switch transaction's last statement: an empty channel name makes it fail after
     # the tables were attached, the version marked ready and made current.
-    monkeypatch.setattr(load_module, "CHANNEL", "")
+    monkeypatch.setattr(bulk_load, "CHANNEL", "")
 
     with pytest.raises(errors.PricingError, match="channel name cannot be empty"):
         await load_offer_files(store_url, settings, _files(EC2_2017))

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.store.ingest.regions import GLOBAL_REGION
+from cloudcostguard.pricing.offers.locations import GLOBAL_REGION
 
 # The offer codes whose prices the estimator reads (FORMAT.md §1 and the bundled snapshot). Loading
 # is limited to these unless CCG_PRICING_SERVICES names others.

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Iterator
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.store.ingest.model import (
+from cloudcostguard.pricing.offers.locations import region_of
+from cloudcostguard.pricing.offers.model import (
     CURRENCY,
     DROPPED_ATTRIBUTES,
     DROPPED_PREFIXES,
@@ -31,8 +32,7 @@ from cloudcostguard.pricing.store.ingest.model import (
     decimal_or_error,
     tier_end_or_none,
 )
-from cloudcostguard.pricing.store.ingest.regions import region_of
-from cloudcostguard.pricing.store.ingest.source import HashingReader
+from cloudcostguard.pricing.offers.source import HashingReader
 
 BATCH_ROWS = 5000
 CSV_BUFFER = 1024 * 1024

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import web
 
-from tests.unit.pricing.offers import EC2_VERSION_INDEX, S3_EXCERPT, SERVICE_INDEX
+from tests.unit.pricing.offers.samples import EC2_VERSION_INDEX, S3_EXCERPT, SERVICE_INDEX
 
 S3_VERSION = "20230123170643"
 S3_REGIONAL_PATH = f"/offers/v1.0/aws/AmazonS3/{S3_VERSION}/us-east-1/index.json"

@@ -14,11 +14,11 @@ from prometheus_client import REGISTRY
 
 from cloudcostguard.pricing.catalog import PriceCatalog
 from cloudcostguard.pricing.snapshot import load_bundled_catalog, read_snapshot_file
-from cloudcostguard.pricing.store.load import load_offer_files
-from cloudcostguard.pricing.store.provider import PostgresCatalogProvider
+from cloudcostguard.pricing.store.bulk_load import load_offer_files
+from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvider
 from cloudcostguard.settings import Settings
 from tests.integration.pricing.proxy import TcpProxy, closed_port
-from tests.unit.pricing.offers import EC2_2017, S3_EXCERPT
+from tests.unit.pricing.offers.samples import EC2_2017, S3_EXCERPT
 
 pytestmark = pytest.mark.postgres
 

@@ -37,13 +37,13 @@ import asyncpg
 import orjson
 
 from cloudcostguard import errors
-from cloudcostguard.plan.memory import paused_gc
+from cloudcostguard.performance import paused_gc
 from cloudcostguard.pricing.catalog import PriceRecord
+from cloudcostguard.pricing.offers.model import Batch, PriceRow, ReadStats, Selection
+from cloudcostguard.pricing.offers.offer_csv import OfferCsvReader
+from cloudcostguard.pricing.offers.offer_json import OfferJsonReader
+from cloudcostguard.pricing.offers.source import open_offer_file
 from cloudcostguard.pricing.store import pool
-from cloudcostguard.pricing.store.ingest.model import Batch, PriceRow, ReadStats, Selection
-from cloudcostguard.pricing.store.ingest.offer_csv import OfferCsvReader
-from cloudcostguard.pricing.store.ingest.offer_json import OfferJsonReader
-from cloudcostguard.pricing.store.ingest.source import open_offer_file
 from cloudcostguard.pricing.store.migrate import (
     LOAD_LOCK_NAMESPACE,
     LOCK_NAMESPACE,

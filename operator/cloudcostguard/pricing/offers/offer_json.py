@@ -35,7 +35,8 @@ from typing import Any, Literal, NoReturn, Protocol
 import orjson
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.store.ingest.model import (
+from cloudcostguard.pricing.offers.locations import region_of
+from cloudcostguard.pricing.offers.model import (
     EXCLUDED_CAPACITY_STATUS,
     ON_DEMAND,
     Batch,
@@ -48,7 +49,6 @@ from cloudcostguard.pricing.store.ingest.model import (
     keep_attributes,
     tier_end_or_none,
 )
-from cloudcostguard.pricing.store.ingest.regions import region_of
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK = 4 * MiB
