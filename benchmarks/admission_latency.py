@@ -17,6 +17,11 @@ from the same certificate files) that answers every request with a fixed Admissi
 echoing only the request's uid, to the same request bytes. Every target is reported as a ratio to it
 and to the trivial kopf handler on the same review.
 
+The webhook remembers whole estimates per catalog (the API server re-sends the same objects): the
+main targets cycle through 8 plans, so after the warm-up they are answered from that memo. The
+"every plan new" target cycles through more plans than the webhook keeps, so every review is estimated
+(its resources' priced sides still come from the catalog's memo).
+
 The policies the server judges against apply to every request of namespace team-a and are all within
 budget (so every request does the full work: estimate, three policies, a namespace budget over 20
 committed estimates); every answer is checked (allowed, uid echoed). A last, diagnostic target sends
@@ -382,6 +387,12 @@ async def run_client(args: argparse.Namespace) -> None:
     big = [review_template(plan, f"stack-{v}") for v, plan in enumerate(plans)]
     small = [review_template(make_plan(["aws_nat_gateway"], 15, variant=v), f"small-{v}") for v in range(8)]
     ungoverned = [review_template(plan, f"stack-{v}", UNGOVERNED) for v, plan in enumerate(plans)]
+    # Reviews that never repeat within the webhook's remembered estimates (more variants than it
+    # keeps): every one is estimated, its resources' priced sides still found in the catalog's memo.
+    fresh = [
+        review_template(make_plan(types, args.resources, variant=v), f"fresh-{v}")
+        for v in range(100, 100 + args.fresh_variants)
+    ]
     catalog = load_bundled_catalog()
     estimate = cloudcostguard.estimate(plans[0], catalog=catalog)
     print(f"plan: {args.resources} resources of {len(types)} types ({', '.join(types)})")
@@ -421,6 +432,7 @@ async def run_client(args: argparse.Namespace) -> None:
                 ("kopf", "kopf path   /kopf/validate-costestimate", "/kopf/validate-costestimate", big),
                 ("trivial", f"trivial kopf /{TRIVIAL_ID} (same review)", f"/{TRIVIAL_ID}", big),
                 ("trivial-small", f"trivial kopf /{TRIVIAL_ID} (small review)", f"/{TRIVIAL_ID}", small),
+                ("lean-fresh", "lean path, every plan new to the webhook", "/validate-costestimate", fresh),
                 (
                     "lean-no-policy",
                     "lean path, no policy applies (no estimate)",
@@ -513,6 +525,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=10, help="round-robin slices per target")
     parser.add_argument("--resources", type=int, default=200)
+    parser.add_argument(
+        "--fresh-variants", type=int, default=256, help="distinct plans of the 'every plan new' target"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

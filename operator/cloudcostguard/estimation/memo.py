@@ -20,11 +20,16 @@ exactly what the pricer read:
 The memo lives with the catalog object (prices of another version never mix in) and is bounded: an
 LRU of ``MAX_RESULTS`` results per catalog, ``MAX_SCHEMAS`` schemas per (type, region). Results are
 immutable (frozen ``CostComponent``s); each hit gets its own list.
+
+``EstimateMemo`` is the layer above, for the webhook: the API server sends the same object again and
+again (Argo CD diffs and dry runs, Flux dry runs, re-applies), so whole estimates are kept per catalog,
+keyed by the sha256 of the plan's and usage's JSON and the estimate's settings (``MAX_ESTIMATES``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import threading
 import weakref
@@ -37,13 +42,14 @@ from typing import Any
 import orjson
 
 from cloudcostguard.estimation.attributes import Attributes
-from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.model import CostComponent, Estimate
 from cloudcostguard.estimation.usage import ResourceUsage
 from cloudcostguard.plan.references import PlanReferences, Reference
 from cloudcostguard.plan.regions import strip_indexes
 
 MAX_RESULTS = 20_000  # priced sides remembered per catalog: a few MB, more than any plan's distinct sides
 MAX_SCHEMAS = 32  # read schemas per (type, region): pricers branch on a few values, never on many
+MAX_ESTIMATES = 64  # whole estimates per catalog (webhook): the objects a cluster keeps re-sending
 MAX_SETTINGS = 4  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
 
 # What a read reads: an attribute's value, its unknown marker, whether there are values at all; a usage
@@ -367,9 +373,59 @@ def memo_for(catalog: object, hours_per_month: Decimal, as_of: date, has_referen
 
 
 def forget(catalog: object) -> None:
-    """Drop the catalog's memo (benchmarks measuring a cold memo; tests)."""
+    """Drop the catalog's memos (benchmarks measuring a cold memo; tests)."""
     with _memos_lock:
         _memos.pop(catalog, None)
+        _estimate_memos.pop(catalog, None)
+
+
+class EstimateMemo:
+    """Whole estimates by ``json_key``; an estimate is never changed once made, so hits share it."""
+
+    def __init__(self) -> None:
+        self._estimates: OrderedDict[bytes, Estimate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._estimates)
+
+    def estimate(self, key: bytes | None, make: Callable[[], Estimate]) -> Estimate:
+        """The remembered estimate for ``key``, else ``make()``'s (errors are not remembered)."""
+        if key is None:
+            return make()
+        with self._lock:
+            found = self._estimates.get(key)
+            if found is not None:
+                self._estimates.move_to_end(key)
+                return found
+        made = make()
+        with self._lock:
+            self._estimates[key] = made
+            while len(self._estimates) > MAX_ESTIMATES:
+                self._estimates.popitem(last=False)
+        return made
+
+
+def json_key(*parts: Any) -> bytes | None:
+    """sha256 of the parts' JSON: the same for the same JSON values; None when a part is no JSON value
+    with one exact serialisation."""
+    serialised = _serialise(list(parts))
+    return None if serialised is None else hashlib.sha256(serialised).digest()
+
+
+_estimate_memos: weakref.WeakKeyDictionary[object, EstimateMemo] = weakref.WeakKeyDictionary()
+
+
+def estimate_memo_for(catalog: object) -> EstimateMemo | None:
+    """The catalog's estimate memo (None when the catalog cannot carry one)."""
+    try:
+        found = _estimate_memos.get(catalog)
+        if found is None:
+            with _memos_lock:
+                found = _estimate_memos.setdefault(catalog, EstimateMemo())
+    except TypeError:  # not weakly referenceable, or unhashable
+        return None
+    return found
 
 
 UsageOf = Callable[[str, str], ResourceUsage]

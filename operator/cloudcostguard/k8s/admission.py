@@ -20,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import functools
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
@@ -34,6 +37,7 @@ import pydantic
 
 import cloudcostguard
 from cloudcostguard import errors, metrics
+from cloudcostguard.estimation import memo
 from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.k8s import indexes
 from cloudcostguard.k8s.models import GROUP, PLAN_SOURCE_LABEL, VERSION, PlanSource
@@ -599,6 +603,7 @@ async def _estimate(
     default_region = region if isinstance(region, str) and region else settings.default_region
     catalog = runtime.catalog()  # read on the loop: a refresh swaps catalogs between requests only
     bounded = isinstance(plan, dict) and review_bytes is not None and review_bytes <= runtime.max_plan_bytes
+    as_of = datetime.now(UTC).date()
 
     def run() -> Estimate:
         return cloudcostguard.estimate(
@@ -608,9 +613,23 @@ async def _estimate(
             default_region=default_region,
             max_plan_bytes=runtime.max_plan_bytes,
             hours_per_month=settings.hours_per_month,
+            as_of=as_of,
             plan_digest=not bounded,
         )
 
+    # The same object comes back often (diffs, dry runs, re-applies): whole estimates are remembered
+    # per catalog. The plan and usage came out of JSON (the review, a ConfigMap), so their JSON is exact.
+    remembered = memo.estimate_memo_for(catalog)
+    if remembered is not None:
+        key = memo.json_key(
+            ["sha256", hashlib.sha256(plan).hexdigest()] if isinstance(plan, bytes) else plan,
+            usage,
+            default_region,
+            str(settings.hours_per_month),
+            as_of.isoformat(),
+            not bounded,
+        )
+        run = functools.partial(remembered.estimate, key, run)
     if isinstance(plan, bytes):
         heavy = len(plan) > OFFLOAD_PLAN_BYTES
     else:

@@ -254,3 +254,34 @@ def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     cloudcostguard.estimate(plan, catalog=catalog, as_of=AS_OF)
     side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
     assert side_memo is not None and len(side_memo) == 3
+
+
+def test_estimate_keys_tell_json_types_apart_and_refuse_values_without_one_serialisation() -> None:
+    keys = {memo.json_key({"size": value}) for value in (1, 1.0, True, "1", None)}
+    assert len(keys) == 5 and None not in keys
+    assert memo.json_key({"size": 1}) == memo.json_key({"size": 1})
+    assert memo.json_key({"when": date(2026, 1, 1)}) is None  # would read like the string "2026-01-01"
+
+
+def test_remembered_estimates_are_made_once_per_key_and_errors_are_not_remembered() -> None:
+    remembered = memo.EstimateMemo()
+    plan = _plan(_instance("m5.large", 20))
+    made: list[int] = []
+
+    def make() -> Any:
+        made.append(1)
+        return cloudcostguard.estimate(plan, as_of=AS_OF)
+
+    key = memo.json_key(plan)
+    first = remembered.estimate(key, make)
+    assert remembered.estimate(key, make) is first and len(made) == 1
+    remembered.estimate(None, make)
+    assert len(made) == 2  # no key, no memo
+
+    def failing() -> Any:
+        raise cloudcostguard.CloudCostGuardError("bad plan")
+
+    for _ in range(2):
+        with pytest.raises(cloudcostguard.CloudCostGuardError):
+            remembered.estimate(b"other", failing)
+    assert len(remembered) == 1
