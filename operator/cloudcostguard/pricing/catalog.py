@@ -180,6 +180,31 @@ class InMemoryCatalog:
         catalog._lock = threading.Lock()
         return catalog
 
+    @classmethod
+    def from_grouped_products(
+        cls,
+        grouped: dict[tuple[str, str], list[_Product]],
+        *,
+        source: str,
+        version: str,
+        record_count: int,
+    ) -> InMemoryCatalog:
+        """A catalog over products already grouped by (service, region), in order and with their
+        derived attributes: what ``grouped_products`` gave (the cache file), taken as is."""
+        catalog = cls.__new__(cls)
+        catalog._source = source
+        catalog._version = version
+        catalog._products = grouped
+        catalog._record_count = record_count
+        catalog._indexes = {}
+        catalog._memo = {}
+        catalog._lock = threading.Lock()
+        return catalog
+
+    def grouped_products(self) -> list[tuple[tuple[str, str], list[_Product]]]:
+        """(service, region) → its products best-first, each (attributes with the derived ones, Price)."""
+        return list(self._products.items())
+
     @property
     def source(self) -> str:
         return self._source
