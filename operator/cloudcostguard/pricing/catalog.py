@@ -19,12 +19,15 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Protocol, runtime_checkable
 
+from cloudcostguard.performance import fast_init
+
 ZERO = Decimal(0)
 
 # Lower sorts first: when several products match a query, the better-sourced one wins.
 CONFIDENCE_RANK = {"official": 0, "high": 1, "medium": 2, "low": 3}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PriceTier:
     start: Decimal
@@ -32,6 +35,7 @@ class PriceTier:
     unit_price: Decimal
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Price:
     """One product's on-demand price: a unit and its tiers, sorted by start."""
@@ -139,20 +143,27 @@ class InMemoryCatalog:
         for products in self._products.values():
             products.sort(key=lambda p: (CONFIDENCE_RANK.get(p[1].confidence, 9), sorted(p[0].items())))
         self._record_count = sum(len(t) for t in grouped.values())
+        self._ordered = True
         self._indexes: dict[tuple[str, str, tuple[str, ...]], dict[tuple[str, ...], Price]] = {}
         self._memo: dict[tuple[str, str, tuple[tuple[str, str], ...]], Price | None] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def from_products(
-        cls, products: Iterable[tuple[str, str, Mapping[str, str], Price]], *, source: str, version: str
+        cls,
+        products: Iterable[tuple[str, str, Mapping[str, str], Price]],
+        *,
+        source: str,
+        version: str,
+        owned: bool = False,
     ) -> InMemoryCatalog:
         """The catalog the constructor would build, from products already grouped into ``Price``s.
 
-        For large catalogs (the PostgreSQL store groups tiers by SKU): the constructor's sort key,
-        ``sorted(attributes.items())`` per product, dominates building 100,000 products. Here the same
-        order (confidence, then the sorted attribute items) comes from an equivalent key: keys and
-        values interleaved in one flat tuple, with each distinct set of names sorted once.
+        For large catalogs (the PostgreSQL store groups tiers by SKU). Nothing is sorted here: which
+        product answers a query when several match (the constructor's order: confidence, then the
+        sorted attribute items) is decided when an index meets two of them, which few do; the whole
+        order is made only for ``records()`` and ``grouped_products()``. ``owned``: the attribute
+        dicts are the catalog's to keep and extend (the store's freshly built ones), not copied.
         """
         catalog = cls.__new__(cls)
         catalog._source = source
@@ -161,20 +172,21 @@ class InMemoryCatalog:
         count = 0
         bases: dict[str, str] = {}  # usage types repeat across products: derive each once
         for service, region, attributes, price in products:
-            indexed = dict(attributes)
+            indexed = attributes if owned and isinstance(attributes, dict) else dict(attributes)
             usagetype = indexed.get("usagetype")
             if usagetype is not None:
                 base = bases.get(usagetype)
                 if base is None:
                     base = bases[usagetype] = usagetype_base(usagetype)
                 indexed[DERIVED_USAGETYPE] = base
-            grouped.setdefault((service, region), []).append((indexed, price))
+            group = grouped.get((service, region))
+            if group is None:
+                group = grouped[service, region] = []
+            group.append((indexed, price))
             count += len(price.tiers)
-        orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Any], tuple[str, ...]]]] = {}
-        for items in grouped.values():
-            items.sort(key=lambda product: _flat_sort_key(product, orders))
         catalog._products = grouped
         catalog._record_count = count
+        catalog._ordered = False
         catalog._indexes = {}
         catalog._memo = {}
         catalog._lock = threading.Lock()
@@ -196,6 +208,7 @@ class InMemoryCatalog:
         catalog._version = version
         catalog._products = grouped
         catalog._record_count = record_count
+        catalog._ordered = True
         catalog._indexes = {}
         catalog._memo = {}
         catalog._lock = threading.Lock()
@@ -203,7 +216,19 @@ class InMemoryCatalog:
 
     def grouped_products(self) -> list[tuple[tuple[str, str], list[_Product]]]:
         """(service, region) → its products best-first, each (attributes with the derived ones, Price)."""
+        self._order()
         return list(self._products.items())
+
+    def _order(self) -> None:
+        """Put every group best-first (once): what the constructor does at once."""
+        if self._ordered:
+            return
+        with self._lock:
+            if not self._ordered:
+                orders: _Orders = {}
+                for items in self._products.values():
+                    items.sort(key=lambda product: _flat_sort_key(product, orders))
+                self._ordered = True
 
     @property
     def source(self) -> str:
@@ -238,6 +263,7 @@ class InMemoryCatalog:
     def records(self) -> list[PriceRecord]:
         """Every record, back in storage shape (for export and the cache file)."""
         out: list[PriceRecord] = []
+        self._order()
         for (service, region), products in sorted(self._products.items()):
             for attributes, price in products:
                 out.extend(
@@ -278,24 +304,36 @@ class InMemoryCatalog:
         # ~0.4 s to ~0.07 s, which the first lookup of each new query shape would otherwise pay.
         read = operator.itemgetter(*names) if names else None
         with self._lock:
-            index: dict[tuple[str, ...], Price] = {}
-            for attributes, price in self._products.get((service, region), ()):
+            # Best-first products: the first one met wins. Otherwise the best of those that meet wins
+            # (the smaller sort key; on a tie the first, as a stable sort would have kept it).
+            ordered = self._ordered
+            winners: dict[tuple[str, ...], _Product] = {}
+            orders: _Orders = {}
+            for product in self._products.get((service, region), ()):
                 if read is None:
                     values: tuple[str, ...] = ()
                 else:
                     try:
-                        found = read(attributes)
+                        found = read(product[0])
                     except KeyError:
                         continue
                     values = (found,) if len(names) == 1 else found
-                index.setdefault(values, price)  # products are sorted best-first
+                held = winners.setdefault(values, product)
+                if (
+                    held is not product
+                    and not ordered
+                    and _flat_sort_key(product, orders) < _flat_sort_key(held, orders)
+                ):
+                    winners[values] = product
+            index = {values: product[1] for values, product in winners.items()}
             self._indexes[(service, region, names)] = index
             return index
 
 
-def _flat_sort_key(
-    product: _Product, orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Any], tuple[str, ...]]]]
-) -> tuple[object, ...]:
+_Orders = dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Any], tuple[str, ...]]]]
+
+
+def _flat_sort_key(product: _Product, orders: _Orders) -> tuple[object, ...]:
     """(confidence rank, k1, v1, k2, v2, …) with the keys sorted: compares exactly like
     (rank, sorted(attributes.items())) — pair by pair, a shorter prefix first — but is cheaper to build."""
     attributes, price = product

@@ -408,7 +408,8 @@ def catalog_from_snapshot_file(path: Path, *, source: str) -> InMemoryCatalog:
 
 def catalog_from_products(products: list[CatalogProduct], *, version: str) -> InMemoryCatalog:
     with paused_gc():
-        return InMemoryCatalog.from_products(products, source=CATALOG_SOURCE, version=version)
+        # The attribute dicts were made for this catalog by fetch_products: no copies.
+        return InMemoryCatalog.from_products(products, source=CATALOG_SOURCE, version=version, owned=True)
 
 
 async def load_catalog(
