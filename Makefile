@@ -51,6 +51,10 @@ manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they d
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py
 
+.PHONY: fixtures
+fixtures: ## Re-plan the golden cases' plan.json from their main.tf with real Terraform (CASES="a_test b_test" for some).
+	$(BIN)/python scripts/plan_fixtures.py $(CASES)
+
 .PHONY: bench
 bench: ## Run the benchmarks (prints figures; see BENCHMARKS.md).
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

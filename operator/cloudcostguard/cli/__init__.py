@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": ("cloudcostguard.cli.run", "run the operator and the admission webhook"),
     "policy": ("cloudcostguard.cli.policy", "work with CostPolicies"),
+    "usage": ("cloudcostguard.cli.usage", "work with usage files"),
 }
 
 

@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         max_plan_bytes=settings.max_plan_bytes,
         hours_per_month=settings.hours_per_month,
     )
+    for warning in estimate.warnings:
+        print(f"cloudcostguard: warning: {warning}", file=sys.stderr)
     sys.stdout.write(render(estimate, args.format))
     sys.stdout.flush()
     return 0

@@ -23,7 +23,13 @@ from cloudcostguard.estimation.model import (
     ResourceCost,
     components_cost,
 )
-from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, Pricer, PricingContext
+from cloudcostguard.estimation.registry import (
+    FREE_RESOURCE_TYPES,
+    PRICERS,
+    USAGE_KEYS,
+    Pricer,
+    PricingContext,
+)
 from cloudcostguard.estimation.usage import ResourceUsage, Usage
 from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
@@ -81,6 +87,7 @@ def estimate_plan(
         plan_digest=plan.plan_digest,
         hours_per_month=hours_per_month,
         as_of=as_of,
+        warnings=usage.unknown_keys(USAGE_KEYS) if usage else [],
     )
 
 

@@ -145,6 +145,8 @@ class Estimate:
     currency: str = "USD"
     hours_per_month: Decimal = HOURS_PER_MONTH
     as_of: date | None = None  # the day prices applied on (support calendars)
+    # Problems worth a word that do not stop the estimate: usage keys no pricer reads (typos).
+    warnings: list[str] = field(default_factory=list)
     total_monthly_cost: Decimal = ZERO
     past_total_monthly_cost: Decimal = ZERO
 
@@ -203,4 +205,5 @@ class Estimate:
             "planDigest": self.plan_digest,
             "resources": [r.to_dict() for r in self.resources],
             "summary": self.summary(),
+            **({"warnings": self.warnings} if self.warnings else {}),
         }

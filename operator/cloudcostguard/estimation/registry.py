@@ -1,7 +1,8 @@
 """The pricer table: resource type → small function returning its cost components.
 
-Adding a resource type touches one module under ``estimation/aws/`` (which registers here with
-``@pricer("aws_x")``) and one test file.
+Adding a resource type touches one module under ``estimation/aws/`` (every module there is imported
+by the estimator, and registers here with ``@pricer("aws_x", usage=...)`` or ``table_pricer``) and
+one test folder; ``estimation/aws/README.md`` says how.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.kit import Prices, Shape, TablePricer, TieredUsage, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.usage import ResourceUsage
 from cloudcostguard.performance import fast_init
@@ -51,6 +53,10 @@ class PricingContext:
         """The resource's configuration address: its address without instance keys."""
         return strip_indexes(self.address)
 
+    def prices(self, service: str, region: str | None = None) -> Prices:
+        """Lookups bound to ``service`` in this resource's region (or ``region``, for global offers)."""
+        return Prices(self.catalog, service, self.region if region is None else region, self.hours_per_month)
+
     def referenced_by(self) -> list[Reference]:
         """Expressions of other managed resources that refer to this one: the NAT gateway or the
         association holding an Elastic IP, whatever the IP's own values say."""
@@ -62,17 +68,40 @@ class PricingContext:
 Pricer = Callable[[PricingContext], list[CostComponent]]
 
 PRICERS: dict[str, Pricer] = {}
+# The usage keys each priced type reads (Infracost's usage schema): the usage template lists them, and
+# a usage file's key that its type does not read is reported (a typo would otherwise price as $0).
+USAGE_KEYS: dict[str, tuple[UsageKey, ...]] = {}
 
 
-def pricer(*resource_types: str) -> Callable[[Pricer], Pricer]:
-    def register(function: Pricer) -> Pricer:
-        for resource_type in resource_types:
-            if resource_type in PRICERS:
-                raise RuntimeError(f"two pricers for {resource_type}")
-            PRICERS[resource_type] = function
+def register(resource_types: tuple[str, ...], function: Pricer, usage: tuple[UsageKey, ...] = ()) -> None:
+    for resource_type in resource_types:
+        if resource_type in PRICERS:
+            raise RuntimeError(f"two pricers for {resource_type}")
+        PRICERS[resource_type] = function
+        USAGE_KEYS[resource_type] = usage
+
+
+def pricer(*resource_types: str, usage: tuple[UsageKey, ...] = ()) -> Callable[[Pricer], Pricer]:
+    """Register the decorated function as the pricer of ``resource_types``, reading ``usage``."""
+
+    def decorate(function: Pricer) -> Pricer:
+        register(resource_types, function, usage)
         return function
 
-    return register
+    return decorate
+
+
+def table_pricer(
+    *resource_types: str,
+    service: str,
+    shapes: tuple[Shape | TieredUsage, ...],
+    usage: tuple[UsageKey, ...] = (),
+    region: str | None = None,
+) -> TablePricer:
+    """Register a pricer stated as data (see ``kit``): each shape priced against ``service``."""
+    table = TablePricer(service, shapes, region)
+    register(resource_types, table, usage)
+    return table
 
 
 # Types known to cost nothing by themselves (their traffic or attachments are priced elsewhere).

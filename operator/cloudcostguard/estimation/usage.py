@@ -20,12 +20,15 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from cloudcostguard import errors
 from cloudcostguard.estimation.attributes import MAX_MAGNITUDE, parse_decimal
+
+if TYPE_CHECKING:
+    from cloudcostguard.estimation.kit import UsageKey
 
 SUPPORTED_VERSIONS = ("0.1",)
 WILDCARD = "[*]"
@@ -143,6 +146,22 @@ class Usage:
             _address_map(document.get("resource_type_default_usage") or {}, "resource_type_default_usage"),
         )
 
+    def unknown_keys(self, schema: Mapping[str, tuple[UsageKey, ...]]) -> list[str]:
+        """Warnings for keys that no pricer reads: for each entry of a type in ``schema`` (the priced
+        types and the keys they read), every key it does not declare, nested keys of objects too.
+        A typo would otherwise price as $0 without a word. Entries of other types are left alone
+        (a free or unsupported type's usage is simply unused)."""
+        warnings: list[str] = []
+        for resource_type, values in self._type_defaults.items():
+            if resource_type in schema:
+                where = f"resource_type_default_usage.{resource_type}"
+                _check_keys(where, resource_type, values, schema[resource_type], warnings)
+        for address, values in self._by_address.items():
+            resource_type = resource_type_of(address)
+            if resource_type in schema:
+                _check_keys(address, resource_type, values, schema[resource_type], warnings)
+        return warnings
+
     def for_resource(self, address: str, resource_type: str) -> ResourceUsage:
         by_address = self._by_address
         if not by_address and not self._type_defaults:
@@ -215,3 +234,26 @@ def _address_map(value: Any, where: str) -> dict[str, Mapping[str, Any]]:
             raise errors.UsageError(f"{where}.{str(address)[:200]} must be a mapping of usage keys to values")
         out[str(address)] = values
     return out
+
+
+def resource_type_of(address: str) -> str:
+    """``module.a[*].aws_instance.web[0]`` → ``aws_instance``; "" for what is not a resource address."""
+    parts = _INDEX.sub("", address).split(".")
+    if len(parts) < 2 or (len(parts) >= 3 and parts[-3] == "data"):
+        return ""
+    return parts[-2]
+
+
+def _check_keys(
+    where: str, resource_type: str, values: Mapping[str, Any], keys: tuple[UsageKey, ...], out: list[str]
+) -> None:
+    declared = {key.name: key for key in keys}
+    for name, value in values.items():
+        key = declared.get(str(name))
+        if key is None:
+            known = ", ".join(declared) or "none"
+            out.append(
+                f"usage {where}: unknown key {str(name)[:80]!r} for {resource_type} (it reads: {known})"
+            )
+        elif key.keys and isinstance(value, Mapping):
+            _check_keys(f"{where}.{key.name}", resource_type, value, key.keys, out)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from cloudcostguard.estimation.model import CostComponent, Estimate
+
 _TREE = re.compile(r"^((?:[│ ]  )*)(├─|└─) (.*)$")
 _COSTED = re.compile(
     r"^(?P<name>.+?)\s{2,}(?P<qty>-?[\d,]+(?:\.\d+)?)\s{2,}(?P<unit>\S.*?)\s{2,}\$(?P<cost>-?[\d,]+\.\d\d)(?:\s+\*)?$"
@@ -91,3 +93,41 @@ def parse_golden(path: Path) -> Golden:
             parents.append(body)  # a sub-resource heading
     assert total is not None, f"{path}: no OVERALL TOTAL line"
     return Golden(rows, total)
+
+
+CENT = Decimal("0.01")
+
+
+def find_component(estimate: Estimate, row: GoldenRow) -> CostComponent | None:
+    for resource in estimate.resources:
+        if resource.address == row.resource:
+            for component in resource.components:
+                if component.name == row.name and component.subresource == row.subresource:
+                    return component
+    return None
+
+
+def row_mismatch(row: GoldenRow, component: CostComponent) -> str | None:
+    """Why ``component`` does not reproduce the golden ``row`` (None when it does, to the cent)."""
+    key = (row.resource, row.subresource, row.name)
+    if row.monthly_quantity is None:
+        if component.monthly_quantity is not None or component.price != row.usage_price:
+            return f"{key}: golden depends on usage at ${row.usage_price}; we have {component}"
+        return None
+    assert row.monthly_cost is not None
+    ours = component.monthly_cost
+    if ours is None or abs(ours - row.monthly_cost) >= CENT / 2 + Decimal("0.000001"):
+        return f"{key}: golden ${row.monthly_cost}, ours {ours}"
+    if component.monthly_quantity is None or abs(
+        component.monthly_quantity - row.monthly_quantity
+    ) >= _display_step(row.monthly_quantity):
+        return f"{key}: golden quantity {row.monthly_quantity}, ours {component.monthly_quantity}"
+    return None
+
+
+def _display_step(quantity: Decimal) -> Decimal:
+    # Goldens print quantities cut to the digits shown (Infracost truncates, e.g. 1000/730 → 1.3698), so
+    # ours must lie within one step of the last digit printed.
+    exponent = quantity.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return Decimal(1).scaleb(min(exponent, 0))

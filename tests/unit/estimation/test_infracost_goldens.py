@@ -12,20 +12,19 @@ Infracost reads from another resource that the plan does not carry).
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP
 from pathlib import Path
 
 import pytest
 import yaml
 
 import cloudcostguard
-from cloudcostguard.estimation.model import CostComponent, Estimate
+from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.estimation.registry import PRICERS
-from tests.unit.estimation.goldens import GoldenRow, parse_golden
+from tests.unit.estimation.goldens import CENT, find_component, parse_golden, row_mismatch
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "infracost"
 CASES = sorted(path.name for path in CASES_DIR.iterdir() if (path / "plan.json").exists())
-CENT = Decimal("0.01")
 # Support calendars (RDS Extended Support years, EKS extended support) depend on the pricing date. The
 # goldens were regenerated on 2026-08-21 but Infracost prices RDS Extended Support at its year-1 rate and
 # EKS versions by their own calendar; 2025-09-01 lies where both agree with every golden row.
@@ -49,15 +48,6 @@ def _uncovered(case: Path) -> dict[tuple[str, str | None, str], dict[str, str]]:
     return {(e["resource"], e.get("subresource"), e["component"]): e for e in entries}
 
 
-def _find(estimate: Estimate, row: GoldenRow) -> CostComponent | None:
-    for resource in estimate.resources:
-        if resource.address == row.resource:
-            for component in resource.components:
-                if component.name == row.name and component.subresource == row.subresource:
-                    return component
-    return None
-
-
 @pytest.mark.parametrize("case_name", CASES)
 def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
     case = CASES_DIR / case_name
@@ -73,7 +63,7 @@ def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
         resource = by_address.get(row.resource)
         key = (row.resource, row.subresource, row.name)
         if key in uncovered:
-            component = _find(estimate, row)
+            component = find_component(estimate, row)
             if uncovered[key].get("expect") == "absent":
                 if component is not None:
                     failures.append(f"{key} is listed absent but we produce it: {component}")
@@ -85,35 +75,16 @@ def test_golden_rows_are_reproduced_to_the_cent(case_name: str) -> None:
         if resource is None:
             failures.append(f"{row.resource}: not in our estimate (type {resource_type})")
             continue
-        component = _find(estimate, row)
+        component = find_component(estimate, row)
         if component is None:
             failures.append(f"{key}: no such component; we have {[c.name for c in resource.components]}")
             continue
-        if row.monthly_quantity is None:
-            if component.monthly_quantity is not None or component.price != row.usage_price:
-                failures.append(f"{key}: golden depends on usage at ${row.usage_price}; we have {component}")
-            continue
-        assert row.monthly_cost is not None
-        ours = component.monthly_cost
-        if ours is None or abs(ours - row.monthly_cost) >= CENT / 2 + Decimal("0.000001"):
-            failures.append(f"{key}: golden ${row.monthly_cost}, ours {ours}")
-        elif component.monthly_quantity is None or abs(
-            component.monthly_quantity - row.monthly_quantity
-        ) >= _display_step(row.monthly_quantity):
-            failures.append(
-                f"{key}: golden quantity {row.monthly_quantity}, ours {component.monthly_quantity}"
-            )
+        mismatch = row_mismatch(row, component)
+        if mismatch is not None:
+            failures.append(mismatch)
     assert not failures, "\n".join(failures)
     if not uncovered:
         assert estimate.total_monthly_cost.quantize(CENT, ROUND_HALF_UP) == golden.total
-
-
-def _display_step(quantity: Decimal) -> Decimal:
-    # Goldens print quantities cut to the digits shown (Infracost truncates, e.g. 1000/730 → 1.3698), so
-    # ours must lie within one step of the last digit printed.
-    exponent = quantity.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    return Decimal(1).scaleb(min(exponent, 0))
 
 
 def test_every_case_prices_only_registered_types_or_lists_them() -> None:

@@ -5,38 +5,46 @@ Usage keys (Infracost's): ``monthly_data_ingested_gb``, ``storage_gb``, ``monthl
 
 from __future__ import annotations
 
-from cloudcostguard.estimation.components import priced
-from cloudcostguard.estimation.model import CostComponent
-from cloudcostguard.estimation.registry import PricingContext, pricer
+from cloudcostguard.estimation.kit import FLOAT, UsageBased, UsageKey
+from cloudcostguard.estimation.registry import table_pricer
 
 SERVICE = "AmazonCloudWatch"
 
-
-@pricer("aws_cloudwatch_log_group")
-def price_cloudwatch_log_group(ctx: PricingContext) -> list[CostComponent]:
-    usage = ctx.usage
-
-    def line(name: str, key: str, product_family: str, group: str, usagetype: str) -> CostComponent:
-        price = ctx.catalog.lookup(
-            SERVICE, ctx.region, productFamily=product_family, group=group, usagetypeBase=usagetype
-        )
-        return priced(name, "GB", usage.decimal(key), price, usage_based=True)
-
-    return [
+table_pricer(
+    "aws_cloudwatch_log_group",
+    service=SERVICE,
+    shapes=(
         # Standard log class; the Infrequent Access class has its own ingestion usage type.
-        line(
+        UsageBased(
             "Data ingested",
+            "GB",
             "monthly_data_ingested_gb",
-            "Data Payload",
-            "Ingested Logs",
-            "DataProcessing-Bytes",
+            {
+                "productFamily": "Data Payload",
+                "group": "Ingested Logs",
+                "usagetypeBase": "DataProcessing-Bytes",
+            },
         ),
-        line("Archival Storage", "storage_gb", "Storage Snapshot", "Archived Logs", "TimedStorage-ByteHrs"),
-        line(
+        UsageBased(
+            "Archival Storage",
+            "GB",
+            "storage_gb",
+            {
+                "productFamily": "Storage Snapshot",
+                "group": "Archived Logs",
+                "usagetypeBase": "TimedStorage-ByteHrs",
+            },
+        ),
+        UsageBased(
             "Insights queries data scanned",
+            "GB",
             "monthly_data_scanned_gb",
-            "Data Payload",
-            "Logs Insights",
-            "DataScanned-Bytes",
+            {"productFamily": "Data Payload", "group": "Logs Insights", "usagetypeBase": "DataScanned-Bytes"},
         ),
-    ]
+    ),
+    usage=(
+        UsageKey("monthly_data_ingested_gb", FLOAT, "Monthly log data ingested (GB)."),
+        UsageKey("storage_gb", FLOAT, "Log data archived (GB)."),
+        UsageKey("monthly_data_scanned_gb", FLOAT, "Monthly data scanned by Logs Insights queries (GB)."),
+    ),
+)

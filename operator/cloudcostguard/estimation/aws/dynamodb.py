@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from cloudcostguard.estimation.aws import appautoscaling
 from cloudcostguard.estimation.components import at_unit_price
+from cloudcostguard.estimation.kit import FLOAT, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 from cloudcostguard.pricing.catalog import Price
@@ -30,7 +31,18 @@ SERVICE = "AmazonDynamoDB"
 ON_DEMAND_THROUGHPUT = "Amazon DynamoDB PayPerRequest Throughput"
 
 
-@pricer("aws_dynamodb_table")
+USAGE = (
+    UsageKey("monthly_write_request_units", FLOAT, "Monthly write request units (on-demand tables)."),
+    UsageKey("monthly_read_request_units", FLOAT, "Monthly read request units (on-demand tables)."),
+    UsageKey("storage_gb", FLOAT, "Table data stored (GB)."),
+    UsageKey("pitr_backup_storage_gb", FLOAT, "Point-in-time recovery backup storage (GB)."),
+    UsageKey("on_demand_backup_storage_gb", FLOAT, "On-demand backup storage (GB)."),
+    UsageKey("monthly_data_restored_gb", FLOAT, "Monthly data restored from backups (GB)."),
+    UsageKey("monthly_streams_read_request_units", FLOAT, "Monthly DynamoDB Streams read request units."),
+)
+
+
+@pricer("aws_dynamodb_table", usage=USAGE)
 def price_dynamodb_table(ctx: PricingContext) -> list[CostComponent]:
     attrs, usage = ctx.attrs, ctx.usage
     on_demand = (attrs.text("billing_mode") or "PROVISIONED").upper() == "PAY_PER_REQUEST"
@@ -38,12 +50,12 @@ def price_dynamodb_table(ctx: PricingContext) -> list[CostComponent]:
     ia = (attrs.text("table_class") or "").upper() == "STANDARD_INFREQUENT_ACCESS"
     prefix = "IA-" if ia else ""
     hours = ctx.hours_per_month
+    lookup = ctx.prices(SERVICE).lookup
 
     def rate(product_family: str, usagetype: str | None = None, **extra: str) -> Decimal | None:
-        query = dict(extra, productFamily=product_family)
-        if usagetype is not None:
-            query["usagetypeBase"] = usagetype
-        return paid_rate(ctx.catalog.lookup(SERVICE, ctx.region, **query))
+        if usagetype is None:
+            return paid_rate(lookup(**extra, productFamily=product_family))
+        return paid_rate(lookup(**extra, productFamily=product_family, usagetypeBase=usagetype))
 
     def per_month(rate_per_hour: Decimal | None) -> Decimal | None:
         return None if rate_per_hour is None else rate_per_hour * hours

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.aws import linked
 from cloudcostguard.estimation.components import at_unit_price, priced
+from cloudcostguard.estimation.kit import FLOAT, INTEGER, Prices, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
-from cloudcostguard.pricing.catalog import Price, PriceCatalog
+from cloudcostguard.pricing.catalog import Price
 
 SERVICE = "AmazonEC2"  # EBS is sold under EC2's offer
 
@@ -57,8 +57,7 @@ ONE_THOUSAND = Decimal(1000)
 
 
 def volume_components(
-    catalog: PriceCatalog,
-    region: str,
+    prices: Prices,
     *,
     volume_type: str | None,
     size_gb: Decimal | None,
@@ -78,13 +77,17 @@ def volume_components(
     if kind not in VOLUME_TYPES:
         return [priced(f"Storage ({kind})", "GB", size * count, None, subresource=subresource)]
     name, storage_usagetype = VOLUME_TYPES[kind]
-
-    def lookup(product_family: str, usagetype: str) -> Price | None:
-        # The usage type names the volume type on its own; offer files before ~2020 have no volumeApiName.
-        return catalog.lookup(SERVICE, region, productFamily=product_family, usagetypeBase=usagetype)
+    # The usage type names the volume type on its own; offer files before ~2020 have no volumeApiName.
+    lookup = prices.lookup
 
     components = [
-        priced(name, "GB", size * count, lookup("Storage", storage_usagetype), subresource=subresource)
+        priced(
+            name,
+            "GB",
+            size * count,
+            lookup(productFamily="Storage", usagetypeBase=storage_usagetype),
+            subresource=subresource,
+        )
     ]
     if kind == "gp3":
         throughput = throughput_mibps if throughput_mibps is not None else GP3_BASELINE_THROUGHPUT_MIBPS
@@ -94,7 +97,11 @@ def volume_components(
                     "Provisioned throughput",
                     "Mbps",
                     (throughput - GP3_BASELINE_THROUGHPUT_MIBPS) * count,
-                    _per_mibps(lookup("Provisioned Throughput", "EBS:VolumeP-Throughput.gp3")),
+                    _per_mibps(
+                        lookup(
+                            productFamily="Provisioned Throughput", usagetypeBase="EBS:VolumeP-Throughput.gp3"
+                        )
+                    ),
                     subresource=subresource,
                 )
             )
@@ -105,7 +112,7 @@ def volume_components(
                     "Provisioned IOPS",
                     "IOPS",
                     (provisioned - GP3_BASELINE_IOPS) * count,
-                    lookup("System Operation", "EBS:VolumeP-IOPS.gp3"),
+                    lookup(productFamily="System Operation", usagetypeBase="EBS:VolumeP-IOPS.gp3"),
                     subresource=subresource,
                 )
             )
@@ -116,7 +123,7 @@ def volume_components(
                 "Provisioned IOPS",
                 "IOPS",
                 provisioned * count,
-                lookup("System Operation", "EBS:VolumeP-IOPS.piops"),
+                lookup(productFamily="System Operation", usagetypeBase="EBS:VolumeP-IOPS.piops"),
                 subresource=subresource,
             )
         )
@@ -126,7 +133,7 @@ def volume_components(
             IO2_TIER_NAMES, IO2_IOPS_USAGETYPES, _io2_tier_split(provisioned), strict=True
         ):
             if quantity > 0 or usagetype == IO2_IOPS_USAGETYPES[0]:
-                price = lookup("System Operation", usagetype)
+                price = lookup(productFamily="System Operation", usagetypeBase=usagetype)
                 # Each tier is its own product: its price applies to the IOPS in that tier, whatever
                 # range the product's price dimension states.
                 components.append(
@@ -145,7 +152,7 @@ def volume_components(
                 "I/O requests",
                 "1M request",
                 requests,
-                lookup("System Operation", "EBS:VolumeIOUsage"),
+                lookup(productFamily="System Operation", usagetypeBase="EBS:VolumeIOUsage"),
                 usage_based=True,
                 unit_scale=ONE_MILLION,
                 subresource=subresource,
@@ -172,30 +179,18 @@ def _per_mibps(price: Price | None) -> Decimal | None:
     return price.unit_price
 
 
-def block_device_components(
-    catalog: PriceCatalog, region: str, device: Attributes, subresource: str
-) -> list[CostComponent]:
-    """An instance's ``root_block_device`` or ``ebs_block_device`` entry (Terraform attribute names)."""
-    return volume_components(
-        catalog,
-        region,
-        volume_type=device.text("volume_type"),
-        size_gb=device.decimal("volume_size"),
-        iops=device.decimal("iops"),
-        throughput_mibps=device.decimal("throughput"),
-        subresource=subresource,
-    )
-
-
-@pricer("aws_ebs_volume")
+@pricer(
+    "aws_ebs_volume",
+    usage=(UsageKey("monthly_standard_io_requests", FLOAT, "Monthly I/O requests (magnetic volumes)."),),
+)
 def price_ebs_volume(ctx: PricingContext) -> list[CostComponent]:
+    attrs = ctx.attrs
     return volume_components(
-        ctx.catalog,
-        ctx.region,
-        volume_type=ctx.attrs.text("type"),
-        size_gb=ctx.attrs.decimal("size"),
-        iops=ctx.attrs.decimal("iops"),
-        throughput_mibps=ctx.attrs.decimal("throughput"),
+        ctx.prices(SERVICE),
+        volume_type=attrs.text("type"),
+        size_gb=attrs.decimal("size"),
+        iops=attrs.decimal("iops"),
+        throughput_mibps=attrs.decimal("throughput"),
         monthly_io_requests=ctx.usage.decimal("monthly_standard_io_requests"),
     )
 
@@ -209,59 +204,73 @@ def snapshot_size(ctx: PricingContext) -> Decimal:
     return size if size is not None and size > 0 else DEFAULT_VOLUME_SIZE_GB
 
 
-@pricer("aws_ebs_snapshot")
+_DIRECT_API = "EBS direct API Requests"
+# (name, unit, usage key, usage type, group): EBS direct API products are also identified by their
+# group alone, which older offers use instead of the usage type.
+_DIRECT_API_LINES = (
+    (
+        "ListChangedBlocks & ListSnapshotBlocks API requests",
+        "1k requests",
+        "monthly_list_block_requests",
+        "EBS:directAPI.snapshot.List",
+        "ListChangedBlocks & ListSnapshotBlocks",
+    ),
+    (
+        "GetSnapshotBlock API requests",
+        "1k SnapshotAPIUnits",
+        "monthly_get_block_requests",
+        "EBS:directAPI.snapshot.Get",
+        "GetSnapshotBlock",
+    ),
+    (
+        "PutSnapshotBlock API requests",
+        "1k SnapshotAPIUnits",
+        "monthly_put_block_requests",
+        "EBS:directAPI.snapshot.Put",
+        "PutSnapshotBlock",
+    ),
+)
+SNAPSHOT_USAGE = (
+    UsageKey("fast_snapshot_restore_hours", FLOAT, "Monthly hours of fast snapshot restore (DSU-hours)."),
+    UsageKey(
+        "monthly_list_block_requests", INTEGER, "Monthly ListChangedBlocks and ListSnapshotBlocks requests."
+    ),
+    UsageKey("monthly_get_block_requests", INTEGER, "Monthly GetSnapshotBlock requests."),
+    UsageKey("monthly_put_block_requests", INTEGER, "Monthly PutSnapshotBlock requests."),
+)
+
+
+@pricer("aws_ebs_snapshot", usage=SNAPSHOT_USAGE)
 def price_ebs_snapshot(ctx: PricingContext) -> list[CostComponent]:
-    """Usage keys: ``fast_snapshot_restore_hours``, ``monthly_list_block_requests``,
-    ``monthly_get_block_requests``, ``monthly_put_block_requests`` (Infracost's names)."""
-
-    def lookup(product_family: str, usagetype: str, group: str | None = None) -> Price | None:
-        price = ctx.catalog.lookup(SERVICE, ctx.region, productFamily=product_family, usagetypeBase=usagetype)
-        if price is None and group is not None:
-            # EBS direct API products are also identified by their group alone.
-            price = ctx.catalog.lookup(SERVICE, ctx.region, productFamily=product_family, group=group)
-        return price
-
-    def thousands(key: str) -> Decimal | None:
-        value = ctx.usage.decimal(key)
-        return None if value is None else value / ONE_THOUSAND
-
-    direct_api = "EBS direct API Requests"
-    return [
+    prices, usage = ctx.prices(SERVICE), ctx.usage
+    components = [
         priced(
             "EBS snapshot storage",
             "GB",
             snapshot_size(ctx),
-            lookup("Storage Snapshot", "EBS:SnapshotUsage"),
+            prices.lookup(productFamily="Storage Snapshot", usagetypeBase="EBS:SnapshotUsage"),
         ),
         priced(
             "Fast snapshot restore",
             "DSU-hours",
-            ctx.usage.decimal("fast_snapshot_restore_hours"),
-            lookup("Fast Snapshot Restore", "EBS:FastSnapshotRestore"),
+            usage.decimal("fast_snapshot_restore_hours"),
+            prices.lookup(productFamily="Fast Snapshot Restore", usagetypeBase="EBS:FastSnapshotRestore"),
             usage_based=True,
-        ),
-        priced(
-            "ListChangedBlocks & ListSnapshotBlocks API requests",
-            "1k requests",
-            thousands("monthly_list_block_requests"),
-            lookup(direct_api, "EBS:directAPI.snapshot.List", "ListChangedBlocks & ListSnapshotBlocks"),
-            usage_based=True,
-            unit_scale=ONE_THOUSAND,
-        ),
-        priced(
-            "GetSnapshotBlock API requests",
-            "1k SnapshotAPIUnits",
-            thousands("monthly_get_block_requests"),
-            lookup(direct_api, "EBS:directAPI.snapshot.Get", "GetSnapshotBlock"),
-            usage_based=True,
-            unit_scale=ONE_THOUSAND,
-        ),
-        priced(
-            "PutSnapshotBlock API requests",
-            "1k SnapshotAPIUnits",
-            thousands("monthly_put_block_requests"),
-            lookup(direct_api, "EBS:directAPI.snapshot.Put", "PutSnapshotBlock"),
-            usage_based=True,
-            unit_scale=ONE_THOUSAND,
         ),
     ]
+    for name, unit, key, usagetype, group in _DIRECT_API_LINES:
+        price = prices.lookup(productFamily=_DIRECT_API, usagetypeBase=usagetype) or prices.lookup(
+            productFamily=_DIRECT_API, group=group
+        )
+        requests = usage.decimal(key)
+        components.append(
+            priced(
+                name,
+                unit,
+                None if requests is None else requests / ONE_THOUSAND,
+                price,
+                usage_based=True,
+                unit_scale=ONE_THOUSAND,
+            )
+        )
+    return components

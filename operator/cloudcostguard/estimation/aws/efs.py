@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.kit import FLOAT, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 from cloudcostguard.pricing.catalog import Price
@@ -20,16 +21,23 @@ SERVICE = "AmazonEFS"
 INCLUDED_GB_PER_MIBPS = Decimal(20)
 
 
-@pricer("aws_efs_file_system")
+USAGE = (
+    UsageKey("storage_gb", FLOAT, "Data stored in the standard (or one zone) class (GB)."),
+    UsageKey("infrequent_access_storage_gb", FLOAT, "Data stored in the infrequent access class (GB)."),
+    UsageKey("monthly_infrequent_access_read_gb", FLOAT, "Monthly data read from infrequent access (GB)."),
+    UsageKey("monthly_infrequent_access_write_gb", FLOAT, "Monthly data written to infrequent access (GB)."),
+)
+
+
+@pricer("aws_efs_file_system", usage=USAGE)
 def price_efs_file_system(ctx: PricingContext) -> list[CostComponent]:
     attrs, usage = ctx.attrs, ctx.usage
     # A One Zone file system names its zone; Regional ones leave it unset (unknown in a plan).
     one_zone = attrs.text("availability_zone_name") is not None
+    prices = ctx.prices(SERVICE)
 
     def storage_price(storage_class: str, usagetype: str) -> Price | None:
-        return ctx.catalog.lookup(
-            SERVICE, ctx.region, productFamily="Storage", storageClass=storage_class, usagetypeBase=usagetype
-        )
+        return prices.lookup(productFamily="Storage", storageClass=storage_class, usagetypeBase=usagetype)
 
     storage_gb = usage.decimal("storage_gb")
     if one_zone:
@@ -58,12 +66,7 @@ def price_efs_file_system(ctx: PricingContext) -> list[CostComponent]:
                 "Provisioned throughput",
                 "MBps",
                 max(throughput - included, Decimal(0)),
-                ctx.catalog.lookup(
-                    SERVICE,
-                    ctx.region,
-                    productFamily="Provisioned Throughput",
-                    usagetypeBase="ProvisionedTP-MiBpsHrs",
-                ),
+                prices.lookup(productFamily="Provisioned Throughput", usagetypeBase="ProvisionedTP-MiBpsHrs"),
                 usage_based=True,
             )
         )
@@ -97,8 +100,6 @@ def price_efs_file_system(ctx: PricingContext) -> list[CostComponent]:
             query = {"productFamily": "Storage", "accessType": access_type}
             # Offer files tell IA access from Archive access by storageClass; the bundled snapshot's rows
             # lack it, so ask without it when the precise query finds nothing.
-            price = ctx.catalog.lookup(
-                SERVICE, ctx.region, storageClass="Infrequent Access", **query
-            ) or ctx.catalog.lookup(SERVICE, ctx.region, **query)
+            price = prices.lookup(storageClass="Infrequent Access", **query) or prices.find(query)
             components.append(priced(name, "GB", usage.decimal(key), price, usage_based=True))
     return components

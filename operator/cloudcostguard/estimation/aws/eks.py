@@ -31,16 +31,18 @@ and no disk line is added, since the disks come from the template or the AMI.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws import ebs, ec2, linked
-from cloudcostguard.estimation.components import at_unit_price, priced
+from cloudcostguard.estimation.aws import compute, ebs, linked
+from cloudcostguard.estimation.kit import FLOAT, Prices, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
 SERVICE = "AmazonEKS"
+STANDARD_SUPPORT_QUERY = {"productFamily": "Compute", "usagetypeBase": "AmazonEKS-Hours:perCluster"}
+# The whole hourly fee of a version in extended support, not a supplement.
+EXTENDED_SUPPORT_QUERY = {"productFamily": "Compute", "usagetypeBase": "AmazonEKS-Hours:extendedSupport"}
 
 # End of standard support per minor version (AWS EKS Kubernetes release calendar).
 END_OF_STANDARD_SUPPORT: dict[tuple[int, int], date] = {
@@ -91,10 +93,9 @@ def in_extended_support(version: str | None, on: date) -> bool:
 def price_eks_cluster(ctx: PricingContext) -> list[CostComponent]:
     support_type = (ctx.attrs.block("upgrade_policy").text("support_type") or "").upper()
     extended = support_type != "STANDARD" and in_extended_support(ctx.attrs.text("version"), ctx.pricing_date)
-    usagetype = "AmazonEKS-Hours:extendedSupport" if extended else "AmazonEKS-Hours:perCluster"
-    price = ctx.catalog.lookup(SERVICE, ctx.region, productFamily="Compute", usagetypeBase=usagetype)
-    name = "EKS cluster (extended support)" if extended else "EKS cluster"
-    return [priced(name, "hours", ctx.hours_per_month, price)]
+    if extended:
+        return [ctx.prices(SERVICE).hourly("EKS cluster (extended support)", EXTENDED_SUPPORT_QUERY)]
+    return [ctx.prices(SERVICE).hourly("EKS cluster", STANDARD_SUPPORT_QUERY)]
 
 
 def _node_count(*candidates: Decimal | None) -> Decimal:
@@ -105,141 +106,91 @@ def _node_count(*candidates: Decimal | None) -> Decimal:
     return Decimal(1)
 
 
-@pricer("aws_eks_node_group")
+NODE_GROUP_USAGE = (
+    UsageKey("instances", FLOAT, "Number of nodes (default: scaling_config.desired_size)."),
+    *compute.INSTANCE_USAGE,
+)
+
+
+@pricer("aws_eks_node_group", usage=NODE_GROUP_USAGE)
 def price_eks_node_group(ctx: PricingContext) -> list[CostComponent]:
     attrs = ctx.attrs
     scaling = attrs.block("scaling_config")
     count = _node_count(
         ctx.usage.decimal("instances"), scaling.decimal("desired_size"), scaling.decimal("min_size")
     )
-
     instance_types = [value for value in attrs.items("instance_types") if isinstance(value, str) and value]
     uses_launch_template = bool(attrs.block("launch_template"))
-    template = ec2.launch_template(ctx) if uses_launch_template else None
+    template = compute.launch_template(ctx) if uses_launch_template else None
+    windows = (attrs.text("ami_type") or "").upper().startswith("WINDOWS")
+    os = compute.operating_system(
+        ctx.usage, ctx.address, compute.OPERATING_SYSTEMS["windows"] if windows else compute.LINUX
+    )
+    spot = (attrs.text("capacity_type") or "").upper() == "SPOT"
+    prices = ctx.prices(compute.SERVICE)
+    hours = ctx.hours_per_month * count
     if template is not None:
-        return _launch_template_nodes(ctx, template, count, instance_types)
+        return _launch_template_nodes(
+            ctx, prices, template, count=count, instance_types=instance_types, os=os, spot=spot
+        )
     if instance_types:
         instance_type: str | None = instance_types[0]
     else:
         instance_type = None if uses_launch_template else DEFAULT_NODE_INSTANCE_TYPE
-    windows = (attrs.text("ami_type") or "").upper().startswith("WINDOWS")
-    os = ec2.operating_system(
-        ctx.usage, ctx.address, ec2.OPERATING_SYSTEMS["windows"] if windows else ec2.LINUX
+    # EKS's own launch template sets no credit specification: the family default applies.
+    components = compute.instance_components(
+        ctx,
+        prices,
+        instance_type=instance_type,
+        os=os,
+        purchase=compute.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
+        tenancy="Shared",
+        hours=hours,
+        count=count,
     )
-    spot = (attrs.text("capacity_type") or "").upper() == "SPOT"
-
-    components = [
-        ec2.instance_usage_component(
-            ctx.catalog,
-            ctx.region,
-            instance_type=instance_type,
-            os=os,
-            purchase=ec2.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
-            tenancy="Shared",
-            hours=ctx.hours_per_month * count,
-        )
-    ]
-    family = ec2.burstable_family(instance_type)
-    if family is not None and instance_type is not None and family in ec2.UNLIMITED_BY_DEFAULT:
-        # EKS's own launch template sets no credit specification: the family default applies.
-        components.append(
-            ec2.cpu_credit_component(
-                ctx.catalog,
-                ctx.region,
-                family=family,
-                os=os,
-                usage=ctx.usage,
-                instance_type=instance_type,
-                count=count,
-            )
-        )
     if not uses_launch_template:
         disk = attrs.decimal("disk_size")
         if disk is None or disk <= 0:
             disk = DEFAULT_WINDOWS_NODE_DISK_GB if windows else DEFAULT_NODE_DISK_GB
-        components.extend(
-            ebs.volume_components(ctx.catalog, ctx.region, volume_type="gp2", size_gb=disk, count=count)
-        )
+        components.extend(ebs.volume_components(prices, volume_type="gp2", size_gb=disk, count=count))
     return components
 
 
 def _launch_template_nodes(
-    ctx: PricingContext, template: linked.Linked, count: Decimal, instance_types: list[str]
+    ctx: PricingContext,
+    prices: Prices,
+    template: linked.Linked,
+    *,
+    count: Decimal,
+    instance_types: list[str],
+    os: compute.OperatingSystem,
+    spot: bool,
 ) -> list[CostComponent]:
     """``count`` nodes as the launch template describes them, under a sub-resource named after it."""
-    attrs, lt = ctx.attrs, template.attrs
+    lt = template.attrs
     where = template.address
     instance_type = lt.text("instance_type") or (instance_types[0] if instance_types else None)
-    windows = (attrs.text("ami_type") or "").upper().startswith("WINDOWS")
-    os = ec2.operating_system(
-        ctx.usage, ctx.address, ec2.OPERATING_SYSTEMS["windows"] if windows else ec2.LINUX
-    )
-    spot = (attrs.text("capacity_type") or "").upper() == "SPOT" or (
-        lt.block("instance_market_options").text("market_type") == "spot"
-    )
+    spot = spot or lt.block("instance_market_options").text("market_type") == "spot"
     tenancy = (lt.block("placement").text("tenancy") or "default").lower()
-    hours = ctx.hours_per_month * count
-
-    components: list[CostComponent] = []
-    if tenancy != "host":  # nodes on Dedicated Hosts: the hosts are what AWS bills
-        usage = ec2.instance_usage_component(
-            ctx.catalog,
-            ctx.region,
-            instance_type=instance_type,
-            os=os,
-            purchase=ec2.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
-            tenancy=ec2.TENANCIES.get(tenancy, "Shared"),
-            hours=hours,
-        )
-        components.append(replace(usage, subresource=where))
-        if ec2.template_flag(lt.raw("ebs_optimized")) and instance_type:
-            surcharge = ctx.catalog.lookup(
-                ec2.SERVICE,
-                ctx.region,
-                productFamily="Compute Instance",
-                instanceType=instance_type,
-                usagetypeBase=f"EBSOptimized:{instance_type}",
-            )
-            if surcharge is not None or instance_type in ec2.EBS_OPTIMIZED_SURCHARGED:
-                components.append(priced("EBS-optimized usage", "hours", hours, surcharge, subresource=where))
-    if lt.block("monitoring").flag("enabled"):
-        monitoring = ec2.detailed_monitoring_component(ctx.catalog, ctx.region)
-        components.append(
-            at_unit_price(
-                monitoring.name,
-                monitoring.unit,
-                ec2.DETAILED_MONITORING_METRICS * count,
-                monitoring.price,
-                subresource=where,
-            )
-        )
-    family = ec2.burstable_family(instance_type)
-    if family is not None and instance_type is not None:
-        credits = lt.block("credit_specification").text("cpu_credits")
-        if credits is None:
-            credits = "unlimited" if family in ec2.UNLIMITED_BY_DEFAULT else "standard"
-        if credits == "unlimited":
-            credit = ec2.cpu_credit_component(
-                ctx.catalog,
-                ctx.region,
-                family=family,
-                os=os,
-                usage=ctx.usage,
-                instance_type=instance_type,
-                count=count,
-            )
-            components.append(replace(credit, subresource=where))
-    for position, (_, device) in enumerate(ec2.template_devices(lt)):
+    components = compute.instance_components(
+        ctx,
+        prices,
+        instance_type=instance_type,
+        os=os,
+        purchase=compute.purchase_label(ctx.usage, ctx.address, "spot" if spot else "on-demand"),
+        # Nodes on Dedicated Hosts: the hosts are what AWS bills.
+        tenancy=None if tenancy == "host" else compute.TENANCIES.get(tenancy, "Shared"),
+        hours=ctx.hours_per_month * count,
+        count=count,
+        ebs_optimized=compute.template_flag(lt.raw("ebs_optimized")) is True,
+        monitoring=lt.block("monitoring").flag("enabled") is True,
+        cpu_credits=lt.block("credit_specification").text("cpu_credits"),
+        subresource=where,
+    )
+    for position, (_, device) in enumerate(compute.template_devices(lt)):
         components.extend(
-            ebs.volume_components(
-                ctx.catalog,
-                ctx.region,
-                volume_type=device.text("volume_type"),
-                size_gb=device.decimal("volume_size"),
-                iops=device.decimal("iops"),
-                throughput_mibps=device.decimal("throughput"),
-                subresource=f"{where}{SUBRESOURCE_SEPARATOR}block_device_mapping[{position}]",
-                count=count,
+            compute.block_device_components(
+                prices, device, f"{where}{SUBRESOURCE_SEPARATOR}block_device_mapping[{position}]", count
             )
         )
     return components

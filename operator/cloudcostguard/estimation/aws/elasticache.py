@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from cloudcostguard.estimation.aws import appautoscaling
 from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.kit import FLOAT, STRING, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
@@ -32,7 +33,18 @@ MAX_SCALED_CAPACITY = 500
 _SNAPSHOT_ENGINES = frozenset({"redis", "valkey"})
 
 
-@pricer("aws_elasticache_cluster")
+USAGE = (
+    UsageKey("snapshot_storage_size_gb", FLOAT, "Size of one snapshot (GB; Redis and Valkey)."),
+    UsageKey("reserved_instance_term", STRING, "Reserved node term: 1_year or 3_year."),
+    UsageKey(
+        "reserved_instance_payment_option",
+        STRING,
+        "Reserved node payment option: no_upfront, partial_upfront or all_upfront.",
+    ),
+)
+
+
+@pricer("aws_elasticache_cluster", usage=USAGE)
 def price_elasticache_cluster(ctx: PricingContext) -> list[CostComponent]:
     attrs = ctx.attrs
     member = attrs.text("replication_group_id") is not None or (
@@ -53,7 +65,7 @@ def price_elasticache_cluster(ctx: PricingContext) -> list[CostComponent]:
     )
 
 
-@pricer("aws_elasticache_replication_group")
+@pricer("aws_elasticache_replication_group", usage=USAGE)
 def price_elasticache_replication_group(ctx: PricingContext) -> list[CostComponent]:
     attrs = ctx.attrs
     cluster_mode = attrs.block("cluster_mode")  # provider < 5 spelled the sharding settings this way
@@ -104,11 +116,10 @@ def _cache_components(
     details = ", autoscaling" if autoscaled else ""
     name = f"ElastiCache ({'reserved' if reserved else 'on-demand'}, {node_type}{details})"
     price = None
+    prices = ctx.prices(SERVICE)
     if not reserved and node_type is not None:
         # The catalog holds on-demand prices only: a reservation's price is reported missing.
-        price = ctx.catalog.lookup(
-            SERVICE,
-            ctx.region,
+        price = prices.lookup(
             productFamily="Cache Instance",
             instanceType=node_type,
             cacheEngine=engine.capitalize(),
@@ -121,7 +132,7 @@ def _cache_components(
                 "Backup storage",
                 "GB",
                 None if snapshot_gb is None else snapshot_gb * (snapshot_retention - 1),
-                ctx.catalog.lookup(SERVICE, ctx.region, productFamily="Storage Snapshot"),
+                prices.lookup(productFamily="Storage Snapshot"),
                 usage_based=True,
             )
         )

@@ -14,8 +14,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.kit import FLOAT, Hourly, UsageBased, UsageKey
 from cloudcostguard.estimation.model import CostComponent
-from cloudcostguard.estimation.registry import PricingContext, pricer
+from cloudcostguard.estimation.registry import PricingContext, pricer, table_pricer
 from cloudcostguard.estimation.usage import ResourceUsage
 from cloudcostguard.pricing.catalog import Price
 
@@ -70,38 +71,48 @@ def capacity_units_component(
     )
 
 
-@pricer("aws_lb", "aws_alb")
+_TRAFFIC_USAGE = (
+    UsageKey("new_connections", FLOAT, "New connections per second (average)."),
+    UsageKey("active_connections", FLOAT, "Active connections per minute (average)."),
+    UsageKey("processed_bytes_gb", FLOAT, "Data processed per hour (GB, average)."),
+)
+LB_USAGE = (
+    *_TRAFFIC_USAGE,
+    UsageKey("rule_evaluations", FLOAT, "Rule evaluations per second (application load balancers)."),
+)
+
+
+@pricer("aws_lb", "aws_alb", usage=LB_USAGE)
 def price_lb(ctx: PricingContext) -> list[CostComponent]:
     kind = (ctx.attrs.text("load_balancer_type") or DEFAULT_LOAD_BALANCER_TYPE).lower()
     name, product_family = LOAD_BALANCER_TYPES.get(kind, (f"Load balancer ({kind})", ""))
-
-    def lookup(usagetype: str) -> Price | None:
-        if not product_family:
-            return None
-        return ctx.catalog.lookup(SERVICE, ctx.region, productFamily=product_family, usagetypeBase=usagetype)
-
+    hourly: Price | None = None
+    capacity: Price | None = None
+    if product_family:
+        prices = ctx.prices(SERVICE)
+        hourly = prices.lookup(productFamily=product_family, usagetypeBase="LoadBalancerUsage")
+        capacity = prices.lookup(productFamily=product_family, usagetypeBase="LCUUsage")
     return [
-        priced(name, "hours", ctx.hours_per_month, lookup("LoadBalancerUsage")),
+        priced(name, "hours", ctx.hours_per_month, hourly),
         capacity_units_component(
-            capacity_unit_hours(ctx.usage, application=kind == "application"),
-            lookup("LCUUsage"),
-            ctx.hours_per_month,
+            capacity_unit_hours(ctx.usage, application=kind == "application"), capacity, ctx.hours_per_month
         ),
     ]
 
 
-@pricer("aws_elb")
-def price_elb(ctx: PricingContext) -> list[CostComponent]:
-    def lookup(usagetype: str) -> Price | None:
-        return ctx.catalog.lookup(SERVICE, ctx.region, productFamily="Load Balancer", usagetypeBase=usagetype)
-
-    return [
-        priced("Classic load balancer", "hours", ctx.hours_per_month, lookup("LoadBalancerUsage")),
-        priced(
+table_pricer(
+    "aws_elb",
+    service=SERVICE,
+    shapes=(
+        Hourly(
+            "Classic load balancer", {"productFamily": "Load Balancer", "usagetypeBase": "LoadBalancerUsage"}
+        ),
+        UsageBased(
             "Data processed",
             "GB",
-            ctx.usage.decimal("monthly_data_processed_gb"),
-            lookup("DataProcessing-Bytes"),
-            usage_based=True,
+            "monthly_data_processed_gb",
+            {"productFamily": "Load Balancer", "usagetypeBase": "DataProcessing-Bytes"},
         ),
-    ]
+    ),
+    usage=(UsageKey("monthly_data_processed_gb", FLOAT, "Monthly data processed (GB)."),),
+)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from cloudcostguard.estimation.components import at_unit_price, priced
+from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.kit import FLOAT, UsageKey, tier_lines
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 from cloudcostguard.pricing.catalog import Price, PriceTier
@@ -26,7 +27,13 @@ _MILLION = Decimal(1_000_000)
 _FIRST_TIER_NAMES = {"x86_64": "Duration (first 6B)", "arm64": "Duration (first 7.5B)"}
 
 
-@pricer("aws_lambda_function")
+USAGE = (
+    UsageKey("monthly_requests", FLOAT, "Monthly requests to the function."),
+    UsageKey("request_duration_ms", FLOAT, "Average duration of a request (ms; default 1)."),
+)
+
+
+@pricer("aws_lambda_function", usage=USAGE)
 def price_lambda_function(ctx: PricingContext) -> list[CostComponent]:
     attrs, usage = ctx.attrs, ctx.usage
     architectures = [a for a in attrs.items("architectures") if isinstance(a, str)]
@@ -36,26 +43,28 @@ def price_lambda_function(ctx: PricingContext) -> list[CostComponent]:
     memory_gb = (memory_mb if memory_mb is not None and memory_mb > 0 else DEFAULT_MEMORY_MB) / _MB_PER_GB
     storage_mb = attrs.block("ephemeral_storage").decimal("size") or FREE_EPHEMERAL_STORAGE_MB
 
-    def lambda_price(group: str, usagetype: str | None = None) -> Price | None:
-        query = {"productFamily": "Serverless", "group": group}
-        if usagetype is not None:
-            query["usagetypeBase"] = usagetype
-        return ctx.catalog.lookup(SERVICE, ctx.region, **query)
-
+    prices = ctx.prices(SERVICE)
     requests = usage.decimal("monthly_requests")
     components = [
-        priced(
+        prices.usage(
             "Requests",
             "1M requests",
-            None if requests is None else requests / _MILLION,
-            lambda_price(f"AWS-Lambda-Requests{suffix}", f"Request{suffix}"),
-            usage_based=True,
-            unit_scale=_MILLION,
+            requests,
+            {
+                "productFamily": "Serverless",
+                "group": f"AWS-Lambda-Requests{suffix}",
+                "usagetypeBase": f"Request{suffix}",
+            },
+            scale=_MILLION,
         )
     ]
-    duration_price = lambda_price(f"AWS-Lambda-Duration{suffix}", f"Lambda-GB-Second{suffix}")
+    duration_price = prices.lookup(
+        productFamily="Serverless",
+        group=f"AWS-Lambda-Duration{suffix}",
+        usagetypeBase=f"Lambda-GB-Second{suffix}",
+    )
     # The storage product's usage type varies between offer files; its group identifies it.
-    storage_price = lambda_price(f"AWS-Lambda-Storage-Duration{suffix}")
+    storage_price = prices.lookup(productFamily="Serverless", group=f"AWS-Lambda-Storage-Duration{suffix}")
     if requests is None:
         components.append(priced("Ephemeral storage", "GB-seconds", None, storage_price, usage_based=True))
         name = _FIRST_TIER_NAMES[arch]
@@ -76,17 +85,7 @@ def price_lambda_function(ctx: PricingContext) -> list[CostComponent]:
         components.append(priced(_FIRST_TIER_NAMES[arch], "GB-seconds", gb_seconds, None, usage_based=True))
         return components
     # One line per volume tier reached, as AWS's bill and Infracost show them; the first always.
-    for index, (tier, quantity) in enumerate(duration_price.tier_quantities(gb_seconds)):
-        if index == 0 or quantity > 0:
-            components.append(
-                at_unit_price(
-                    _tier_name(tier, duration_price),
-                    "GB-seconds",
-                    quantity,
-                    tier.unit_price,
-                    usage_based=True,
-                )
-            )
+    components.extend(tier_lines(_tier_name, "GB-seconds", gb_seconds, duration_price))
     return components
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.aws import linked
 from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.kit import FLOAT, STRING, Prices, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 from cloudcostguard.pricing.catalog import Price
@@ -98,9 +99,29 @@ _STORAGE = {
 }
 
 
-@pricer("aws_db_instance")
+USAGE = (
+    UsageKey("additional_backup_storage_gb", FLOAT, "Backup storage beyond the free allowance (GB)."),
+    UsageKey("monthly_standard_io_requests", FLOAT, "Monthly I/O requests (magnetic storage)."),
+    UsageKey(
+        "monthly_additional_performance_insights_requests",
+        FLOAT,
+        "Monthly Performance Insights API requests beyond the free tier.",
+    ),
+    UsageKey("monthly_cpu_credit_hrs", FLOAT, "Monthly CPU credit hours above the baseline (db.t3/db.t4g)."),
+    UsageKey("vcpu_count", FLOAT, "vCPUs of the instance class (default: the class's)."),
+    UsageKey("reserved_instance_term", STRING, "Reserved instance term: 1_year or 3_year."),
+    UsageKey(
+        "reserved_instance_payment_option",
+        STRING,
+        "Reserved instance payment option: no_upfront, partial_upfront or all_upfront.",
+    ),
+)
+
+
+@pricer("aws_db_instance", usage=USAGE)
 def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
     attrs, usage = ctx.attrs, ctx.usage
+    prices = ctx.prices(SERVICE)
     instance_class = attrs.text("instance_class")
     engine_name = attrs.text("engine")
     engine_version = attrs.text("engine_version")
@@ -120,6 +141,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
     components = [
         _instance(
             ctx,
+            prices,
             instance_class=instance_class,
             engine=engine,
             database_engine=database_engine,
@@ -141,7 +163,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
         storage_gb = max(storage_gb, PIOPS_MIN_STORAGE_GB)
         iops = max(iops, PIOPS_MIN_IOPS)
     components.append(
-        priced(storage.name, "GB", storage_gb, _storage_price(ctx, storage, deployment, multi_az))
+        priced(storage.name, "GB", storage_gb, _storage_price(prices, storage, deployment, multi_az))
     )
 
     if storage_type == "standard":
@@ -151,14 +173,14 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
                 "I/O requests",
                 "1M requests",
                 None if io_requests is None else io_requests / 1_000_000,
-                _rds_price(ctx, "System Operation", "RDS:StorageIOUsage"),
+                _rds_price(prices, "System Operation", "RDS:StorageIOUsage"),
                 usage_based=True,
                 unit_scale=Decimal(1_000_000),
             )
         )
     if storage.iops_usagetype is not None:
         iops_price = _rds_price(
-            ctx, "Provisioned IOPS", _multi_az_usagetype(storage.iops_usagetype, multi_az)
+            prices, "Provisioned IOPS", _multi_az_usagetype(storage.iops_usagetype, multi_az)
         )
         if storage_type == "gp3":
             small = storage_gb < GP3_BASELINE_THRESHOLD_GB
@@ -178,7 +200,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
                 "Additional backup storage",
                 "GB",
                 backup_gb,
-                _backup_price(ctx, database_engine),
+                _backup_price(prices, database_engine),
                 usage_based=True,
             )
         )
@@ -192,9 +214,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
                     f"Performance Insights Long Term Retention ({instance_class.lower()})",
                     "vCPU-month",
                     vcpus if vcpus is not None else Decimal(0),
-                    ctx.catalog.lookup(
-                        SERVICE,
-                        ctx.region,
+                    prices.lookup(
                         productFamily="Performance Insights",
                         usagetypeBase=f"PI_LTR:{family}",
                     ),
@@ -207,9 +227,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
                     "Performance Insights API",
                     "1000 requests",
                     None if api_requests is None else api_requests / 1000,
-                    ctx.catalog.lookup(
-                        SERVICE, ctx.region, productFamily="Performance Insights", usagetypeBase="PI_API"
-                    ),
+                    prices.lookup(productFamily="Performance Insights", usagetypeBase="PI_API"),
                     usage_based=True,
                     unit_scale=Decimal(1000),
                 )
@@ -228,9 +246,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
                 "CPU credits",
                 "vCPU-hours",
                 (vcpus or Decimal(0)) * credit_hours,
-                ctx.catalog.lookup(
-                    SERVICE,
-                    ctx.region,
+                prices.lookup(
                     productFamily="CPU Credits",
                     databaseEngine=database_engine,
                     usagetypeBase=f"CPUCredits:{burstable}",
@@ -239,7 +255,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
             )
         )
 
-    extended = _extended_support(ctx, engine, engine_version, vcpus)
+    extended = _extended_support(ctx, prices, engine, engine_version, vcpus)
     if extended is not None:
         components.append(extended)
     return components
@@ -247,6 +263,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
 
 def _instance(
     ctx: PricingContext,
+    prices: Prices,
     *,
     instance_class: str | None,
     engine: str,
@@ -281,7 +298,7 @@ def _instance(
     if database_engine.startswith("Aurora"):
         # Aurora instances come as standard and I/O-optimized products with the same attributes otherwise.
         query["usagetypeBase"] = f"InstanceUsage:{instance_class}"
-    return priced(name, "hours", ctx.hours_per_month, ctx.catalog.lookup(SERVICE, ctx.region, **query))
+    return priced(name, "hours", ctx.hours_per_month, prices.find(query))
 
 
 def replica_source(ctx: PricingContext) -> Attributes | None:
@@ -299,9 +316,9 @@ def replica_source(ctx: PricingContext) -> Attributes | None:
     return None
 
 
-def _storage_price(ctx: PricingContext, storage: _Storage, deployment: str, multi_az: bool) -> Price | None:
+def _storage_price(prices: Prices, storage: _Storage, deployment: str, multi_az: bool) -> Price | None:
     if storage.usagetype is not None:
-        return _rds_price(ctx, "Database Storage", _multi_az_usagetype(storage.usagetype, multi_az))
+        return _rds_price(prices, "Database Storage", _multi_az_usagetype(storage.usagetype, multi_az))
     query = {
         "productFamily": "Database Storage",
         "volumeType": storage.volume_type,
@@ -309,29 +326,25 @@ def _storage_price(ctx: PricingContext, storage: _Storage, deployment: str, mult
     }
     # Offer files mark instance storage "databaseEngine: Any" (Aurora's has its own engine); the bundled
     # snapshot lacks that attribute on some rows, so ask without it when the precise query finds nothing.
-    return ctx.catalog.lookup(SERVICE, ctx.region, databaseEngine="Any", **query) or ctx.catalog.lookup(
-        SERVICE, ctx.region, **query
-    )
+    return prices.lookup(databaseEngine="Any", **query) or prices.find(query)
 
 
-def _backup_price(ctx: PricingContext, database_engine: str | None) -> Price | None:
+def _backup_price(prices: Prices, database_engine: str | None) -> Price | None:
     if database_engine is not None and database_engine.startswith("Aurora"):
-        return ctx.catalog.lookup(
-            SERVICE,
-            ctx.region,
+        return prices.lookup(
             productFamily="Storage Snapshot",
             databaseEngine=database_engine,
             usagetypeBase="Aurora:BackupUsage",
         )
-    return _rds_price(ctx, "Storage Snapshot", "RDS:ChargedBackupUsage")
+    return _rds_price(prices, "Storage Snapshot", "RDS:ChargedBackupUsage")
 
 
 def _positive(value: Decimal | None) -> Decimal | None:
     return value if value is not None and value > 0 else None
 
 
-def _rds_price(ctx: PricingContext, product_family: str, usagetype: str) -> Price | None:
-    return ctx.catalog.lookup(SERVICE, ctx.region, productFamily=product_family, usagetypeBase=usagetype)
+def _rds_price(prices: Prices, product_family: str, usagetype: str) -> Price | None:
+    return prices.lookup(productFamily=product_family, usagetypeBase=usagetype)
 
 
 def _multi_az_usagetype(suffix: str, multi_az: bool) -> str:
@@ -420,7 +433,7 @@ _EXTENDED_SUPPORT["aurora"] = _EXTENDED_SUPPORT["aurora-mysql"]
 
 
 def _extended_support(
-    ctx: PricingContext, engine: str, version: str | None, vcpus: Decimal | None
+    ctx: PricingContext, prices: Prices, engine: str, version: str | None, vcpus: Decimal | None
 ) -> CostComponent | None:
     entry = _EXTENDED_SUPPORT.get(engine)
     if entry is None or not version:
@@ -448,7 +461,5 @@ def _extended_support(
         name,
         "vCPU-hours",
         quantity,
-        ctx.catalog.lookup(
-            SERVICE, ctx.region, usagetypeBase=f"ExtendedSupport:{period}:{usage_engine}{usage_version}"
-        ),
+        prices.lookup(usagetypeBase=f"ExtendedSupport:{period}:{usage_engine}{usage_version}"),
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cloudcostguard.estimation.components import priced
+from cloudcostguard.estimation.kit import FLOAT, OBJECT, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 from cloudcostguard.estimation.usage import ResourceUsage
@@ -259,7 +260,32 @@ _CLASSES: tuple[tuple[str, str, frozenset[str], tuple[_Line, ...]], ...] = (
 _KEY_ALIASES = {"monthly_data_retrieval_gb": "monthly_retrieval_gb"}
 
 
-@pricer("aws_s3_bucket")
+def _usage_keys() -> tuple[UsageKey, ...]:
+    """One object per storage class, holding the keys its lines read (and the keys' old aliases)."""
+    keys = []
+    for usage_key, subresource, _, lines in _CLASSES:
+        nested = {
+            line.usage_key: UsageKey(line.usage_key, FLOAT, _MEANINGS[line.kind] % line.name)
+            for line in lines
+        }
+        for name, alias in _KEY_ALIASES.items():
+            if name in nested:
+                nested[alias] = UsageKey(alias, FLOAT, f"Older name of {name}.")
+        keys.append(
+            UsageKey(usage_key, OBJECT, f"Usage of the {subresource} storage class.", tuple(nested.values()))
+        )
+    return tuple(keys)
+
+
+_MEANINGS = {
+    "storage": "Data stored: %s (GB).",
+    "requests": "Monthly requests: %s.",
+    "objects": "Objects: %s.",
+    "data": "Monthly data: %s (GB).",
+}
+
+
+@pricer("aws_s3_bucket", usage=_usage_keys())
 def price_s3_bucket(ctx: PricingContext) -> list[CostComponent]:
     transitions = _lifecycle_storage_classes(ctx)
     components: list[CostComponent] = []

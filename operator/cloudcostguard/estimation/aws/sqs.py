@@ -9,6 +9,7 @@ import math
 from decimal import Decimal
 
 from cloudcostguard.estimation.components import at_unit_price
+from cloudcostguard.estimation.kit import FLOAT, UsageKey
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
@@ -18,12 +19,16 @@ CHUNK_KB = Decimal(64)  # SQS bills each 64 KB chunk of a payload as one request
 _MILLION = Decimal(1_000_000)
 
 
-@pricer("aws_sqs_queue")
+USAGE = (
+    UsageKey("monthly_requests", FLOAT, "Monthly requests to the queue."),
+    UsageKey("request_size_kb", FLOAT, "Size of a request (KB; billed in 64 KB chunks, default 64)."),
+)
+
+
+@pricer("aws_sqs_queue", usage=USAGE)
 def price_sqs_queue(ctx: PricingContext) -> list[CostComponent]:
     fifo = ctx.attrs.flag("fifo_queue", False) is True
-    price = ctx.catalog.lookup(
-        SERVICE,
-        ctx.region,
+    price = ctx.prices(SERVICE).lookup(
         productFamily="API Request",
         queueType="FIFO (first-in, first-out)" if fifo else "Standard",
     )
