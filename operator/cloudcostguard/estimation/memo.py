@@ -28,7 +28,6 @@ keyed by the sha256 of the plan's and usage's JSON and the estimate's settings (
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import threading
@@ -277,9 +276,12 @@ class SideMemo:
             entry = (schema.number, key)
             found = results.get(entry)
             if found is not None:
-                # Evicted by another thread meanwhile: still a valid result.
-                with contextlib.suppress(KeyError):
+                # try/except, not contextlib.suppress: this runs for every hit, a context manager
+                # object each time shows. Evicted by another thread meanwhile: still a valid result.
+                try:  # noqa: SIM105
                     results.move_to_end(entry)
+                except KeyError:
+                    pass
                 return found
         return None
 

@@ -1,4 +1,5 @@
-"""Read and validate a Terraform plan quickly: orjson, then light shape checks (no heavy models).
+"""Read and validate a Terraform plan quickly: a typed decoder of the fields the estimator reads
+(``decoder``; orjson for the full document when that does not fit), then light shape checks.
 
 Every problem becomes a ``PlanError`` with one line saying what is wrong and where. Nothing here
 recurses over plan values, so nesting depth is bounded by the parser alone (orjson refuses more than
@@ -17,6 +18,7 @@ import orjson
 
 from cloudcostguard import errors
 from cloudcostguard.performance import paused_gc
+from cloudcostguard.plan.decoder import decode_plan
 from cloudcostguard.plan.model import ACTION_NAMES, PRICES_AFTER, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
 from cloudcostguard.plan.regions import RegionResolver, region_from_availability_zone
@@ -53,8 +55,12 @@ def _loads(raw: bytes, max_bytes: int) -> Any:
         raise _too_large(len(raw), max_bytes)
     if not raw or raw.isspace():
         raise errors.PlanError("plan is empty")
+    text = _decode_text(raw)
+    document = decode_plan(text)
+    if document is not None:
+        return document
     try:
-        return orjson.loads(_decode_text(raw))
+        return orjson.loads(text)
     except orjson.JSONDecodeError as err:
         if err.msg.startswith("depth limit"):
             raise errors.PlanError("plan nests values deeper than 1024 levels: not a Terraform plan") from err
