@@ -116,6 +116,30 @@ def phase_floor(url: str) -> dict[str, Any]:
     return {"seconds": time.monotonic() - started, "cpu_seconds": cpu_seconds() - cpu_before, "rows": rows}
 
 
+def phase_operator(url: str) -> dict[str, Any]:
+    """Resident memory of an operator process serving the PostgreSQL catalog: the operator's modules
+    (kopf, handlers, webhook) imported, the provider started as ``cloudcostguard run`` starts it."""
+    import cloudcostguard.k8s.handlers  # what `cloudcostguard run` imports
+    import cloudcostguard.k8s.webhook  # noqa: F401
+    from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvider
+    from cloudcostguard.settings import Settings
+
+    before = resident_mib()
+
+    async def serve() -> float:
+        provider = PostgresCatalogProvider(url, Settings(), refresh_interval=3600)
+        await provider.start()
+        try:
+            assert provider.status().source == "postgresql"
+            gc.collect()
+            return resident_mib()
+        finally:
+            await provider.stop()
+
+    serving = asyncio.run(serve())
+    return {"imports_mib": before, "serving_mib": serving, "peak_mib": peak_mib()}
+
+
 def phase_cache(path: str) -> dict[str, Any]:
     """The provider's cold start from its cache file, in a fresh process."""
     from cloudcostguard.pricing.cache_file import read_cache_file
@@ -284,7 +308,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         name, *rest = args.phase
-        phases = {"cold": phase_cold, "use": phase_use, "floor": phase_floor, "cache": phase_cache}
+        phases = {
+            "cold": phase_cold,
+            "use": phase_use,
+            "floor": phase_floor,
+            "cache": phase_cache,
+            "operator": phase_operator,
+        }
         print(orjson.dumps(phases[name](*rest)).decode())  # type: ignore[operator]
         return
 
@@ -306,6 +336,7 @@ def main() -> None:
                 floors.append(run_child("floor", url))
                 colds.append(run_child("cold", url))
             use = run_child("use", url, folder)
+            operator_memory = run_child("operator", url)
             print(f"machine load after measuring:  {load_average()}")
         finally:
             if created:
@@ -335,6 +366,11 @@ def main() -> None:
         f"read back in {use['cache_read_s']:.2f} s ({use['cache_read_cpu_s']:.2f} s CPU; must ≤ 0.5 s, and "
         f"faster than PostgreSQL's "
         f"{cold['seconds']:.2f} s)"
+    )
+    print(
+        f"operator process serving the PostgreSQL catalog: {operator_memory['serving_mib']:.0f} MiB "
+        f"resident (modules alone {operator_memory['imports_mib']:.0f} MiB; peak "
+        f"{operator_memory['peak_mib']:.0f} MiB; must ≤ 150 MiB)"
     )
     print()
     print(f"{'lookup (EC2 instance, 7 attributes)':<40} {'postgresql':>12} {'bundled':>12}")

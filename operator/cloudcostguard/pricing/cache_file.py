@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import struct
-from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -64,16 +63,15 @@ def dump_catalog(catalog: InMemoryCatalog) -> bytes:
     product_shapes: list[int] = []
     product_prices: list[int] = []
     values: list[int] = []
-    for (service, region), products in catalog.grouped_products():
+    for (service, region), products in catalog.shaped_products():
         groups.append((strings(service), strings(region), len(products)))
-        for attributes, price in products:
-            names = tuple(attributes)
+        for names, attribute_values, price in products:
             shape = shape_numbers.get(names)
             if shape is None:
                 shape = shape_numbers[names] = len(shapes)
                 shapes.append([strings(name) for name in names])
             product_shapes.append(shape)
-            values.extend(map(strings, attributes.values()))
+            values.extend(map(strings, attribute_values))
             row = []
             for tier in price.tiers:
                 tier_key = (
@@ -172,7 +170,7 @@ def _build(body: list[Any], source: str) -> InMemoryCatalog:
     ]
     shapes = [tuple([strings[i] for i in row]) for row in shape_rows]
     text = strings.__getitem__
-    grouped: dict[tuple[str, str], list[tuple[Mapping[str, str], Price]]] = {}
+    grouped: dict[tuple[str, str], list[tuple[tuple[str, ...], tuple[str, ...], Price]]] = {}
     product = 0
     position = 0
     for service, region, count in groups:
@@ -180,16 +178,11 @@ def _build(body: list[Any], source: str) -> InMemoryCatalog:
         for _ in range(count):
             names = shapes[product_shapes[product]]
             end = position + len(names)
-            products.append(
-                (
-                    dict(zip(names, map(text, values[position:end]), strict=True)),
-                    prices[product_prices[product]],
-                )
-            )
+            products.append((names, tuple(map(text, values[position:end])), prices[product_prices[product]]))
             position = end
             product += 1
     if product != len(product_shapes) or position != len(values):
         raise ValueError("column lengths differ")
-    return InMemoryCatalog.from_grouped_products(
+    return InMemoryCatalog.from_shaped_products(
         grouped, source=source, version=version, record_count=record_count
     )

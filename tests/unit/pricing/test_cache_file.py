@@ -52,7 +52,7 @@ def test_a_written_catalog_reads_back_the_same(tmp_path: Path) -> None:
     assert (read.source, read.version) == ("cache-file", "pg-7-abcdef")
     assert [str(r.unit_price) for r in read.records()] == [str(r.unit_price) for r in catalog.records()]
     assert read.records() == catalog.records()
-    assert read.grouped_products() == catalog.grouped_products()  # the same best-first order
+    assert read.shaped_products() == catalog.shaped_products()  # the same best-first order
     assert (read.record_count, read.product_count) == (catalog.record_count, catalog.product_count)
     query = {"usagetypeBase": "BoxUsage:t3.micro"}
     assert read.lookup("AmazonEC2", "eu-west-1", **query) == catalog.lookup("AmazonEC2", "eu-west-1", **query)
@@ -101,3 +101,27 @@ def test_a_body_that_does_not_decode_is_refused(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_pricing_error(tmp_path: Path) -> None:
     with pytest.raises(errors.PricingError, match="cannot read the catalog cache file"):
         cache_file.read_cache_file(tmp_path / "missing")
+
+
+def test_shaped_attributes_read_like_the_dict_they_stand_for() -> None:
+    from cloudcostguard.pricing.catalog import ShapedAttributes
+
+    attributes = ShapedAttributes(("usagetype", "sku"), ("BoxUsage:t3.micro", "X1"))
+    assert dict(attributes) == {"usagetype": "BoxUsage:t3.micro", "sku": "X1"} == attributes
+    assert attributes["sku"] == "X1" and attributes.get("missing") is None and len(attributes) == 2
+    with pytest.raises(KeyError):
+        attributes["missing"]
+    price = load_bundled_catalog().records()[0]
+    from_shaped = InMemoryCatalog.from_products(
+        [
+            (
+                price.service,
+                price.region,
+                ShapedAttributes(tuple(price.attributes), tuple(price.attributes.values())),
+                load_bundled_catalog().lookup(price.service, price.region, **price.attributes),
+            )
+        ],  # type: ignore[list-item]
+        source="s",
+        version="v",
+    )
+    assert from_shaped.lookup(price.service, price.region, **price.attributes) is not None
