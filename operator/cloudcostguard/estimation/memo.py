@@ -209,7 +209,18 @@ class _Schema:
     def __init__(self, number: int, reads: Schema) -> None:
         self.number = number
         self.reads = reads
-        self.read = _key_function(reads)
+        read = _KEY_FUNCTIONS.get(reads)
+        if read is None:
+            read = _key_function(reads)
+            if len(_KEY_FUNCTIONS) < MAX_KEY_FUNCTIONS:
+                _KEY_FUNCTIONS[reads] = read
+        self.read = read
+
+
+# Generated key functions by schema, for the whole process: they are code, not results (a memo that
+# starts anew, for another catalog or day, reuses them instead of compiling again).
+MAX_KEY_FUNCTIONS = 4096
+_KEY_FUNCTIONS: dict[Schema, KeyFunction] = {}
 
 
 def _key_function(reads: Schema) -> KeyFunction:
