@@ -49,7 +49,9 @@ from cloudcostguard.plan.regions import strip_indexes
 MAX_RESULTS = 20_000  # priced sides remembered per catalog: a few MB, more than any plan's distinct sides
 MAX_SCHEMAS = 32  # read schemas per (type, region): pricers branch on a few values, never on many
 MAX_ESTIMATES = 64  # whole estimates per catalog (webhook): the objects a cluster keeps re-sending
-MAX_SETTINGS = 4  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
+# ... holding this many resources at most in all (a remembered 50,000-resource estimate is ~25 MB).
+MAX_ESTIMATE_RESOURCES = 20_000
+MAX_SETTINGS = 2  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
 
 # What a read reads: an attribute's value, its unknown marker, whether there are values at all; a usage
 # value, whether there is usage at all; whether the plan has a resource type; whether no expression
@@ -397,6 +399,7 @@ class EstimateMemo:
 
     def __init__(self) -> None:
         self._estimates: OrderedDict[bytes, Estimate] = OrderedDict()
+        self._resources = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -412,10 +415,15 @@ class EstimateMemo:
                 self._estimates.move_to_end(key)
                 return found
         made = make()
+        if len(made.resources) > MAX_ESTIMATE_RESOURCES:
+            return made
         with self._lock:
-            self._estimates[key] = made
-            while len(self._estimates) > MAX_ESTIMATES:
-                self._estimates.popitem(last=False)
+            if key not in self._estimates:
+                self._estimates[key] = made
+                self._resources += len(made.resources)
+            while len(self._estimates) > MAX_ESTIMATES or self._resources > MAX_ESTIMATE_RESOURCES:
+                _, evicted = self._estimates.popitem(last=False)
+                self._resources -= len(evicted.resources)
         return made
 
 

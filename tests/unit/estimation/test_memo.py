@@ -285,3 +285,15 @@ def test_remembered_estimates_are_made_once_per_key_and_errors_are_not_remembere
         with pytest.raises(cloudcostguard.CloudCostGuardError):
             remembered.estimate(b"other", failing)
     assert len(remembered) == 1
+
+
+def test_remembered_estimates_are_bounded_by_their_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memo, "MAX_ESTIMATE_RESOURCES", 3)
+    remembered = memo.EstimateMemo()
+    for size in (10, 20):  # two resources each: the second pushes the first out
+        plan = _plan(_instance("m5.large", size), _instance("m5.large", size + 1))
+        remembered.estimate(memo.json_key(plan), lambda plan=plan: cloudcostguard.estimate(plan, as_of=AS_OF))
+    assert len(remembered) == 1
+    big = _plan(*(_instance("m5.large", size) for size in range(30, 34)))  # four: never remembered
+    remembered.estimate(memo.json_key(big), lambda: cloudcostguard.estimate(big, as_of=AS_OF))
+    assert len(remembered) == 1
