@@ -405,15 +405,23 @@ class EstimateMemo:
     def __len__(self) -> int:
         return len(self._estimates)
 
-    def estimate(self, key: bytes | None, make: Callable[[], Estimate]) -> Estimate:
-        """The remembered estimate for ``key``, else ``make()``'s (errors are not remembered)."""
+    def find(self, key: bytes | None) -> Estimate | None:
+        """The remembered estimate for ``key``, if any."""
         if key is None:
-            return make()
+            return None
         with self._lock:
             found = self._estimates.get(key)
             if found is not None:
                 self._estimates.move_to_end(key)
-                return found
+            return found
+
+    def estimate(self, key: bytes | None, make: Callable[[], Estimate]) -> Estimate:
+        """The remembered estimate for ``key``, else ``make()``'s (errors are not remembered)."""
+        if key is None:
+            return make()
+        found = self.find(key)
+        if found is not None:
+            return found
         made = make()
         if len(made.resources) > MAX_ESTIMATE_RESOURCES:
             return made

@@ -617,24 +617,35 @@ async def _estimate(
             plan_digest=not bounded,
         )
 
-    # The same object comes back often (diffs, dry runs, re-applies): whole estimates are remembered
-    # per catalog. The plan and usage came out of JSON (the review, a ConfigMap), so their JSON is exact.
-    remembered = memo.estimate_memo_for(catalog)
-    if remembered is not None:
-        key = memo.json_key(
-            ["sha256", hashlib.sha256(plan).hexdigest()] if isinstance(plan, bytes) else plan,
-            usage,
-            default_region,
-            str(settings.hours_per_month),
-            as_of.isoformat(),
-            not bounded,
-        )
-        run = functools.partial(remembered.estimate, key, run)
     if isinstance(plan, bytes):
         heavy = len(plan) > OFFLOAD_PLAN_BYTES
     else:
         changes = plan.get("resource_changes")
         heavy = isinstance(changes, list) and len(changes) > settings.webhook_inline_max_resources
+    # The same object comes back often (diffs, dry runs, re-applies): whole estimates are remembered
+    # per catalog. The plan and usage came out of JSON (the review, a ConfigMap), so their JSON is exact.
+    remembered = memo.estimate_memo_for(catalog)
+    if remembered is not None:
+        estimate_afresh = run
+
+        def key() -> bytes | None:
+            return memo.json_key(
+                ["sha256", hashlib.sha256(plan).hexdigest()] if isinstance(plan, bytes) else plan,
+                usage,
+                default_region,
+                str(settings.hours_per_month),
+                as_of.isoformat(),
+                not bounded,
+            )
+
+        if heavy:  # the key of a large plan takes time too: taken in the worker, with the estimate
+            run = functools.partial(_remembered, remembered, key, estimate_afresh)
+        else:
+            light_key = key()
+            found = remembered.find(light_key)
+            if found is not None:
+                return found  # answered on the loop: no worker thread for what is already known
+            run = functools.partial(remembered.estimate, light_key, estimate_afresh)
     if not heavy or runtime.executor is None:
         return _guarded(run)
     loop = asyncio.get_running_loop()
@@ -649,6 +660,12 @@ async def _estimate(
             f"(gave up after {time.perf_counter() - started:.1f} s)",
             reason="EstimateTimeout",
         ) from None
+
+
+def _remembered(
+    remembered: memo.EstimateMemo, key: Callable[[], bytes | None], run: Callable[[], Estimate]
+) -> Estimate:
+    return remembered.estimate(key(), run)
 
 
 def _guarded(run: Callable[[], Estimate]) -> Estimate:
