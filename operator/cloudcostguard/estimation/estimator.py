@@ -158,7 +158,7 @@ class _Pricing:
         resource_usage: ResourceUsage,
     ) -> tuple[list[CostComponent], Decimal]:
         side_memo = self.memo
-        if side_memo is None:
+        if side_memo is None or not side_memo.remembers(resource_type, region):
             components = _price_side(
                 pricer,
                 self.context(address, resource_type, region, Attributes(values, unknown), resource_usage),

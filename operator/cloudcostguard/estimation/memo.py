@@ -51,6 +51,9 @@ MAX_SCHEMAS = 32  # read schemas per (type, region): pricers branch on a few val
 MAX_ESTIMATES = 64  # whole estimates per catalog (webhook): the objects a cluster keeps re-sending
 # ... holding this many resources at most in all (a remembered 50,000-resource estimate is ~25 MB).
 MAX_ESTIMATE_RESOURCES = 20_000
+# A (type, region) with this many misses and fewer than one hit in GIVE_UP_HIT_SHARE sides is given up.
+GIVE_UP_AFTER_MISSES = 200
+GIVE_UP_HIT_SHARE = 10
 MAX_SETTINGS = 2  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
 
 # What a read reads: an attribute's value, its unknown marker, whether there are values at all; a usage
@@ -259,11 +262,19 @@ class SideMemo:
 
     def __init__(self) -> None:
         self._schemas: dict[tuple[str, str], list[_Schema]] = {}
+        # Per (type, region): [hits, misses]. Recording a side costs more than pricing a cheap one, so
+        # a type whose sides never repeat (each names its own id, say) is no longer memoised.
+        self._tally: dict[tuple[str, str], list[int]] = {}
+        self._given_up: set[tuple[str, str]] = set()
         self._results: OrderedDict[tuple[int, bytes], PricedSide] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._results)
+
+    def remembers(self, resource_type: str, region: str) -> bool:
+        """False once sides of this type and region proved not to repeat: they are priced plainly."""
+        return (resource_type, region) not in self._given_up
 
     def lookup(  # noqa: PLR0917 - positional: runs once per priced side
         self,
@@ -278,6 +289,7 @@ class SideMemo:
         schemas = self._schemas.get((resource_type, region))
         if not schemas:
             return None
+        tally = self._tally[resource_type, region]
         results = self._results
         values = values or _EMPTY
         unknown = unknown or _EMPTY
@@ -295,6 +307,7 @@ class SideMemo:
                     results.move_to_end(entry)
                 except KeyError:
                     pass
+                tally[0] += 1
                 return found
         return None
 
@@ -313,6 +326,10 @@ class SideMemo:
         if not reads.exact:
             return
         recorded = tuple(dict.fromkeys(reads.reads))
+        tally = self._tally.setdefault((resource_type, region), [0, 0])
+        tally[1] += 1
+        if tally[1] >= GIVE_UP_AFTER_MISSES and tally[0] * GIVE_UP_HIT_SHARE < tally[1]:
+            self._given_up.add((resource_type, region))
         with self._lock:
             schemas = self._schemas.setdefault((resource_type, region), [])
             schema = next((known for known in schemas if known.reads == recorded), None)

@@ -297,3 +297,15 @@ def test_remembered_estimates_are_bounded_by_their_resources(monkeypatch: pytest
     big = _plan(*(_instance("m5.large", size) for size in range(30, 34)))  # four: never remembered
     remembered.estimate(memo.json_key(big), lambda: cloudcostguard.estimate(big, as_of=AS_OF))
     assert len(remembered) == 1
+
+
+def test_a_type_whose_sides_never_repeat_is_priced_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memo, "GIVE_UP_AFTER_MISSES", 4)
+    catalog = _fresh_catalog()
+    plan = _plan(*(_instance("m5.large", size) for size in range(10, 20)))  # ten different root volumes
+    memoised = _outcome(plan, None, catalog, memoise=True)
+    assert memoised == _outcome(plan, None, _fresh_catalog(), memoise=False)
+    side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
+    assert side_memo is not None and not side_memo.remembers("aws_instance", "us-east-1")
+    assert len(side_memo) == 4  # remembered until it gave up
+    assert side_memo.remembers("aws_lambda_function", "us-east-1")
