@@ -25,10 +25,11 @@ fmt: ## Format and fix lint in place.
 	$(BIN)/ruff check --fix operator tests benchmarks scripts
 
 .PHONY: lint
-lint: ## Lint, check formatting, type-check.
+lint: ## Lint, check formatting, type-check, check the layer contracts (import-linter).
 	$(BIN)/ruff check operator tests benchmarks scripts
 	$(BIN)/ruff format --check operator tests benchmarks scripts
 	$(MAKE) --no-print-directory typecheck
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: typecheck
 typecheck: ## mypy --strict on the package.
@@ -45,7 +46,7 @@ test-unit: ## Run the unit tests only (no database, no API server).
 ##@ Build
 .PHONY: manifests
 manifests: ## Generate crds/*.yaml from the CRD models (a test fails when they drift).
-	$(BIN)/python -m cloudcostguard.k8s.crdgen crds
+	$(BIN)/python -m cloudcostguard.k8s.api.crdgen crds
 
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-samples.

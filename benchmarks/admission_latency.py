@@ -219,7 +219,12 @@ async def serve(port: int, cert_dir: Path) -> None:
     import kopf
     from tests.integration.admission.support import kopf_webhook_fn
 
-    from cloudcostguard.k8s import admission, certificates, webhook
+    from cloudcostguard.k8s.admission import certificates
+    from cloudcostguard.k8s.admission import server as webhook
+    from cloudcostguard.k8s.admission.decision import AdmissionRuntime
+    from cloudcostguard.k8s.admission.memo import AdmissionMemo
+    from cloudcostguard.k8s.testing import InMemoryClusterState
+    from cloudcostguard.pricing.catalog_provider import StaticCatalogProvider
     from cloudcostguard.pricing.snapshot import load_bundled_catalog
     from cloudcostguard.settings import Settings
 
@@ -229,9 +234,9 @@ async def serve(port: int, cert_dir: Path) -> None:
 
     paths = certificates.generate_self_signed(cert_dir, ["127.0.0.1", "localhost"])
     catalog = load_bundled_catalog()
-    state = admission.InMemoryAdmissionState(
+    state = InMemoryClusterState(
         policies=policies(),
-        namespaces={NAMESPACE: {"team": "payments"}, UNGOVERNED: {}},
+        labels_by_namespace={NAMESPACE: {"team": "payments"}, UNGOVERNED: {}},
         estimates={
             NAMESPACE: [
                 {"metadata": {"name": f"existing-{i}"}, "status": {"monthlyCost": f"{1000 + i}.25"}}
@@ -241,9 +246,10 @@ async def serve(port: int, cert_dir: Path) -> None:
     )
     settings = Settings()
     with ThreadPoolExecutor(settings.webhook_workers, thread_name_prefix="ccg-admission") as executor:
-        runtime = admission.AdmissionRuntime(settings, state, lambda: catalog, executor)
-        memo = kopf.Memo()
-        memo[admission.MEMO_KEY] = runtime
+        runtime = AdmissionRuntime(settings, state, lambda: catalog, executor)
+        memo = AdmissionMemo(
+            settings=settings, catalog_provider=StaticCatalogProvider(catalog), admission=runtime
+        )
         server = webhook.AdmissionServer(
             runtime=lambda: runtime,
             addr="127.0.0.1",

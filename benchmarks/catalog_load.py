@@ -119,8 +119,10 @@ def phase_floor(url: str) -> dict[str, Any]:
 def phase_operator(url: str) -> dict[str, Any]:
     """Resident memory of an operator process serving the PostgreSQL catalog: the operator's modules
     (kopf, handlers, webhook) imported, the provider started as ``cloudcostguard run`` starts it."""
-    import cloudcostguard.k8s.handlers  # what `cloudcostguard run` imports
-    import cloudcostguard.k8s.webhook  # noqa: F401
+    import kopf  # noqa: F401 - what `cloudcostguard run` imports (cli/run.py)
+
+    from cloudcostguard.k8s import process  # noqa: F401 - registers every kopf handler
+    from cloudcostguard.k8s.operator import runtime  # noqa: F401
     from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvider
     from cloudcostguard.settings import Settings
 

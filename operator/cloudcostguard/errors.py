@@ -32,6 +32,12 @@ class ConfigurationError(CloudCostGuardError):
     reason = "ConfigurationInvalid"
 
 
+class SpecError(CloudCostGuardError):
+    """A CostEstimate's spec does not have the shape of the API (the CRD schema normally refuses it)."""
+
+    reason = "SpecInvalid"
+
+
 class PlanError(CloudCostGuardError):
     """The Terraform plan cannot be read: not JSON, not a plan, wrong shapes, too large."""
 

@@ -116,7 +116,7 @@ def unregister_runtime(collector: RuntimeCollector, registry: CollectorRegistry 
         registry.unregister(collector)
 
 
-# --- admission webhook (k8s/admission.py, k8s/webhook.py) ------------------------------------------
+# --- admission webhook (k8s/admission/) -------------------------------------------------------------
 
 ADMISSION_REQUESTS = Counter(
     "cloudcostguard_admission_requests",

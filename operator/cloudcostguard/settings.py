@@ -173,3 +173,12 @@ def load_settings(**overrides: Any) -> Settings:
         first = err.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "?"
         raise errors.ConfigurationError(f"invalid setting CCG_{field.upper()}: {first['msg']}") from err
+
+
+def listen_address(listen: str, setting: str) -> tuple[str | None, int]:
+    """``HOST:PORT`` of a ``*_listen`` setting as (host, port): ``[::1]:9443`` for IPv6; an empty host is
+    None (every interface); port 0 asks for any free port. A bad value names the setting's variable."""
+    host, separator, port_text = listen.rpartition(":")
+    if not separator or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        raise errors.ConfigurationError(f"invalid setting CCG_{setting.upper()}: {listen!r} is not HOST:PORT")
+    return host.strip("[]") or None, int(port_text)

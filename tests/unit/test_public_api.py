@@ -15,7 +15,8 @@ from cloudcostguard import errors
 from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.estimation.usage import Usage
 from cloudcostguard.render import render_json
-from tests.unit.plan.builders import change, make_catalog, plan
+from tests.plans import change, plan
+from tests.unit.plan.builders import make_catalog
 
 NAT_PLAN = plan(
     change("aws_nat_gateway.egress", ["create"], after={}),

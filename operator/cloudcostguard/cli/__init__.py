@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -22,7 +21,6 @@ from cloudcostguard.version import __version__
 EXIT_BAD_INPUT = 2
 
 # Subcommand → (module with register(subcommands), its one-line help in the command listing).
-# Subcommands of later subsystems take part when their module exists.
 COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("cloudcostguard.cli.estimate", "price a Terraform plan (terraform show -json)"),
     "pricing": (
@@ -35,10 +33,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _available() -> list[str]:
-    return [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module) is not None]
-
-
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with ``command``, only that subcommand is registered in full (the others as
     stubs), and ``""`` registers none (enough for ``--help``, ``--version`` and usage errors)."""
@@ -48,8 +42,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cloudcostguard {__version__}")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _available():
-        module_name, summary = COMMANDS[name]
+    for name, (module_name, summary) in COMMANDS.items():
         if command is None or command == name:
             importlib.import_module(module_name).register(subcommands)
         else:

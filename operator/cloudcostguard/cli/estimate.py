@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudcostguard import errors
 from cloudcostguard.cli.common import read_input
+
+if TYPE_CHECKING:
+    from cloudcostguard.pricing.catalog import InMemoryCatalog
+    from cloudcostguard.settings import Settings
 
 # The same names as cloudcostguard.render.FORMATS (a test keeps them equal); spelled out here so that
 # building the parser, and so `--help`, imports nothing heavy.
@@ -65,12 +68,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog_from_database(database_url: str, settings: Any) -> Any:
-    # Looked up by name: the PostgreSQL store is an optional part of a build (issue 3).
-    try:
-        loader = importlib.import_module("cloudcostguard.pricing.store.one_shot_catalog")
-    except ModuleNotFoundError as err:
-        if err.name not in ("cloudcostguard.pricing.store", "cloudcostguard.pricing.store.one_shot_catalog"):
-            raise
-        raise errors.PricingError("this build has no PostgreSQL pricing store") from err
-    return loader.load_catalog_once(database_url, settings)
+def _catalog_from_database(database_url: str, settings: Settings) -> InMemoryCatalog:
+    # Imported here: asyncpg loads only when a database is asked for.
+    from cloudcostguard.pricing.store.one_shot_catalog import load_catalog_once  # noqa: PLC0415
+
+    return load_catalog_once(database_url, settings)

@@ -16,6 +16,7 @@ from typing import Any
 
 from cloudcostguard import errors
 from cloudcostguard.cli.common import read_input
+from cloudcostguard.policy.model import CostPolicy
 
 EXIT_ADMITTED, EXIT_DENIED = 0, 1
 MAX_POLICY_FILE_BYTES = 1024 * 1024  # a policy file is a few kilobytes; this bounds a YAML bomb's input
@@ -71,10 +72,8 @@ def parse_labels(text: str | None, flag: str) -> dict[str, str]:
     return labels
 
 
-def read_policies(payload: bytes, path: str) -> list[Any]:
+def read_policies(payload: bytes, path: str) -> list[CostPolicy]:
     import yaml  # noqa: PLC0415 - keeps `--help` fast
-
-    from cloudcostguard.policy.evaluation import CostPolicy  # noqa: PLC0415
 
     try:
         documents = [doc for doc in yaml.safe_load_all(payload) if doc is not None]
@@ -102,7 +101,8 @@ def run_test(args: argparse.Namespace) -> int:
     import cloudcostguard  # noqa: PLC0415
     from cloudcostguard.cli.estimate import _catalog_from_database  # noqa: PLC0415
     from cloudcostguard.estimation.model import money  # noqa: PLC0415
-    from cloudcostguard.policy.evaluation import Candidate, evaluate, parse_money  # noqa: PLC0415
+    from cloudcostguard.policy.evaluation import Candidate, evaluate  # noqa: PLC0415
+    from cloudcostguard.policy.model import applicable, parse_money  # noqa: PLC0415
     from cloudcostguard.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(default_region=args.default_region)
@@ -137,10 +137,8 @@ def run_test(args: argparse.Namespace) -> int:
     # The namespace's other CostEstimates, as one committed amount (the admitted object is not among them).
     committed = {"(other CostEstimates)": spend} if spend else {}
     decision = evaluate(
-        policies,
         namespace=args.namespace,
-        namespace_labels=namespace_labels,
-        candidates=[Candidate(args.name, labels, estimate)],
+        candidates=[Candidate(args.name, estimate, applicable(policies, namespace_labels, labels))],
         committed=committed,
     )
     if args.format == "json":

@@ -8,8 +8,8 @@ reconcile loops finish, servers close, the catalog provider stops.
 Several replicas: every replica watches the cluster, keeps its indexes current and serves the admission
 webhook from them; one replica, elected through the Lease ``CCG_LEADER_ELECTION_LEASE_NAME`` (default
 ``cloudcostguard-leader``) in the operator's namespace, writes CostEstimate/CostPolicy statuses and
-Events (``cloudcostguard.k8s.leadership``). kopf itself runs without peering. ``--standalone`` is for a
-single replica or development: no Lease, this process writes (the same as ``CCG_LEADER_ELECTION=false``).
+Events (``cloudcostguard.k8s.operator.leadership``). kopf itself runs without peering. ``--standalone``
+is for a single replica or development: no Lease, this process writes (as ``CCG_LEADER_ELECTION=false``).
 """
 
 from __future__ import annotations
@@ -81,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
     )
     import kopf  # noqa: PLC0415 - keeps `cloudcostguard --help` and `estimate` fast
 
-    from cloudcostguard.k8s import runtime  # noqa: PLC0415
+    from cloudcostguard.k8s import process  # noqa: PLC0415 - registers every kopf handler
+    from cloudcostguard.k8s.operator import runtime  # noqa: PLC0415
 
     runtime.configure_logging(settings)
-    runtime.import_handlers()
-    memo = runtime.make_memo(settings)
+    memo = process.make_memo(settings)
     namespaces = list(args.namespaces or [])
     operator = kopf.operator(
         clusterwide=not namespaces,

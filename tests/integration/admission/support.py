@@ -29,10 +29,19 @@ from kopf._core.engines import admission as kopf_admission
 from kopf._core.engines import indexing
 from kopf._core.reactor import inventory
 
-from cloudcostguard.k8s import admission, certificates, webhook
+from cloudcostguard.k8s.admission import (
+    certificates,
+    handlers,  # noqa: F401 - registers the webhook's kopf handlers
+    server,
+)
+from cloudcostguard.k8s.admission.decision import HANDLER_IDS, PLAN_LABEL, AdmissionRuntime
+from cloudcostguard.k8s.admission.memo import AdmissionMemo
+from cloudcostguard.k8s.cluster.state import ClusterState
+from cloudcostguard.k8s.testing import InMemoryClusterState
+from cloudcostguard.pricing.catalog_provider import StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
-from tests.unit.policy.plans import NAT_MONTHLY, nat_plan
+from tests.plans import NAT_MONTHLY, nat_plan
 
 __all__ = ["NAT_MONTHLY", "nat_plan"]
 
@@ -100,7 +109,7 @@ def cost_policy(
 def config_map(
     name: str, data: Mapping[str, str], *, namespace: str = NAMESPACE, labelled: bool = True
 ) -> dict[str, Any]:
-    labels = {admission.PLAN_LABEL: "true"} if labelled else {}
+    labels = {PLAN_LABEL: "true"} if labelled else {}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -113,7 +122,7 @@ def secret(name: str, data: Mapping[str, bytes], *, namespace: str = NAMESPACE) 
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace, "labels": {admission.PLAN_LABEL: "true"}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {PLAN_LABEL: "true"}},
         "type": "Opaque",
         "data": {key: base64.b64encode(value).decode() for key, value in data.items()},
     }
@@ -172,7 +181,7 @@ WEBHOOK_RESOURCES = {
 
 
 def kopf_webhook_fn(
-    memo: kopf.Memo, registry: kopf.OperatorRegistry | None = None, extra_resources: Any = ()
+    memo: Any, registry: kopf.OperatorRegistry | None = None, extra_resources: Any = ()
 ) -> kopf.WebhookFn:
     """What kopf passes to ``settings.admission.server`` (see kopf's ``running.spawn_tasks``)."""
     registry = registry or kopf.get_default_registry()
@@ -196,41 +205,43 @@ class WebhookHarness:
 
     def __init__(
         self,
-        state: admission.AdmissionState | None = None,
+        state: ClusterState | None = None,
         *,
         settings: Settings | None = None,
         registry: kopf.OperatorRegistry | None = None,
         extra_resources: Any = (),
         client_limit: int = 20,
     ) -> None:
-        self.state = state if state is not None else admission.InMemoryAdmissionState()
+        self.state = state if state is not None else InMemoryClusterState()
         self.settings = settings or Settings()
         self._registry = registry
         self._extra_resources = extra_resources
         self._client_limit = client_limit
         self._directory = tempfile.TemporaryDirectory(prefix="ccg-webhook-test-")
-        self.memo = kopf.Memo()
+        self.memo = AdmissionMemo(
+            settings=self.settings, catalog_provider=StaticCatalogProvider(load_bundled_catalog())
+        )
         self.url = ""
         self.ca_file = Path()
         self._generator: Any = None
-        self._server: webhook.AdmissionServer | None = None
+        self._server: server.AdmissionServer | None = None
         self.session: aiohttp.ClientSession | None = None
-        self.runtime: admission.AdmissionRuntime | None = None
+        self.runtime: AdmissionRuntime | None = None
 
     async def __aenter__(self) -> WebhookHarness:
         paths = certificates.generate_self_signed(Path(self._directory.name), ["127.0.0.1", "localhost"])
         self.ca_file = paths.ca_file
         catalog = load_bundled_catalog()
-        self.runtime = admission.AdmissionRuntime(
+        self.runtime = AdmissionRuntime(
             settings=self.settings,
             state=self.state,
             catalog=lambda: catalog,
             executor=None,
         )
-        self.memo[admission.MEMO_KEY] = self.runtime
-        self._server = webhook.AdmissionServer(
+        self.memo.admission = self.runtime
+        self._server = server.AdmissionServer(
             runtime=lambda: self.runtime,
-            lean_handlers=admission.HANDLER_IDS if self.settings.webhook_fast_path else (),
+            lean_handlers=HANDLER_IDS if self.settings.webhook_fast_path else (),
             max_body_bytes=self.settings.webhook_max_review_bytes,
             addr="127.0.0.1",
             port=0,  # kopf picks a free port
@@ -281,7 +292,7 @@ class WebhookHarness:
     async def both(self, handler: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Ask the lean path and kopf's path; they must agree. Returns the AdmissionReview response."""
         lean_status, lean, _ = await self.post(f"/{handler}", body)
-        kopf_status, through_kopf, _ = await self.post(f"/{webhook.KOPF_PREFIX}/{handler}", body)
+        kopf_status, through_kopf, _ = await self.post(f"/{server.KOPF_PREFIX}/{handler}", body)
         assert (lean_status, kopf_status) == (200, 200), (lean, through_kopf)
         assert lean == through_kopf, f"paths disagree:\nlean: {lean}\nkopf: {through_kopf}"
         response: dict[str, Any] = lean["response"]

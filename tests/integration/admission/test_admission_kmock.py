@@ -20,7 +20,7 @@ import kopf
 import orjson
 import pytest
 
-from cloudcostguard.k8s import runtime
+from cloudcostguard.k8s import process
 from cloudcostguard.settings import Settings
 from tests import kmock_support as ks
 from tests.integration.admission.support import config_map, cost_estimate, cost_policy, nat_plan, review
@@ -50,7 +50,6 @@ async def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
 @contextlib.asynccontextmanager
 async def running_operator(tmp_path: Path) -> AsyncIterator[tuple[str, ssl.SSLContext]]:
     """`cloudcostguard run` in-process: kopf with the operator's and the webhook's handlers."""
-    runtime.import_handlers()
     port = ks.free_port()
     settings = Settings(
         metrics_listen="127.0.0.1:0",
@@ -59,7 +58,7 @@ async def running_operator(tmp_path: Path) -> AsyncIterator[tuple[str, ssl.SSLCo
         webhook_cert_dir=tmp_path / "certs",
         log_format="text",
     )
-    memo = runtime.make_memo(settings)
+    memo = process.make_memo(settings)
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
         kopf.operator(clusterwide=True, standalone=True, memo=memo, stop_flag=stop, ready_flag=ready)

@@ -17,7 +17,8 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from cloudcostguard.k8s import admission
+from cloudcostguard.k8s.admission import decision as admission
+from cloudcostguard.k8s.testing import InMemoryClusterState
 from cloudcostguard.settings import Settings
 from tests.integration.admission.support import (
     NAMESPACE,
@@ -34,9 +35,9 @@ CE = admission.HANDLER_COSTESTIMATE
 SOURCE = admission.HANDLER_PLAN_SOURCE
 
 
-def state(*policies: dict[str, Any], **kwargs: Any) -> admission.InMemoryAdmissionState:
-    return admission.InMemoryAdmissionState(
-        policies=list(policies), namespaces={NAMESPACE: {"team": "a", "env": "prod"}}, **kwargs
+def state(*policies: dict[str, Any], **kwargs: Any) -> InMemoryClusterState:
+    return InMemoryClusterState(
+        policies=list(policies), labels_by_namespace={NAMESPACE: {"team": "a", "env": "prod"}}, **kwargs
     )
 
 

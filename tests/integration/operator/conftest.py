@@ -13,7 +13,7 @@ import kmock
 import kopf
 import pytest
 
-from cloudcostguard.k8s import runtime
+from cloudcostguard.k8s import process
 from cloudcostguard.settings import Settings
 from tests import kmock_support
 
@@ -38,7 +38,6 @@ def operator(kube: kmock.KubernetesEmulator) -> OperatorFactory:
     peering, and leader election on unless ``leader_election=False`` is given (alone, it takes the
     Lease in KMock at once).
     """
-    runtime.import_handlers()
 
     @contextlib.asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Any]:
@@ -53,7 +52,7 @@ def operator(kube: kmock.KubernetesEmulator) -> OperatorFactory:
                 **overrides,
             }
         )
-        memo = runtime.make_memo(settings)
+        memo = process.make_memo(settings)
         stop = asyncio.Event()
         ready = asyncio.Event()
         existing = asyncio.all_tasks()

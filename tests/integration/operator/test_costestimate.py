@@ -14,12 +14,12 @@ import kmock
 import orjson
 import pytest
 
-from cloudcostguard.k8s.models import PLAN_SOURCE_LABEL
+from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from tests import kmock_support as ks
 from tests.integration.operator.conftest import OperatorFactory, eventually
-from tests.unit.k8s.plans import money, nat_monthly, nat_plan
-from tests.unit.k8s.tls import make_tls
+from tests.plans import money, nat_monthly, nat_plan
+from tests.unit.k8s.admission.tls import make_tls
 
 pytestmark = pytest.mark.kmock
 
@@ -47,7 +47,7 @@ async def test_create_writes_the_estimate_into_status(
     plan = nat_plan(1, vpcs=1)
     spec = {
         "plan": {"inline": plan},
-        "usage": {"aws_nat_gateway.egress0": {"monthly_data_processed_gb": 100}},
+        "usage": {"aws_nat_gateway.gw_new_0": {"monthly_data_processed_gb": 100}},
     }
     async with operator():
         await create(kube, ks.COSTESTIMATES, ks.costestimate("egress", NS, spec))
@@ -69,7 +69,7 @@ async def test_create_writes_the_estimate_into_status(
     assert status["resourceCounts"] == {"total": 2, "priced": 1, "free": 1, "unsupported": 0}
     assert status["topResources"] == [
         {
-            "address": "aws_nat_gateway.egress0",
+            "address": "aws_nat_gateway.gw_new_0",
             "type": "aws_nat_gateway",
             "action": "create",
             "monthlyCost": expected,
@@ -115,7 +115,7 @@ def status_patches(kube: kmock.KubernetesEmulator, name: str) -> int:
 
 async def test_configmap_plan_edit_is_re_estimated(kube: kmock.KubernetesEmulator, operator: OperatorFactory):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
-    first = orjson.dumps(nat_plan(1))
+    first = orjson.dumps(nat_plan(1, vpcs=1))
     kube.objects["v1/configmaps", NS, "plans"] = ks.k8s_object(
         "v1",
         "ConfigMap",
@@ -131,7 +131,7 @@ async def test_configmap_plan_edit_is_re_estimated(kube: kmock.KubernetesEmulato
         await eventually(lambda: status_of(kube, "from-cm").get("monthlyCost") == money(nat_monthly(1)))
         assert status_of(kube, "from-cm")["planDigest"] == digest(first)
 
-        second = orjson.dumps(nat_plan(3))
+        second = orjson.dumps(nat_plan(3, vpcs=1))
         await patch(kube, ks.url_of("v1/configmaps", NS, "plans"), {"data": {"plan.json": second.decode()}})
         await eventually(lambda: status_of(kube, "from-cm").get("monthlyCost") == money(nat_monthly(3)))
 
@@ -176,7 +176,7 @@ async def test_terraform_ref_reads_chunked_gzip_secrets_once_they_all_exist(
     kube: kmock.KubernetesEmulator, operator: OperatorFactory
 ):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
-    plan = nat_plan(2)
+    plan = nat_plan(2, vpcs=1)
     spec = {"plan": {"terraformRef": {"name": "network", "workspace": "prod"}}}
     async with operator():
         await create(kube, ks.COSTESTIMATES, ks.costestimate("network", NS, spec))
@@ -204,7 +204,7 @@ async def test_url_source_is_fetched_over_https(
 ):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
     tls = make_tls(tmp_path)
-    plan_bytes = orjson.dumps(nat_plan(2))
+    plan_bytes = orjson.dumps(nat_plan(2, vpcs=1))
 
     async def serve_plan(_: aiohttp.web.Request) -> aiohttp.web.Response:
         return aiohttp.web.Response(body=plan_bytes, content_type="application/json")
@@ -234,7 +234,7 @@ async def test_unreadable_plan_is_stalled_with_its_reason(
     kube: kmock.KubernetesEmulator, operator: OperatorFactory
 ):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
-    spec = {"plan": {"inline": nat_plan(1, format_version="9.0")}}
+    spec = {"plan": {"inline": nat_plan(1, format_version="9.0", vpcs=1)}}
     async with operator():
         await create(kube, ks.COSTESTIMATES, ks.costestimate("broken", NS, spec))
         await eventually(lambda: status_of(kube, "broken").get("phase") == "Failed")
@@ -256,7 +256,9 @@ async def test_unchanged_object_gets_no_status_write(
 ):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
     async with operator(resync_interval=0.2) as memo:
-        await create(kube, ks.COSTESTIMATES, ks.costestimate("steady", NS, {"plan": {"inline": nat_plan(1)}}))
+        await create(
+            kube, ks.COSTESTIMATES, ks.costestimate("steady", NS, {"plan": {"inline": nat_plan(1, vpcs=1)}})
+        )
         await eventually(lambda: status_of(kube, "steady").get("phase") == "Estimated")
         # A label change (no new generation) and several resyncs later: still the one status write.
         await patch(kube, ks.url_of(ks.COSTESTIMATES, NS, "steady"), {"metadata": {"labels": {"team": "a"}}})
@@ -268,13 +270,15 @@ async def test_unchanged_object_gets_no_status_write(
 async def test_new_generation_is_re_estimated(kube: kmock.KubernetesEmulator, operator: OperatorFactory):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
     async with operator():
-        await create(kube, ks.COSTESTIMATES, ks.costestimate("grows", NS, {"plan": {"inline": nat_plan(1)}}))
+        await create(
+            kube, ks.COSTESTIMATES, ks.costestimate("grows", NS, {"plan": {"inline": nat_plan(1, vpcs=1)}})
+        )
         await eventually(lambda: status_of(kube, "grows").get("phase") == "Estimated")
         # The API server bumps metadata.generation on spec changes; KMock does not, so the test does.
         await patch(
             kube,
             ks.url_of(ks.COSTESTIMATES, NS, "grows"),
-            {"metadata": {"generation": 2}, "spec": {"plan": {"inline": nat_plan(2)}}},
+            {"metadata": {"generation": 2}, "spec": {"plan": {"inline": nat_plan(2, vpcs=1)}}},
         )
         await eventually(lambda: status_of(kube, "grows").get("observedGeneration") == 2)
     assert status_of(kube, "grows")["monthlyCost"] == money(nat_monthly(2))
@@ -283,7 +287,9 @@ async def test_new_generation_is_re_estimated(kube: kmock.KubernetesEmulator, op
 async def test_delete_waits_for_the_finalizer(kube: kmock.KubernetesEmulator, operator: OperatorFactory):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
     async with operator():
-        await create(kube, ks.COSTESTIMATES, ks.costestimate("short", NS, {"plan": {"inline": nat_plan(1)}}))
+        await create(
+            kube, ks.COSTESTIMATES, ks.costestimate("short", NS, {"plan": {"inline": nat_plan(1, vpcs=1)}})
+        )
         await eventually(lambda: status_of(kube, "short").get("phase") == "Estimated")
         assert ks.live_object(kube, ks.COSTESTIMATES, NS, "short")["metadata"]["finalizers"] == [
             "cloudcostguard.io/finalizer"

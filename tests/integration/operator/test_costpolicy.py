@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from tests import kmock_support as ks
 from tests.integration.operator.conftest import OperatorFactory, eventually
 from tests.integration.operator.test_costestimate import create
-from tests.unit.k8s.plans import money, nat_monthly, nat_plan
+from tests.plans import money, nat_monthly, nat_plan
 
 pytestmark = pytest.mark.kmock
 
@@ -45,7 +45,7 @@ async def test_policy_status_follows_committed_spend(
     )
     for namespace, name, gateways in (("shop", "web", 1), ("shop", "db", 2), ("lab", "toy", 5)):
         kube.objects[ks.COSTESTIMATES, namespace, name] = ks.costestimate(
-            name, namespace, {"plan": {"inline": nat_plan(gateways)}}
+            name, namespace, {"plan": {"inline": nat_plan(gateways, vpcs=1)}}
         )
     async with operator(policy_status_interval=0.5):
         await eventually(lambda: policy_status(kube, "prod-budget").get("matchedEstimates") == 2)
@@ -100,7 +100,7 @@ async def test_a_sibling_estimate_moves_the_namespace_budget_verdict_of_the_othe
     )
     async with operator() as memo:
         await create(
-            kube, ks.COSTESTIMATES, ks.costestimate("web", "shop", {"plan": {"inline": nat_plan(1)}})
+            kube, ks.COSTESTIMATES, ks.costestimate("web", "shop", {"plan": {"inline": nat_plan(1, vpcs=1)}})
         )
         await eventually(lambda: within_budget(kube, "shop", "web") == ("True", "WithinBudget"))
         first = estimate_status(kube, "shop", "web")
@@ -108,7 +108,9 @@ async def test_a_sibling_estimate_moves_the_namespace_budget_verdict_of_the_othe
 
         # A second estimate in the namespace: together they are over budget. "web" did not change, but
         # its verdict did, and it says so without being estimated again.
-        await create(kube, ks.COSTESTIMATES, ks.costestimate("db", "shop", {"plan": {"inline": nat_plan(1)}}))
+        await create(
+            kube, ks.COSTESTIMATES, ks.costestimate("db", "shop", {"plan": {"inline": nat_plan(1, vpcs=1)}})
+        )
         await eventually(lambda: within_budget(kube, "shop", "web") == ("False", "BudgetExceeded"), within=30)
         status = estimate_status(kube, "shop", "web")
         assert status["policy"]["verdict"] == "Warn"

@@ -13,7 +13,7 @@ from cloudcostguard.pricing.store.bulk_load import import_snapshot_records
 from tests import kmock_support as ks
 from tests.integration.operator.conftest import OperatorFactory, eventually
 from tests.integration.pricing.conftest import database_url, make_settings, store_url  # noqa: F401 - fixtures
-from tests.unit.k8s.plans import HOURS_PER_MONTH, money, nat_plan, nat_unit_price
+from tests.plans import HOURS_PER_MONTH, money, nat_plan, nat_unit_price
 
 pytestmark = [pytest.mark.kmock, pytest.mark.postgres]
 
@@ -27,7 +27,7 @@ async def test_new_pricing_version_re_estimates(
     first = await import_snapshot_records(store_url, make_settings(), records, source="test", digest="a" * 64)
     kube.objects["v1/namespaces", None, "team-a"] = ks.namespace("team-a")
     kube.objects[ks.COSTESTIMATES, "team-a", "egress"] = ks.costestimate(
-        "egress", "team-a", {"plan": {"inline": nat_plan(1)}}
+        "egress", "team-a", {"plan": {"inline": nat_plan(1, vpcs=1)}}
     )
 
     def status() -> dict[str, str]:

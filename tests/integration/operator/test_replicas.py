@@ -27,7 +27,7 @@ import pytest
 from tests import kmock_support as ks
 from tests.integration.admission.support import cost_estimate, review
 from tests.integration.operator.conftest import eventually
-from tests.unit.k8s.plans import money, nat_monthly, nat_plan
+from tests.plans import money, nat_monthly, nat_plan
 
 pytestmark = pytest.mark.kmock
 
@@ -35,6 +35,14 @@ ROOT = Path(__file__).resolve().parents[3]
 NS = "team-a"
 LEASE_NAMESPACE = "cloudcostguard-system"
 LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 3, 2.0, 0.25
+LEASE_PATH = ks.url_of(ks.LEASES, LEASE_NAMESPACE, "cloudcostguard-leader")
+
+
+def lease_reads(kube: kmock.KubernetesEmulator) -> int:
+    """Election attempts of every replica so far: each one starts by reading the Lease."""
+    return sum(1 for request in kube if request.method == "GET" and request.url.path == LEASE_PATH)
+
+
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -131,7 +139,7 @@ async def test_two_replicas_one_writer_a_fresh_standby_and_failover(tmp_path: Pa
             spec={"enforcement": "Deny", "limits": {"namespaceMonthlyBudget": "50"}},
         )
         kube.objects[ks.COSTESTIMATES, NS, "web"] = ks.costestimate(
-            "web", NS, {"plan": {"inline": nat_plan(1)}}
+            "web", NS, {"plan": {"inline": nat_plan(1, vpcs=1)}}
         )
         async with replicas(tmp_path, server, ("a", "b")) as (a, b):
             await eventually(lambda: estimate_phase(kube, "web") == "Estimated", within=90)
@@ -141,7 +149,9 @@ async def test_two_replicas_one_writer_a_fresh_standby_and_failover(tmp_path: Pa
 
             await eventually(one_leads, within=30)
             leader, standby = (a, b) if await a.leads() else (b, a)
-            await asyncio.sleep(4 * RETRY_PERIOD)  # the standby goes on watching, and keeps still
+            # The standby goes on watching, and keeps still, for several election rounds of both (counted).
+            reads = lease_reads(kube)
+            await eventually(lambda: lease_reads(kube) >= reads + 8, within=30)
             writes = 'cloudcostguard_status_writes_total{kind="costestimate"}'
             assert await leader.metric(writes) >= 1
             assert await standby.metric(writes) == 0
@@ -153,7 +163,9 @@ async def test_two_replicas_one_writer_a_fresh_standby_and_failover(tmp_path: Pa
             answer: dict[str, Any] = {}
 
             async def standby_denies() -> bool:
-                answer.update(await standby.admit(cost_estimate("db", namespace=NS, plan=nat_plan(1))))
+                answer.update(
+                    await standby.admit(cost_estimate("db", namespace=NS, plan=nat_plan(1, vpcs=1)))
+                )
                 return answer.get("allowed") is False
 
             await eventually(standby_denies, within=30)
@@ -170,7 +182,7 @@ async def test_two_replicas_one_writer_a_fresh_standby_and_failover(tmp_path: Pa
             await eventually(standby.leads, within=30)
             took = time.monotonic() - killed
             assert LEASE_DURATION - 2 * RETRY_PERIOD <= took < LEASE_DURATION + 2 * RETRY_PERIOD + 2.0, took
-            await kube_create(kube, "api", nat_plan(2))
+            await kube_create(kube, "api", nat_plan(2, vpcs=1))
             await eventually(lambda: estimate_phase(kube, "api") == "Estimated", within=30)
             assert await standby.metric(writes) >= 1
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests import kmock_support as ks
 from tests.integration.operator.conftest import eventually
-from tests.unit.k8s.plans import money, nat_monthly, nat_plan
+from tests.plans import money, nat_monthly, nat_plan
 
 pytestmark = pytest.mark.kmock
 
@@ -35,7 +35,7 @@ async def test_run_serves_probes_and_metrics_and_stops_on_sigterm(tmp_path: Path
     async with ks.emulator_server() as (kube, url):
         kube.objects["v1/namespaces", None, "team-a"] = ks.namespace("team-a")
         kube.objects[ks.COSTESTIMATES, "team-a", "egress"] = ks.costestimate(
-            "egress", "team-a", {"plan": {"inline": nat_plan(1)}}
+            "egress", "team-a", {"plan": {"inline": nat_plan(1, vpcs=1)}}
         )
         health, metrics_port, webhook = ks.free_port(), ks.free_port(), ks.free_port()
         env = {

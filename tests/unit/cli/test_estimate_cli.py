@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from cloudcostguard.cli import main
-from tests.unit.plan.builders import change, plan, provider
+from tests.plans import change, plan, provider
 
 BIN = Path(sys.executable).parent
 CONSOLE_SCRIPT = BIN / "cloudcostguard"
@@ -47,7 +47,7 @@ def _write(tmp_path: Path, payload: bytes, name: str = "plan.json") -> str:
 
 
 @pytest.fixture
-def nat_plan(tmp_path: Path) -> str:
+def nat_plan_file(tmp_path: Path) -> str:
     return _write(tmp_path, orjson.dumps(NAT_PLAN))
 
 
@@ -61,8 +61,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- success ------------------------------------------------------------------------------------
 
 
-def test_table_is_the_default(nat_plan: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(["estimate", nat_plan], capsys)
+def test_table_is_the_default(nat_plan_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["estimate", nat_plan_file], capsys)
     assert (code, err) == (0, "")
     assert " aws_nat_gateway.egress" in out
     assert " aws_nat_gateway.old  (delete, was $32.85)" in out
@@ -71,8 +71,8 @@ def test_table_is_the_default(nat_plan: str, capsys: pytest.CaptureFixture[str])
     assert " Not supported (not included in the totals): 1 × aws_made_up" in out
 
 
-def test_json_output(nat_plan: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["estimate", nat_plan, "--format", "json"], capsys)
+def test_json_output(nat_plan_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["estimate", nat_plan_file, "--format", "json"], capsys)
     document = orjson.loads(out)
     assert code == 0
     assert (
@@ -88,20 +88,20 @@ def test_json_output(nat_plan: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert document["summary"]["unsupportedResourceCounts"] == {"aws_made_up": 1}
 
 
-def test_markdown_output(nat_plan: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["estimate", nat_plan, "--format", "markdown"], capsys)
+def test_markdown_output(nat_plan_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["estimate", nat_plan_file, "--format", "markdown"], capsys)
     assert code == 0
     assert out.startswith("### 💰 CloudCostGuard cost estimate")
     assert "| `aws_nat_gateway.egress` | create | $0.00 | $32.85 | +$32.85 |" in out
 
 
-def test_usage_file(nat_plan: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_file(nat_plan_file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     usage = _write(
         tmp_path,
         b"version: 0.1\nresource_usage:\n  aws_nat_gateway.egress:\n    monthly_data_processed_gb: 100\n",
         "u.yml",
     )
-    code, out, _ = _run(["estimate", nat_plan, "--usage", usage, "--format", "json"], capsys)
+    code, out, _ = _run(["estimate", nat_plan_file, "--usage", usage, "--format", "json"], capsys)
     assert code == 0
     assert orjson.loads(out)["totalMonthlyCost"] == "37.35"  # 32.85 + 100 GB × $0.045
 
@@ -173,10 +173,10 @@ def test_bad_plans_exit_2_with_one_line(
     ],
 )
 def test_bad_paths_and_usage_exit_2(
-    argv: list[str], message: str, tmp_path: Path, nat_plan: str, capsys: pytest.CaptureFixture[str]
+    argv: list[str], message: str, tmp_path: Path, nat_plan_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad_usage = _write(tmp_path, b"resource_usage: [unclosed", "bad.yml")
-    argv = [a.format(tmp=tmp_path, plan=nat_plan, bad_usage=bad_usage) for a in argv]
+    argv = [a.format(tmp=tmp_path, plan=nat_plan_file, bad_usage=bad_usage) for a in argv]
     code, _, err = _run(argv, capsys)
     assert code == 2 and err.startswith("cloudcostguard: error: ") and err.count("\n") == 1
     assert message in err
@@ -192,22 +192,22 @@ def test_deep_but_allowed_nesting_is_estimated(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_size_limit_comes_from_the_setting(
-    nat_plan: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    nat_plan_file: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CCG_MAX_PLAN_BYTES", "100")
-    code, _, err = _run(["estimate", nat_plan], capsys)
+    code, _, err = _run(["estimate", nat_plan_file], capsys)
     assert code == 2
     assert (
-        f"cloudcostguard: error: plan {nat_plan} is larger than the limit of 100 bytes (CCG_MAX_PLAN_BYTES)"
-        in err
+        f"cloudcostguard: error: plan {nat_plan_file} is larger than the limit of 100 bytes "
+        "(CCG_MAX_PLAN_BYTES)" in err
     )
 
 
 def test_bad_setting_exits_2_naming_the_variable(
-    nat_plan: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    nat_plan_file: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CCG_MAX_PLAN_BYTES", "lots")
-    code, _, err = _run(["estimate", nat_plan], capsys)
+    code, _, err = _run(["estimate", nat_plan_file], capsys)
     assert code == 2 and "invalid setting CCG_MAX_PLAN_BYTES" in err
 
 
@@ -223,8 +223,10 @@ def test_stdin_left_on_a_terminal_is_an_error_not_a_hang(
     assert code == 2 and "plan is read from stdin (-), but stdin is a terminal" in err
 
 
-def test_unknown_format_is_an_argparse_usage_error(nat_plan: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(["estimate", nat_plan, "--format", "xml"], capsys)
+def test_unknown_format_is_an_argparse_usage_error(
+    nat_plan_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(["estimate", nat_plan_file, "--format", "xml"], capsys)
     assert code == 2 and "invalid choice: 'xml'" in err
 
 
@@ -262,9 +264,9 @@ def test_console_script_refuses_a_plan_over_the_size_limit_without_reading_it_al
     assert b"larger than the limit of 1000 bytes" in result.stderr and b"Traceback" not in result.stderr
 
 
-def test_python_dash_m_runs_the_cli(nat_plan: str) -> None:
+def test_python_dash_m_runs_the_cli(nat_plan_file: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cloudcostguard", "estimate", nat_plan, "--format", "json"],
+        [sys.executable, "-m", "cloudcostguard", "estimate", nat_plan_file, "--format", "json"],
         capture_output=True,
         timeout=TIMEOUT,
         check=False,

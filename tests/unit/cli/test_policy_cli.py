@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from cloudcostguard.cli import main
-from cloudcostguard.k8s import admission
+from cloudcostguard.k8s.admission import decision as admission
+from cloudcostguard.k8s.testing import InMemoryClusterState
 from tests.integration.admission.support import WebhookHarness, cost_estimate, cost_policy, review
-from tests.unit.policy.plans import nat_plan
+from tests.plans import nat_plan
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "cloudcostguard"
 TIMEOUT = 60  # seconds, for the subprocess case on a shared machine
@@ -142,7 +143,7 @@ async def test_the_verdict_and_message_are_the_webhooks(
     ]
     argv = files(policies)
     code, out, _ = run([*argv, "--namespace", "team-a", "--name", "web", "--namespace-labels", ""], capsys)
-    state = admission.InMemoryAdmissionState(policies=policies)
+    state = InMemoryClusterState(policies=policies)
     async with WebhookHarness(state) as harness:
         response = await harness.both(
             admission.HANDLER_COSTESTIMATE, review(cost_estimate("web", plan=nat_plan(4)))

@@ -20,16 +20,8 @@ from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, Pri
 from cloudcostguard.estimation.usage import Usage
 from cloudcostguard.plan.reader import read_plan
 from cloudcostguard.pricing.catalog import InMemoryCatalog
-from tests.unit.plan.builders import (
-    TEST_TYPE,
-    change,
-    config_resource,
-    make_catalog,
-    plan,
-    provider,
-    registered_test_pricer,
-    server,
-)
+from tests.plans import change, config_resource, plan, provider
+from tests.unit.plan.builders import TEST_TYPE, make_catalog, registered_test_pricer, server
 
 D = Decimal
 SMALL = D("75.00")  # small server (73.00) + 20 GB root disk (2.00) in us-east-1

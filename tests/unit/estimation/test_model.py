@@ -21,7 +21,8 @@ from cloudcostguard.estimation.model import (
     round_half_up,
 )
 from cloudcostguard.render import render
-from tests.unit.plan.builders import TEST_TYPE, change, make_catalog, plan, registered_test_pricer, server
+from tests.plans import change, plan
+from tests.unit.plan.builders import TEST_TYPE, make_catalog, registered_test_pricer, server
 
 D = Decimal
 MONEY = re.compile(r"^-?\d+\.\d{2}$")

@@ -24,8 +24,9 @@ from cloudcostguard.render import (
     signed_dollars,
     unit_price,
 )
+from tests.plans import change, plan
 from tests.unit.estimation.goldens import parse_golden
-from tests.unit.plan.builders import TEST_TYPE, change, make_catalog, plan, registered_test_pricer, server
+from tests.unit.plan.builders import TEST_TYPE, make_catalog, registered_test_pricer, server
 
 D = Decimal
 

@@ -14,7 +14,7 @@ from cloudcostguard.estimation.registry import PRICERS, USAGE_KEYS
 from cloudcostguard.estimation.usage import Usage, resource_type_of
 from cloudcostguard.estimation.usage_template import usage_template
 from cloudcostguard.plan.reader import read_plan
-from tests.unit.plan.builders import change, plan, provider
+from tests.plans import change, plan, provider
 
 CASES_DIR = Path(__file__).resolve().parents[1].parent / "fixtures" / "infracost"
 # Keys of Infracost's own test usage files that no Infracost pricer reads either (typos in its tests,

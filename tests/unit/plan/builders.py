@@ -1,4 +1,4 @@
-"""Build Terraform plan documents, a small price catalog and a test-only pricer for plan-structure tests.
+"""A small price catalog and a test-only pricer for plan-structure tests (plan documents: ``tests.plans``).
 
 The test pricer (``aws_ccgtest_server``) and catalog make every number in these tests traceable: prices
 differ per region so region resolution is visible in the totals, and nothing depends on the bundled
@@ -127,93 +127,6 @@ def registered_test_pricer() -> Iterator[None]:
         yield
     finally:
         del PRICERS[TEST_TYPE]
-
-
-# --- plan documents ---------------------------------------------------------------------------
-
-
-def change(
-    address: str,
-    actions: list[str],
-    *,
-    resource_type: str | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    after_unknown: dict[str, Any] | None = None,
-    mode: str = "managed",
-    module_address: str | None = None,
-    index: Any = None,
-) -> dict[str, Any]:
-    """One ``resource_changes`` entry; type and name are read off the address like Terraform writes them."""
-    local = address
-    if module_address is not None:
-        assert address.startswith(module_address + "."), (address, module_address)
-        local = address[len(module_address) + 1 :]
-    if local.startswith("data."):
-        local = local[len("data.") :]
-    type_name, _, rest = local.partition(".")
-    name = rest.split("[", 1)[0]
-    item: dict[str, Any] = {
-        "address": address,
-        "mode": mode,
-        "type": resource_type or type_name,
-        "name": name,
-        "provider_name": "registry.terraform.io/hashicorp/aws",
-        "change": {
-            "actions": actions,
-            "before": before,
-            "after": after,
-            "after_unknown": after_unknown or {},
-        },
-    }
-    if module_address is not None:
-        item["module_address"] = module_address
-    if index is not None:
-        item["index"] = index
-    return item
-
-
-def provider(region: str | None = None, *, reference: str | None = None, **extra: Any) -> dict[str, Any]:
-    """A ``provider_config`` entry with a constant region or a region taken from a variable."""
-    entry: dict[str, Any] = {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws", **extra}
-    if region is not None:
-        entry["expressions"] = {"region": {"constant_value": region}}
-    elif reference is not None:
-        entry["expressions"] = {"region": {"references": [reference]}}
-    return entry
-
-
-def plan(
-    *changes: dict[str, Any],
-    providers: dict[str, Any] | None = None,
-    root_module: dict[str, Any] | None = None,
-    variables: dict[str, Any] | None = None,
-    format_version: str = "1.2",
-) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "format_version": format_version,
-        "terraform_version": "1.9.5",
-        "planned_values": {"root_module": {}},
-        "resource_changes": list(changes),
-        "configuration": {
-            "provider_config": providers if providers is not None else {"aws": provider("us-east-1")},
-            "root_module": root_module or {},
-        },
-    }
-    if variables is not None:
-        document["variables"] = variables
-    return document
-
-
-def config_resource(address: str, provider_config_key: str) -> dict[str, Any]:
-    type_name, _, name = address.partition(".")
-    return {
-        "address": address,
-        "mode": "managed",
-        "type": type_name,
-        "name": name,
-        "provider_config_key": provider_config_key,
-    }
 
 
 def server(size: str = "small", **extra: Any) -> dict[str, Any]:

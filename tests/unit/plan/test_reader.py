@@ -10,7 +10,8 @@ import pytest
 
 from cloudcostguard import errors
 from cloudcostguard.plan.reader import plan_digest, read_plan
-from tests.unit.plan.builders import change, plan, server
+from tests.plans import change, plan
+from tests.unit.plan.builders import server
 
 
 def _one(document: dict[str, Any]) -> Any:

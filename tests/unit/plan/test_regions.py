@@ -9,7 +9,7 @@ import pytest
 
 from cloudcostguard.plan.reader import read_plan
 from cloudcostguard.plan.regions import config_address, region_from_availability_zone
-from tests.unit.plan.builders import change, config_resource, plan, provider
+from tests.plans import change, config_resource, plan, provider
 
 
 def _regions(document: dict[str, Any] | bytes, default_region: str = "us-east-1") -> dict[str, str]:

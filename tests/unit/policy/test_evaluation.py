@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,20 +12,17 @@ import cloudcostguard
 from cloudcostguard import errors
 from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.policy.evaluation import (
-    MAX_WARNING_CHARS,
     Candidate,
-    CostPolicy,
     Decision,
-    Enforcement,
     Subject,
     Verdict,
     combine,
     evaluate,
     evaluate_failure,
-    parse_money,
-    parse_policies,
 )
-from tests.unit.policy.plans import nat_plan
+from cloudcostguard.policy.messages import MAX_WARNING_CHARS
+from cloudcostguard.policy.model import CostPolicy, applicable
+from tests.plans import nat_plan
 
 
 def policy(name: str, enforcement: str = "Deny", **spec: Any) -> CostPolicy:
@@ -50,81 +46,28 @@ def judge(
     name: str = "web",
 ) -> Decision:
     return evaluate(
-        policies,
         namespace="team-a",
-        namespace_labels=namespace_labels or {},
-        candidates=[Candidate(name, labels or {}, estimate)],
+        candidates=[candidate(name, estimate, policies, labels=labels, namespace_labels=namespace_labels)],
         committed=committed,
     )
 
 
-# --- money and policy parsing ----------------------------------------------------------------------
+def candidate(
+    name: str,
+    estimate: Estimate,
+    policies: list[CostPolicy],
+    *,
+    labels: dict[str, str] | None = None,
+    namespace_labels: dict[str, str] | None = None,
+) -> Candidate:
+    """A candidate with the policies that select it, as callers select them (once)."""
+    return Candidate(name, estimate, applicable(policies, namespace_labels or {}, labels or {}))
 
 
-@pytest.mark.parametrize(("text", "amount"), [("250", "250"), ("250.00", "250.00"), (" 0.5 ", "0.5")])
-def test_money_is_read_from_decimal_strings(text: str, amount: str) -> None:
-    assert parse_money(text, "x") == Decimal(amount)
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        (250, 'x must be a decimal string like "250.00" (quote it in YAML), not a number'),
-        (250.5, 'x must be a decimal string like "250.00" (quote it in YAML), not a number'),
-        (True, "x must be a decimal string"),
-        ("-5", "x must be a non-negative decimal string"),
-        ("1e3", "x must be a non-negative decimal string"),
-        ("NaN", "x must be a non-negative decimal string"),
-        ("12,50", "x must be a non-negative decimal string"),
-        ("", "x must be a non-negative decimal string"),
-    ],
-)
-def test_bad_money_is_a_policy_error(value: Any, message: str) -> None:
-    with pytest.raises(errors.PolicyError) as caught:
-        parse_money(value, "x")
-    assert str(caught.value).startswith(message)
-
-
-@pytest.mark.parametrize(
-    ("document", "message"),
-    [
-        (
-            {"metadata": {"name": "p"}, "spec": {"enforcement": "Block"}},
-            "CostPolicy p: spec.enforcement must be",
-        ),
-        ({"metadata": {"name": "p"}, "spec": {"limits": {"maxCost": "1"}}}, "unknown limit 'maxCost'"),
-        ({"metadata": {"name": "p"}, "spec": {"limits": {"maxIncreasePercent": -1}}}, "non-negative integer"),
-        (
-            {"metadata": {"name": "p"}, "spec": {"limits": {"maxIncreasePercent": True}}},
-            "non-negative integer",
-        ),
-        (
-            {"metadata": {"name": "p"}, "spec": {"limits": {"maxMonthlyCost": 10}}},
-            "spec.limits.maxMonthlyCost",
-        ),
-        ({"metadata": {"name": "p"}, "spec": {"selector": "team=a"}}, "spec.selector must be an object"),
-        ({"metadata": {}, "spec": {}}, "a CostPolicy needs metadata.name"),
-        ({"kind": "ConfigMap", "metadata": {"name": "p"}}, "expected kind CostPolicy"),
-    ],
-)
-def test_malformed_policies_say_what_is_wrong(document: dict[str, Any], message: str) -> None:
-    with pytest.raises(errors.PolicyError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        CostPolicy.from_object(document)
-
-
-def test_parse_policies_keeps_the_good_ones_and_reports_the_bad() -> None:
-    good = {"metadata": {"name": "good"}, "spec": {"enforcement": "Warn"}}
-    bad = {"metadata": {"name": "bad"}, "spec": {"limits": {"maxMonthlyCost": "lots"}}}
-    policies, problems = parse_policies([good, bad])
-    assert [p.name for p in policies] == ["good"]
-    assert [str(p) for p in problems] == [
-        'CostPolicy bad: spec.limits.maxMonthlyCost must be a non-negative decimal string like "250" or '
-        "\"250.00\", not 'lots'"
-    ]
-
-
-def test_enforcement_defaults_to_deny() -> None:
-    assert CostPolicy.from_object({"metadata": {"name": "p"}}).enforcement is Enforcement.DENY
+def subject(
+    name: str, policies: list[CostPolicy], *, namespace_labels: dict[str, str] | None = None
+) -> Subject:
+    return Subject(name, applicable(policies, namespace_labels or {}, {}))
 
 
 # --- selection -------------------------------------------------------------------------------------
@@ -247,10 +190,8 @@ def test_shrinking_an_over_budget_namespace_is_allowed() -> None:
 def test_status_reports_an_over_budget_namespace_whatever_the_last_change_did() -> None:
     committed = {"db": Decimal("100"), "web": Decimal("65.70")}
     decision = evaluate(
-        [policy("ns", namespaceMonthlyBudget="150")],
         namespace="team-a",
-        namespace_labels={},
-        candidates=[Candidate("web", {}, nat_estimate(2))],
+        candidates=[candidate("web", nat_estimate(2), [policy("ns", namespaceMonthlyBudget="150")])],
         committed=committed,
         growth_only=False,
     )
@@ -338,9 +279,7 @@ def test_warnings_never_exceed_120_characters(name: str, limit: Decimal) -> None
 
 def test_an_unreadable_plan_is_denied_when_a_deny_policy_applies() -> None:
     decision = evaluate_failure(
-        [policy("cap", maxMonthlyCost="10"), policy("note", "Warn")],
-        namespace_labels={},
-        subjects=[Subject("web", {})],
+        subjects=[subject("web", [policy("cap", maxMonthlyCost="10"), policy("note", "Warn")])],
         error=errors.PlanError("plan is not valid JSON: unexpected character"),
     )
     assert (decision.verdict, decision.code, decision.error) == (Verdict.DENY, 403, "PlanInvalid")
@@ -351,10 +290,12 @@ def test_an_unreadable_plan_is_denied_when_a_deny_policy_applies() -> None:
 
 
 def test_an_unreadable_plan_is_admitted_with_a_warning_otherwise() -> None:
+    policies = [
+        policy("note", "Warn"),
+        policy("elsewhere", namespaceSelector={"matchLabels": {"env": "prod"}}),
+    ]
     decision = evaluate_failure(
-        [policy("note", "Warn"), policy("elsewhere", namespaceSelector={"matchLabels": {"env": "prod"}})],
-        namespace_labels={"env": "dev"},
-        subjects=[Subject("web", {})],
+        subjects=[subject("web", policies, namespace_labels={"env": "dev"})],
         error=errors.PlanTooLargeError("plan is 9000000 bytes, larger than the limit of 8388608 bytes"),
     )
     assert (decision.verdict, decision.allowed) == (Verdict.WARN, True)
@@ -364,14 +305,13 @@ def test_an_unreadable_plan_is_admitted_with_a_warning_otherwise() -> None:
 
 
 def test_several_estimates_share_the_namespace_budget() -> None:
+    policies = [policy("ns", namespaceMonthlyBudget="120")]
     candidates = [
-        Candidate("api", {}, nat_estimate(2)),
-        Candidate("web", {}, nat_estimate(1)),
+        candidate("api", nat_estimate(2), policies),
+        candidate("web", nat_estimate(1), policies),
     ]
     decision = evaluate(
-        [policy("ns", namespaceMonthlyBudget="120")],
         namespace="team-a",
-        namespace_labels={},
         candidates=candidates,
         committed={"api": Decimal("10"), "web": Decimal("10"), "db": Decimal("30")},
     )
@@ -382,9 +322,7 @@ def test_several_estimates_share_the_namespace_budget() -> None:
 
 
 def test_combine_keeps_the_strongest_verdict_and_every_warning() -> None:
-    warn = evaluate_failure(
-        [], namespace_labels={}, subjects=[Subject("a", {})], error=errors.PlanError("bad a")
-    )
+    warn = evaluate_failure(subjects=[Subject("a", ())], error=errors.PlanError("bad a"))
     deny = judge([policy("cap", maxMonthlyCost="1")], nat_estimate(1), name="b")
     combined = combine([warn, deny])
     assert combined.verdict is Verdict.DENY

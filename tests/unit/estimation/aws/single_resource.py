@@ -11,6 +11,7 @@ import cloudcostguard
 from cloudcostguard.estimation.model import CostComponent, ResourceCost
 from cloudcostguard.pricing.catalog import Price, PriceCatalog
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
+from tests import plans
 
 BUNDLED = load_bundled_catalog()
 HOURS = Decimal(730)
@@ -25,30 +26,19 @@ def plan_of(
     actions: list[str] | None = None,
 ) -> dict[str, Any]:
     """A ``terraform show -json`` plan creating each (address, after, after_unknown)."""
-    changes = []
-    for address, after, unknown in resources:
-        resource_type, name = address.split(".")[-2], address.split(".")[-1].split("[")[0]
-        changes.append(
-            {
-                "address": address,
-                "mode": "managed",
-                "type": resource_type,
-                "name": name,
-                "change": {
-                    "actions": actions or ["create"],
-                    "before": None,
-                    "after": after,
-                    "after_unknown": unknown or {},
-                },
-            }
+    changes = [
+        # The type and name are the address's last two parts (it may carry a module path).
+        plans.change(
+            address,
+            actions or ["create"],
+            resource_type=address.split(".")[-2],
+            name=address.split(".")[-1].split("[")[0],
+            after=after,
+            after_unknown=unknown,
         )
-    return {
-        "format_version": "1.2",
-        "resource_changes": changes,
-        "configuration": {
-            "provider_config": {"aws": {"name": "aws", "expressions": {"region": {"constant_value": region}}}}
-        },
-    }
+        for address, after, unknown in resources
+    ]
+    return plans.plan(*changes, providers={"aws": plans.provider(region)})
 
 
 def price_resource(

@@ -131,19 +131,23 @@ async def test_a_client_error_is_not_retried(tmp_path: Path) -> None:
 
 async def test_a_server_that_stops_sending_times_out_and_is_retried(tmp_path: Path) -> None:
     server = PriceListServer(files=default_files())
+    resume = asyncio.Event()  # set once the client has given up: the stall outlasts any timeout
 
     async def stalls(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         response.content_length = 10_000
         await response.prepare(request)
         await response.write(b"{" * 100)
-        await asyncio.sleep(3)  # longer than download_timeout (0.3 s below)
+        await resume.wait()
         return response
 
     server.handlers[S3_REGIONAL_PATH] = stalls
     async with serve(server), _client(server, _settings(download_timeout=0.3, download_retries=1)) as client:
-        with pytest.raises(DownloadError, match="after 2 attempts: no data within the download timeout"):
-            await client.download(server.base_url + S3_REGIONAL_PATH, tmp_path / "s3.json")
+        try:
+            with pytest.raises(DownloadError, match="after 2 attempts: no data within the download timeout"):
+                await client.download(server.base_url + S3_REGIONAL_PATH, tmp_path / "s3.json")
+        finally:
+            resume.set()
 
 
 async def test_files_over_the_size_limit_are_refused(tmp_path: Path) -> None:
