@@ -13,13 +13,18 @@ exactly what the pricer read:
   has at those reads, serialised by orjson (which tells ``1``, ``1.0`` and ``true`` apart and keeps
   order), are the key. A hit means an earlier side read the same values at every read, and since each
   read decides the next, the pricer would have walked the same path to the same result.
-- A pricer that asks the plan's references anything but ``has_type`` (what refers to this resource,
-  another resource's usage) depends on the resource's address within the plan: such a side is priced
-  fresh and not remembered. So is a side whose read values orjson cannot serialise.
+- The plan's references are asked through a recording view too: ``has_type``, and "does anything
+  refer to this resource / does its attribute refer to anything" while the answer is no, are reads
+  like the others (evaluated again for each later side). Any other answer or question (which resource
+  holds this Elastic IP, another resource's usage) depends on where the resource sits in the plan:
+  such a side is priced fresh and not remembered. So is a side whose read values orjson cannot
+  serialise.
 
 The memo lives with the catalog object (prices of another version never mix in) and is bounded: an
 LRU of ``MAX_RESULTS`` results per catalog, ``MAX_SCHEMAS`` schemas per (type, region). Results are
-immutable (frozen ``CostComponent``s); each hit gets its own list.
+immutable (frozen ``CostComponent``s); each hit gets its own list. A (type, region) whose sides do not
+repeat (each with its own id, say) is given up after ``GIVE_UP_AFTER_MISSES``: recording costs more than
+pricing a cheap side.
 
 ``EstimateMemo`` is the layer above, for the webhook: the API server sends the same object again and
 again (Argo CD diffs and dry runs, Flux dry runs, re-applies), so whole estimates are kept per catalog,
