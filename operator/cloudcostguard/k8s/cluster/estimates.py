@@ -101,6 +101,7 @@ async def estimate_spec(
                 str(settings.hours_per_month),
                 as_of.isoformat(),
                 plan_digest,
+                max_plan_bytes,  # a remembered estimate must not answer past a smaller limit
             )
 
         if heavy:  # the key of a large plan takes time too: taken in the worker, with the estimate
