@@ -6,6 +6,8 @@ Without ``--store-url`` it generates a synthetic regional EC2 offer file (``gene
 and loads it into a fresh schema of the test database (as ``ingest_offer_file.py`` does), then drops
 the schema at the end. Each measurement runs in a new process, so that "cold" means cold:
 
+- fetch floor: connect and fetch the same rows with asyncpg, nothing built (taking turns with the
+  cold loads);
 - cold load: connect, read the current version's rows, build the ``InMemoryCatalog`` (what
   ``estimate --database-url`` and the operator's provider do at start); median of ``--repeat`` runs;
   resident memory added by the catalog, and the process's peak;
@@ -17,7 +19,7 @@ the schema at the end. Each measurement runs in a new process, so that "cold" me
 - per resource: ``cloudcostguard.estimate`` of a plan of 1,000 ``aws_instance`` resources (instance
   types both catalogs price) with each catalog.
 
-The aim (issue 3) is a cold load ≤ 3 s for the relevant rows.
+Issue 11: cold load ≤ 1.0 s (must), ≤ 2× the fetch floor (aim); cache-file cold start ≤ 0.5 s (must).
 """
 
 from __future__ import annotations
@@ -87,6 +89,71 @@ def phase_cold(url: str) -> dict[str, Any]:
         "products": catalog.product_count,
         "resident_added_mib": resident_mib() - before,
         "peak_mib": peak_mib(),
+    }
+
+
+def phase_floor(url: str) -> dict[str, Any]:
+    """The fetch floor: the same connection and the same two queries as the cold load, rows only."""
+    from cloudcostguard.pricing.store import pool, store
+    from cloudcostguard.settings import Settings
+
+    async def fetch() -> int:
+        connection = await pool.connect(url, Settings())
+        try:
+            info = await store.current_version(connection)
+            assert info is not None, "the store has no current version"
+            async with connection.transaction(isolation="repeatable_read", readonly=True):
+                prices = await connection.fetch(store._PRICES_QUERY, info.id)
+                products = await connection.fetch(store._PRODUCTS_QUERY, info.id, None, None)
+            return len(prices) + len(products)
+        finally:
+            await pool.close_quietly(connection)
+
+    gc.collect()
+    cpu_before = cpu_seconds()
+    started = time.monotonic()
+    rows = asyncio.run(fetch())
+    return {"seconds": time.monotonic() - started, "cpu_seconds": cpu_seconds() - cpu_before, "rows": rows}
+
+
+def phase_operator(url: str) -> dict[str, Any]:
+    """Resident memory of an operator process serving the PostgreSQL catalog: the operator's modules
+    (kopf, handlers, webhook) imported, the provider started as ``cloudcostguard run`` starts it."""
+    import kopf  # noqa: F401 - what `cloudcostguard run` imports (cli/run.py)
+
+    from cloudcostguard.k8s import process  # noqa: F401 - registers every kopf handler
+    from cloudcostguard.k8s.operator import runtime  # noqa: F401
+    from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvider
+    from cloudcostguard.settings import Settings
+
+    before = resident_mib()
+
+    async def serve() -> float:
+        provider = PostgresCatalogProvider(url, Settings(), refresh_interval=3600)
+        await provider.start()
+        try:
+            assert provider.status().source == "postgresql"
+            gc.collect()
+            return resident_mib()
+        finally:
+            await provider.stop()
+
+    serving = asyncio.run(serve())
+    return {"imports_mib": before, "serving_mib": serving, "peak_mib": peak_mib()}
+
+
+def phase_cache(path: str) -> dict[str, Any]:
+    """The provider's cold start from its cache file, in a fresh process."""
+    from cloudcostguard.pricing.cache_file import read_cache_file
+
+    gc.collect()
+    cpu_before = cpu_seconds()
+    started = time.monotonic()
+    catalog = read_cache_file(Path(path))
+    return {
+        "seconds": time.monotonic() - started,
+        "cpu_seconds": cpu_seconds() - cpu_before,
+        "records": catalog.record_count,
     }
 
 
@@ -163,13 +230,9 @@ def _plan(resources: int) -> bytes:
 
 def phase_use(url: str, folder: str) -> dict[str, Any]:
     import cloudcostguard
-    from cloudcostguard.pricing.snapshot import (
-        dump_snapshot,
-        load_bundled_catalog,
-        write_snapshot_file,
-    )
+    from cloudcostguard.pricing.cache_file import write_cache_file
+    from cloudcostguard.pricing.snapshot import load_bundled_catalog
     from cloudcostguard.pricing.store.one_shot_catalog import load_catalog
-    from cloudcostguard.pricing.store.store import catalog_from_snapshot_file
     from cloudcostguard.settings import Settings
 
     catalog = asyncio.run(load_catalog(url, Settings()))
@@ -187,17 +250,13 @@ def phase_use(url: str, folder: str) -> dict[str, Any]:
         )
     result["estimate_per_resource_s"] = per_resource
     # The provider's last-good file: write it, then read it back as a cold start would.
-    path = Path(folder) / "catalog-cache.json"
+    path = Path(folder) / "catalog.cache"
     started = time.monotonic()
-    write_snapshot_file(
-        path,
-        dump_snapshot(catalog.records(), version=catalog.version, source="postgresql", generated_at="now"),
-    )
+    write_cache_file(path, catalog)
     result["cache_write_s"] = time.monotonic() - started
     result["cache_mb"] = path.stat().st_size / 1e6
-    started = time.monotonic()
-    catalog_from_snapshot_file(path, source="cache-file")  # the provider's cold start
-    result["cache_read_s"] = time.monotonic() - started
+    cold_start = run_child("cache", str(path))  # cold: a process of its own
+    result["cache_read_s"], result["cache_read_cpu_s"] = cold_start["seconds"], cold_start["cpu_seconds"]
     return result
 
 
@@ -251,7 +310,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         name, *rest = args.phase
-        phases = {"cold": phase_cold, "use": phase_use}
+        phases = {
+            "cold": phase_cold,
+            "use": phase_use,
+            "floor": phase_floor,
+            "cache": phase_cache,
+            "operator": phase_operator,
+        }
         print(orjson.dumps(phases[name](*rest)).decode())  # type: ignore[operator]
         return
 
@@ -268,15 +333,25 @@ def main() -> None:
                 )
             url = args.store_url or with_schema(base, schema)
             print(f"machine load before measuring: {load_average()}")
-            colds = [run_child("cold", url) for _ in range(args.repeat)]
+            colds, floors = [], []
+            for _ in range(args.repeat):  # in turns: both see the same background load
+                floors.append(run_child("floor", url))
+                colds.append(run_child("cold", url))
             use = run_child("use", url, folder)
+            operator_memory = run_child("operator", url)
             print(f"machine load after measuring:  {load_average()}")
         finally:
             if created:
                 asyncio.run(_schema(base, schema, create=False))
 
     cold = sorted(colds, key=lambda c: c["seconds"])[len(colds) // 2]
+    floor = sorted(floors, key=lambda c: c["seconds"])[len(floors) // 2]
     print()
+    print(
+        f"fetch floor (asyncpg, the same two queries, rows only): median {floor['seconds']:.2f} s "
+        f"of {[round(c['seconds'], 2) for c in floors]} ({floor['cpu_seconds']:.2f} s of CPU), "
+        f"{floor['rows']} rows"
+    )
     print(
         f"cold load from PostgreSQL: median {cold['seconds']:.2f} s "
         f"of {[round(c['seconds'], 2) for c in colds]} "
@@ -285,8 +360,19 @@ def main() -> None:
         f"catalog resident +{cold['resident_added_mib']:.0f} MiB, process peak {cold['peak_mib']:.0f} MiB"
     )
     print(
+        f"  cold load / fetch floor: {cold['seconds'] / floor['seconds']:.2f}× "
+        f"(must: cold load ≤ 1.0 s; aim ≤ 2× the floor)"
+    )
+    print(
         f"cache file: written in {use['cache_write_s']:.2f} s ({use['cache_mb']:.0f} MB), "
-        f"read back in {use['cache_read_s']:.2f} s"
+        f"read back in {use['cache_read_s']:.2f} s ({use['cache_read_cpu_s']:.2f} s CPU; must ≤ 0.5 s, and "
+        f"faster than PostgreSQL's "
+        f"{cold['seconds']:.2f} s)"
+    )
+    print(
+        f"operator process serving the PostgreSQL catalog: {operator_memory['serving_mib']:.0f} MiB "
+        f"resident (modules alone {operator_memory['imports_mib']:.0f} MiB; peak "
+        f"{operator_memory['peak_mib']:.0f} MiB; must ≤ 150 MiB)"
     )
     print()
     print(f"{'lookup (EC2 instance, 7 attributes)':<40} {'postgresql':>12} {'bundled':>12}")

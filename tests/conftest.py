@@ -1,10 +1,15 @@
-"""Suite-wide isolation: no test reads or writes the real user's cache directory."""
+"""Fixtures for every test: no test reads or writes the real user's cache directory, and none sees the
+estimates an earlier test left in the webhook's memo."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from cloudcostguard.estimation import memo
+from cloudcostguard.pricing.snapshot import load_bundled_catalog
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +20,11 @@ def _own_cache_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     cache: Path = tmp_path_factory.mktemp("xdg-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.delenv("CCG_CATALOG_FILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_estimates() -> Iterator[None]:
+    """Each test starts without the webhook's remembered estimates: a test that swaps in a slow or
+    failing estimator must see it called, not an earlier test's estimate of the same object."""
+    memo.forget(load_bundled_catalog())
+    yield

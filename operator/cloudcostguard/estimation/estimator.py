@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, cast
 
 from cloudcostguard import errors
-from cloudcostguard.estimation import aws
+from cloudcostguard.estimation import aws, memo
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.model import (
     FREE,
     HOURS_PER_MONTH,
     PRICED,
     UNSUPPORTED,
+    ZERO,
     CostComponent,
     Estimate,
     ResourceCost,
@@ -27,11 +30,12 @@ from cloudcostguard.estimation.registry import (
     Pricer,
     PricingContext,
 )
-from cloudcostguard.estimation.usage import Usage
+from cloudcostguard.estimation.usage import ResourceUsage, Usage
 from cloudcostguard.estimation.usage_only import usage_only_changes
 from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
+from cloudcostguard.plan.regions import strip_indexes
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
 
 # Importing every module of the aws package registers its pricers.
@@ -58,21 +62,27 @@ def estimate_plan(
     *,
     hours_per_month: Decimal = HOURS_PER_MONTH,
     as_of: date | None = None,
+    memoise: bool = True,
 ) -> Estimate:
+    """Price every resource change; ``memoise=False`` prices every side afresh (see ``memo``)."""
     if not hours_per_month > 0:
         raise errors.ConfigurationError(f"hours per month must be positive, not {hours_per_month}")
     usage = usage if usage is not None else Usage()
     as_of = as_of if as_of is not None else datetime.now(UTC).date()
+    references = plan.references
+    side_memo = memo.memo_for(catalog, hours_per_month, as_of, references is not None) if memoise else None
+    pricing = _Pricing(
+        catalog=catalog,
+        usage=usage,
+        hours_per_month=hours_per_month,
+        references=references,
+        as_of=as_of,
+        side_memo=side_memo,
+    )
     with paused_gc():
-        resources = [
-            _estimate_resource(change, catalog, usage, hours_per_month, plan.references, as_of=as_of)
-            for change in plan.resource_changes
-        ]
+        resources = [pricing.resource(change) for change in plan.resource_changes]
         # Usage-only types (aws_data_transfer): resources a usage file adds to the plan.
-        resources.extend(
-            _estimate_resource(change, catalog, usage, hours_per_month, plan.references, as_of=as_of)
-            for change in usage_only_changes(plan, usage)
-        )
+        resources.extend(pricing.resource(change) for change in usage_only_changes(plan, usage))
     return Estimate(
         resources=resources,
         pricing_source=catalog.source,
@@ -87,67 +97,127 @@ def estimate_plan(
     )
 
 
-def _estimate_resource(
-    change: ResourceChange,
-    catalog: PriceCatalog,
-    usage: Usage,
-    hours_per_month: Decimal,
-    references: PlanReferences | None,
-    *,
-    as_of: date,
-) -> ResourceCost:
-    # Positional arguments throughout: this runs once per resource of plans with thousands of them.
-    resource_type = change.resource_type
-    pricer = PRICERS.get(resource_type)
-    if pricer is None:
-        support = FREE if resource_type in FREE_RESOURCE_TYPES else UNSUPPORTED
-        return ResourceCost(change.address, resource_type, change.action, change.region, support, [], [])
-    address = change.address
-    resource_usage = usage.for_resource(address, resource_type)
-    action = change.action
-    after: list[CostComponent] = []
-    before: list[CostComponent] = []
-    if action in PRICES_AFTER:
-        after = _price_side(
-            pricer,
-            PricingContext(
+class _Pricing:
+    """What stays the same for every resource of one estimate."""
+
+    __slots__ = ("as_of", "catalog", "hours_per_month", "memo", "references", "usage")
+
+    def __init__(
+        self,
+        *,
+        catalog: PriceCatalog,
+        usage: Usage,
+        hours_per_month: Decimal,
+        references: PlanReferences | None,
+        as_of: date,
+        side_memo: memo.SideMemo | None,
+    ) -> None:
+        self.catalog = catalog
+        self.usage = usage
+        self.hours_per_month = hours_per_month
+        self.references = references
+        self.as_of = as_of
+        self.memo = side_memo
+
+    def resource(self, change: ResourceChange) -> ResourceCost:
+        # Positional arguments throughout: this runs once per resource of plans with thousands of them.
+        resource_type = change.resource_type
+        pricer = PRICERS.get(resource_type)
+        if pricer is None:
+            support = FREE if resource_type in FREE_RESOURCE_TYPES else UNSUPPORTED
+            return ResourceCost(change.address, resource_type, change.action, change.region, support, [], [])
+        address = change.address
+        resource_usage = self.usage.for_resource(address, resource_type)
+        action = change.action
+        after: list[CostComponent] = []
+        before: list[CostComponent] = []
+        after_cost = before_cost = ZERO
+        if action in PRICES_AFTER:
+            after, after_cost = self.side(
+                pricer,
                 address,
                 resource_type,
                 change.region,
-                Attributes(change.after, change.after_unknown),
+                change.after,
+                change.after_unknown,
                 resource_usage,
-                catalog,
-                hours_per_month,
-                references=references,
-                as_of=as_of,
-                usage_of=usage.for_resource,
-            ),
-        )
-    after_cost = components_cost(after)
-    if action in UNCHANGED:
-        # Unchanged: the same cost on both sides, priced once; the output lists the components once.
-        before_cost = after_cost
-    else:
-        if action in PRICES_BEFORE:
-            before = _price_side(
-                pricer,
-                PricingContext(
-                    address,
-                    resource_type,
-                    change.before_region,
-                    Attributes(change.before),
-                    resource_usage,
-                    catalog,
-                    hours_per_month,
-                    references=references,
-                    as_of=as_of,
-                    usage_of=usage.for_resource,
-                ),
             )
-        before_cost = components_cost(before)
-    return ResourceCost(
-        address, resource_type, action, change.region, PRICED, after, before, after_cost, before_cost
-    )
+        if action in UNCHANGED:
+            # Unchanged: the same cost on both sides, priced once; the output lists the components once.
+            before_cost = after_cost
+        elif action in PRICES_BEFORE:
+            before, before_cost = self.side(
+                pricer, address, resource_type, change.before_region, change.before, None, resource_usage
+            )
+        return ResourceCost(
+            address, resource_type, action, change.region, PRICED, after, before, after_cost, before_cost
+        )
+
+    def side(  # noqa: PLR0917 - positional: runs once per priced side
+        self,
+        pricer: Pricer,
+        address: str,
+        resource_type: str,
+        region: str,
+        values: dict[str, Any] | None,
+        unknown: dict[str, Any] | None,
+        resource_usage: ResourceUsage,
+    ) -> tuple[list[CostComponent], Decimal]:
+        side_memo = self.memo
+        if side_memo is None or not side_memo.remembers(resource_type, region):
+            components = _price_side(
+                pricer,
+                self.context(address, resource_type, region, Attributes(values, unknown), resource_usage),
+            )
+            return components, components_cost(components)
+        references = self.references
+        found = side_memo.lookup(resource_type, region, address, values, unknown, resource_usage, references)
+        if found is not None:
+            return list(found[0]), found[1]
+        reads = memo.Reads()
+        context = self.context(
+            address,
+            resource_type,
+            region,
+            memo.RecordingAttributes(values, unknown, reads),
+            memo.RecordingUsage(resource_usage, reads),
+            reads,
+        )
+        components = _price_side(pricer, context)
+        priced = (components, components_cost(components))
+        side_memo.store(
+            resource_type, region, address, reads, values, unknown, resource_usage, references, priced
+        )
+        return list(components), priced[1]
+
+    def context(  # noqa: PLR0917 - positional: runs once per priced side
+        self,
+        address: str,
+        resource_type: str,
+        region: str,
+        attrs: Attributes,
+        resource_usage: ResourceUsage,
+        reads: memo.Reads | None = None,
+    ) -> PricingContext:
+        references = self.references
+        usage_of: Callable[[str, str], ResourceUsage] = self.usage.for_resource
+        if reads is not None:
+            if references is not None:
+                recording = memo.RecordingReferences(references, reads, strip_indexes(address))
+                references = cast("PlanReferences", recording)
+            usage_of = memo.recording_usage_of(usage_of, reads)
+        return PricingContext(
+            address,
+            resource_type,
+            region,
+            attrs,
+            resource_usage,
+            self.catalog,
+            self.hours_per_month,
+            references=references,
+            as_of=self.as_of,
+            usage_of=usage_of,
+        )
 
 
 def _price_side(pricer: Pricer, context: PricingContext) -> list[CostComponent]:

@@ -198,6 +198,9 @@ class Estimate:
     pricing_regions: frozenset[str] | None = None
     total_monthly_cost: Decimal = ZERO
     past_total_monthly_cost: Decimal = ZERO
+    # The resources by cost, made on first use: the webhook asks for the top drivers several times
+    # per decision (messages, warnings), and a remembered estimate answers many decisions.
+    _ranked: list[ResourceCost] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.total_monthly_cost = sum((r.monthly_cost for r in self.resources), ZERO)
@@ -273,10 +276,13 @@ class Estimate:
 
     def top_resources(self, limit: int = 20) -> list[ResourceCost]:
         """The biggest cost drivers: by monthly cost, then by the size of their change."""
-        return sorted(
-            self.resources,
-            key=lambda r: (-r.monthly_cost, -abs(r.diff_monthly_cost), r.address),
-        )[:limit]
+        ranked = self._ranked
+        if ranked is None:
+            ranked = self._ranked = sorted(
+                self.resources,
+                key=lambda r: (-r.monthly_cost, -abs(r.diff_monthly_cost), r.address),
+            )
+        return ranked[:limit]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -48,6 +48,14 @@ class ResourceUsage:
         self._values = values
         self._address = address
 
+    @property
+    def values(self) -> Mapping[str, Any]:
+        return self._values
+
+    @property
+    def address(self) -> str:
+        return self._address
+
     def decimal(self, key: str) -> Decimal | None:
         value = self._values.get(key)
         if value is None:

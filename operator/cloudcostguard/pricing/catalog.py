@@ -9,15 +9,16 @@ after that, and for any repeated query, a lookup is one dict access.
 
 from __future__ import annotations
 
-import operator
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
 from typing import Any, Protocol, runtime_checkable
+
+from cloudcostguard.performance import fast_init
 
 ZERO = Decimal(0)
 
@@ -25,6 +26,7 @@ ZERO = Decimal(0)
 CONFIDENCE_RANK = {"official": 0, "high": 1, "medium": 2, "low": 3}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PriceTier:
     start: Decimal
@@ -32,6 +34,7 @@ class PriceTier:
     unit_price: Decimal
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Price:
     """One product's on-demand price: a unit and its tiers, sorted by start."""
@@ -108,7 +111,11 @@ class PriceCatalog(Protocol):
         """The product matching every given attribute, or None when there is none."""
 
 
-_Product = tuple[Mapping[str, str], Price]
+# A product as the catalog holds it: its attribute names (one tuple shared by every product with the
+# same names: its *shape*), its values in that order, and its price. A dict per product took four times
+# the memory (85,714 products: ~40 MB of dicts), and lookups read the values by position anyway.
+_Shape = tuple[str, ...]
+_Product = tuple[_Shape, tuple[str, ...], Price]
 
 # AWS prefixes usage types with a region code everywhere but us-east-1: "USE2-NatGateway-Hours",
 # "EU-BoxUsage:t3.micro", "APN1-EBS:VolumeUsage.gp3". Pricers match the region-free part. Region codes
@@ -122,6 +129,29 @@ def usagetype_base(usagetype: str) -> str:
     return _REGION_PREFIX.sub("", usagetype, count=1)
 
 
+class ShapedAttributes(Mapping[str, str]):
+    """A product's attributes as names and values (the names tuple shared by products of one shape):
+    what the catalog keeps, handed over without a dict per product."""
+
+    __slots__ = ("names", "ordered_values")
+
+    def __init__(self, names: tuple[str, ...], ordered_values: tuple[str, ...]) -> None:
+        self.names = names
+        self.ordered_values = ordered_values
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self.ordered_values[self.names.index(name)]
+        except ValueError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 class InMemoryCatalog:
     """An immutable catalog held in memory; swap whole instances to refresh (readers never see a mix)."""
 
@@ -132,14 +162,11 @@ class InMemoryCatalog:
     def __init__(
         self, records: Iterable[PriceRecord], *, source: str, version: str, published_at: str | None = None
     ) -> None:
-        self._source = source
-        self._version = version
-        self.published_at = published_at
         grouped: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], list[PriceRecord]] = {}
         for record in records:
             key = (record.service, record.region, record.unit, tuple(sorted(record.attributes.items())))
             grouped.setdefault(key, []).append(record)
-        self._products: dict[tuple[str, str], list[_Product]] = {}
+        products: list[tuple[str, str, Mapping[str, str], Price]] = []
         for (service, region, unit, attributes), tiers in grouped.items():
             tiers.sort(key=lambda r: r.tier_start)
             first = tiers[0]
@@ -149,16 +176,57 @@ class InMemoryCatalog:
                 origin=first.origin,
                 confidence=first.confidence,
             )
-            indexed = dict(attributes)
-            if "usagetype" in indexed:
-                indexed[DERIVED_USAGETYPE] = usagetype_base(indexed["usagetype"])
-            self._products.setdefault((service, region), []).append((indexed, price))
-        for products in self._products.values():
-            products.sort(key=lambda p: (CONFIDENCE_RANK.get(p[1].confidence, 9), sorted(p[0].items())))
-        self._record_count = sum(len(t) for t in grouped.values())
+            products.append((service, region, dict(attributes), price))
+        self._setup(source, version, {}, ordered=False, record_count=0, published_at=published_at)
+        self._add_products(products)
+        self._order()
+
+    def _setup(
+        self,
+        source: str,
+        version: str,
+        products: dict[tuple[str, str], list[_Product]],
+        *,
+        ordered: bool,
+        record_count: int,
+        published_at: str | None = None,
+    ) -> None:
+        self._source = source
+        self._version = version
+        self.published_at = published_at
+        self._products = products
+        self._ordered = ordered
+        self._record_count = record_count
         self._indexes: dict[tuple[str, str, tuple[str, ...]], dict[tuple[str, ...], Price]] = {}
         self._memo: dict[tuple[str, str, tuple[tuple[str, str], ...]], Price | None] = {}
         self._lock = threading.Lock()
+
+    def _add_products(self, products: Iterable[tuple[str, str, Mapping[str, str], Price]]) -> None:
+        grouped = self._products
+        shapes: dict[_Shape, _Shape] = {}  # one names tuple per distinct shape
+        bases: dict[str, str] = {}  # usage types repeat across products: derive each once
+        count = 0
+        for service, region, attributes, price in products:
+            if type(attributes) is ShapedAttributes:
+                names, values = attributes.names, attributes.ordered_values
+            else:
+                names, values = tuple(attributes), tuple(attributes.values())
+            usagetype = values[names.index("usagetype")] if "usagetype" in names else None
+            if usagetype is not None:
+                base = bases.get(usagetype)
+                if base is None:
+                    base = bases[usagetype] = usagetype_base(usagetype)
+                names += (DERIVED_USAGETYPE,)
+                values += (base,)
+            shape = shapes.get(names)
+            if shape is None:
+                shape = shapes[names] = names
+            group = grouped.get((service, region))
+            if group is None:
+                group = grouped[service, region] = []
+            group.append((shape, values, price))
+            count += len(price.tiers)
+        self._record_count += count
 
     @classmethod
     def from_products(
@@ -168,40 +236,57 @@ class InMemoryCatalog:
         source: str,
         version: str,
         published_at: str | None = None,
+        consume: bool = False,
     ) -> InMemoryCatalog:
         """The catalog the constructor would build, from products already grouped into ``Price``s.
 
-        For large catalogs (the PostgreSQL store groups tiers by SKU): the constructor's sort key,
-        ``sorted(attributes.items())`` per product, dominates building 100,000 products. Here the same
-        order (confidence, then the sorted attribute items) comes from an equivalent key: keys and
-        values interleaved in one flat tuple, with each distinct set of names sorted once.
+        For large catalogs (the PostgreSQL store groups tiers by SKU). Nothing is sorted here: which
+        product answers a query when several match (the constructor's order: confidence, then the
+        sorted attribute items) is decided when an index meets two of them, which few do; the whole
+        order is made only for ``records()`` and ``shaped_products()``.
+
+        ``consume``: ``products`` is a list the caller no longer needs; each entry is dropped once
+        added, so its attribute dict is freed while the catalog grows and its memory serves the
+        catalog's own objects (the process's resident memory keeps a load's high-water mark).
         """
         catalog = cls.__new__(cls)
-        catalog._source = source
-        catalog._version = version
-        catalog.published_at = published_at
-        grouped: dict[tuple[str, str], list[_Product]] = {}
-        count = 0
-        bases: dict[str, str] = {}  # usage types repeat across products: derive each once
-        for service, region, attributes, price in products:
-            indexed = dict(attributes)
-            usagetype = indexed.get("usagetype")
-            if usagetype is not None:
-                base = bases.get(usagetype)
-                if base is None:
-                    base = bases[usagetype] = usagetype_base(usagetype)
-                indexed[DERIVED_USAGETYPE] = base
-            grouped.setdefault((service, region), []).append((indexed, price))
-            count += len(price.tiers)
-        orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Any], tuple[str, ...]]]] = {}
-        for items in grouped.values():
-            items.sort(key=lambda product: _flat_sort_key(product, orders))
-        catalog._products = grouped
-        catalog._record_count = count
-        catalog._indexes = {}
-        catalog._memo = {}
-        catalog._lock = threading.Lock()
+        catalog._setup(source, version, {}, ordered=False, record_count=0, published_at=published_at)
+        if consume and isinstance(products, list):
+            catalog._add_products(_consumed(products))
+        else:
+            catalog._add_products(products)
         return catalog
+
+    @classmethod
+    def from_shaped_products(
+        cls,
+        grouped: dict[tuple[str, str], list[_Product]],
+        *,
+        source: str,
+        version: str,
+        record_count: int,
+    ) -> InMemoryCatalog:
+        """A catalog over what ``shaped_products`` gave (the cache file), taken as is: products grouped
+        by (service, region), best-first, each (shape, values with the derived ones, price)."""
+        catalog = cls.__new__(cls)
+        catalog._setup(source, version, grouped, ordered=True, record_count=record_count)
+        return catalog
+
+    def shaped_products(self) -> list[tuple[tuple[str, str], list[_Product]]]:
+        """(service, region) → its products best-first, each (attribute names, values, price)."""
+        self._order()
+        return list(self._products.items())
+
+    def _order(self) -> None:
+        """Put every group best-first (once): what the constructor does at once."""
+        if self._ordered:
+            return
+        with self._lock:
+            if not self._ordered:
+                orders: _Orders = {}
+                for items in self._products.values():
+                    items.sort(key=lambda product: _flat_sort_key(product, orders))
+                self._ordered = True
 
     @property
     def source(self) -> str:
@@ -239,14 +324,20 @@ class InMemoryCatalog:
 
     def products(self, service: str, region: str) -> list[tuple[Mapping[str, str], Price]]:
         """The (service, region) products, best-sourced first (attributes include derived ones)."""
-        return list(self._products.get((service, region), ()))
+        self._order()
+        return [
+            (ShapedAttributes(names, values), price)
+            for names, values, price in self._products.get((service, region), ())
+        ]
 
     def coverage(self) -> list[CoverageRow]:
         """Per service, region and product family: what the catalog can price, and from where."""
         rows: dict[tuple[str, str, str], CoverageRow] = {}
         for (service, region), products in self._products.items():
-            for attributes, price in products:
-                family = attributes.get("productFamily") or "(no product family)"
+            for names, values, price in products:
+                family = (values[names.index("productFamily")] if "productFamily" in names else None) or (
+                    "(no product family)"
+                )
                 row = rows.get((service, region, family))
                 if row is None:
                     row = rows[(service, region, family)] = CoverageRow(service, region, family)
@@ -258,13 +349,15 @@ class InMemoryCatalog:
     def records(self) -> list[PriceRecord]:
         """Every record, back in storage shape (for export and the cache file)."""
         out: list[PriceRecord] = []
+        self._order()
         for (service, region), products in sorted(self._products.items()):
-            for attributes, price in products:
+            for names, values, price in products:
+                attributes = {k: v for k, v in zip(names, values, strict=True) if k != DERIVED_USAGETYPE}
                 out.extend(
                     PriceRecord(
                         service=service,
                         region=region,
-                        attributes={k: v for k, v in attributes.items() if k != DERIVED_USAGETYPE},
+                        attributes=attributes,
                         unit=price.unit,
                         unit_price=tier.unit_price,
                         tier_start=tier.start,
@@ -294,46 +387,73 @@ class InMemoryCatalog:
         return price
 
     def _build_index(self, service: str, region: str, names: tuple[str, ...]) -> dict[tuple[str, ...], Price]:
-        # itemgetter reads all names in C: building an index over ~100,000 real products drops from
-        # ~0.4 s to ~0.07 s, which the first lookup of each new query shape would otherwise pay.
-        read = operator.itemgetter(*names) if names else None
+        # itemgetter reads the values by position in C, one getter per shape: building an index over
+        # ~100,000 real products stays well under a second, paid by the first lookup of a new query.
         with self._lock:
-            index: dict[tuple[str, ...], Price] = {}
-            for attributes, price in self._products.get((service, region), ()):
+            # Best-first products: the first one met wins. Otherwise the best of those that meet wins
+            # (the smaller sort key; on a tie the first, as a stable sort would have kept it).
+            ordered = self._ordered
+            winners: dict[tuple[str, ...], _Product] = {}
+            orders: _Orders = {}
+            readers: dict[_Shape, Callable[[tuple[str, ...]], tuple[str, ...]] | None] = {}
+            for product in self._products.get((service, region), ()):
+                shape = product[0]
+                try:
+                    read = readers[shape]
+                except KeyError:
+                    read = readers[shape] = _reader(shape, names)
                 if read is None:
-                    values: tuple[str, ...] = ()
-                else:
-                    try:
-                        found = read(attributes)
-                    except KeyError:
-                        continue
-                    values = (found,) if len(names) == 1 else found
-                index.setdefault(values, price)  # products are sorted best-first
+                    continue  # a product without one of the names matches no such query
+                values = read(product[1])
+                held = winners.setdefault(values, product)
+                if (
+                    held is not product
+                    and not ordered
+                    and _flat_sort_key(product, orders) < _flat_sort_key(held, orders)
+                ):
+                    winners[values] = product
+            index = {values: product[2] for values, product in winners.items()}
             self._indexes[(service, region, names)] = index
             return index
 
 
-def _flat_sort_key(
-    product: _Product, orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Any], tuple[str, ...]]]]
-) -> tuple[object, ...]:
+def _consumed(items: list[Any]) -> Iterator[Any]:
+    for position, item in enumerate(items):
+        items[position] = None
+        yield item
+    items.clear()
+
+
+_Orders = dict[_Shape, tuple[_Shape, Callable[[tuple[str, ...]], tuple[str, ...]]]]
+
+
+def _reader(shape: _Shape, names: tuple[str, ...]) -> Callable[[tuple[str, ...]], tuple[str, ...]] | None:
+    """``values of a product of this shape → its values of names``, or None when it lacks a name."""
+    try:
+        positions = [shape.index(name) for name in names]
+    except ValueError:
+        return None
+    return _values_getter(positions)
+
+
+def _flat_sort_key(product: _Product, orders: _Orders) -> tuple[object, ...]:
     """(confidence rank, k1, v1, k2, v2, …) with the keys sorted: compares exactly like
     (rank, sorted(attributes.items())) — pair by pair, a shorter prefix first — but is cheaper to build."""
-    attributes, price = product
-    names = tuple(attributes)
-    entry = orders.get(names)
+    shape, values, price = product
+    entry = orders.get(shape)
     if entry is None:
-        order = tuple(sorted(names))
-        entry = orders[names] = (order, _values_getter(order))
-    order, values = entry
+        order = tuple(sorted(shape))
+        entry = orders[shape] = (order, _values_getter([shape.index(name) for name in order]))
+    order, sorted_values = entry
     rank = CONFIDENCE_RANK.get(price.confidence, 9)
-    return (rank, *chain.from_iterable(zip(order, values(attributes), strict=True)))
+    return (rank, *chain.from_iterable(zip(order, sorted_values(values), strict=True)))
 
 
-def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
-    """``attributes → (attributes[n] for n in names)`` as a tuple, in C when there are several names."""
-    if len(names) > 1:
-        return itemgetter(*names)
-    if names:
-        single = itemgetter(names[0])
-        return lambda attributes: (single(attributes),)
-    return lambda attributes: ()
+def _values_getter(positions: list[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """``values → (values[p] for p in positions)`` as a tuple, in C when there are several."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    if positions:
+        single = itemgetter(positions[0])
+        return lambda values: (single(values),)
+    return lambda values: ()

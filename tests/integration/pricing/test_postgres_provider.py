@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from cloudcostguard.pricing.cache_file import read_cache_file
 from cloudcostguard.pricing.catalog import PriceCatalog
-from cloudcostguard.pricing.snapshot import load_bundled_catalog, read_snapshot_file
+from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.pricing.store.bulk_load import load_offer_files
 from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvider
 from cloudcostguard.settings import Settings
@@ -70,7 +71,7 @@ async def test_start_serves_the_current_version_and_persists_it(
         assert status.age_seconds < WAIT
         assert _s3_first_tier(provider.current()) == Decimal("0.023")
         assert provider.version_id == loaded.version_id
-        cached = read_snapshot_file(cache)
+        cached = read_cache_file(cache)
         assert cached.version == status.version
         assert cached.records() == provider.current().records()  # type: ignore[attr-defined]
         assert _metric("cloudcostguard_catalog_source", source="postgresql") == 1

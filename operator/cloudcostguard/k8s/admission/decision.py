@@ -361,4 +361,5 @@ async def _estimate(
         plan_digest=not bounded,
         executor=runtime.executor,
         give_up_after=runtime.settings.webhook_decision_timeout,
+        remember=True,
     )

@@ -11,16 +11,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
 
 import cloudcostguard
 from cloudcostguard import errors
+from cloudcostguard.estimation import memo
 from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.k8s.api.models import CostEstimateSpec
 from cloudcostguard.pricing.catalog import PriceCatalog
@@ -53,22 +57,29 @@ async def estimate_spec(
     plan_digest: bool = True,
     executor: Executor | None = None,
     give_up_after: float | None = None,
+    remember: bool = False,
 ) -> Estimate:
     """Estimate ``plan`` for ``spec``: in-process, or for a large plan in ``executor`` (None: the loop's
     default one), giving up after ``give_up_after`` seconds when one is set (the thread finishes on its own).
 
     ``plan_digest=False`` prices an inline plan as parsed, without the canonical re-serialisation behind
     ``Estimate.plan_digest``: for callers that bounded its size already and report no digest.
+    ``remember``: whole estimates are kept per catalog (``estimation.memo.EstimateMemo``) and the same
+    plan, usage and settings are answered from there: the webhook, which the API server sends the same
+    objects again and again (diffs, dry runs, re-applies).
     """
+    as_of = datetime.now(UTC).date()  # one day for the estimate and its memo key
+    default_region = spec.default_region or settings.default_region
 
     def run() -> Estimate:
         return cloudcostguard.estimate(
             plan,
             usage=spec.usage,
             catalog=catalog,
-            default_region=spec.default_region or settings.default_region,
+            default_region=default_region,
             max_plan_bytes=max_plan_bytes,
             hours_per_month=settings.hours_per_month,
+            as_of=as_of,
             plan_digest=plan_digest,
         )
 
@@ -77,6 +88,30 @@ async def estimate_spec(
     else:
         changes = plan.get("resource_changes")
         heavy = isinstance(changes, list) and len(changes) > settings.webhook_inline_max_resources
+    remembered = memo.estimate_memo_for(catalog) if remember else None
+    if remembered is not None:
+        estimate_afresh = run
+
+        def key() -> bytes | None:
+            # The plan and usage came out of JSON (the review, a ConfigMap): their JSON is exact.
+            return memo.json_key(
+                ["sha256", hashlib.sha256(plan).hexdigest()] if isinstance(plan, bytes) else plan,
+                spec.usage,
+                default_region,
+                str(settings.hours_per_month),
+                as_of.isoformat(),
+                plan_digest,
+                max_plan_bytes,  # a remembered estimate must not answer past a smaller limit
+            )
+
+        if heavy:  # the key of a large plan takes time too: taken in the worker, with the estimate
+            run = functools.partial(_remembered, remembered, key, estimate_afresh)
+        else:
+            light_key = key()
+            found = remembered.find(light_key)
+            if found is not None:
+                return found  # answered on the loop: no worker thread for what is already known
+            run = functools.partial(remembered.estimate, light_key, estimate_afresh)
     if not heavy:
         return _mapped(run)
     started = time.perf_counter()
@@ -89,6 +124,12 @@ async def estimate_spec(
             f"(gave up after {time.perf_counter() - started:.1f} s)",
             reason="EstimateTimeout",
         ) from None
+
+
+def _remembered(
+    remembered: memo.EstimateMemo, key: Callable[[], bytes | None], run: Callable[[], Estimate]
+) -> Estimate:
+    return remembered.estimate(key(), run)
 
 
 def _mapped(run: Callable[[], Estimate]) -> Estimate:

@@ -8,8 +8,9 @@
 - Keeps serving the last good catalog while PostgreSQL is unreachable, reports ``stale`` and its age
   (``CatalogStatus.loaded_at`` is when PostgreSQL last confirmed it is current), and retries with
   backoff.
-- Persists each catalog it loads to ``catalog_cache_file`` (atomic write); a cold start while the
-  database is down serves that file, and with no file the bundled snapshot.
+- Persists each catalog it loads to ``catalog_cache_file`` (``pricing.cache_file``: binary,
+  checksummed, atomic write); a cold start while the database is down serves that file (a damaged or
+  older file is logged and skipped), and with no file the bundled snapshot.
 
 Every change of what is served, or of the database's reachability, is logged once and exported as
 metrics (``cloudcostguard.metrics``, CATALOG_*).
@@ -23,19 +24,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 
 from cloudcostguard import errors, metrics
+from cloudcostguard.pricing import cache_file
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
 from cloudcostguard.pricing.catalog_provider import CatalogStatus, VersionListener
-from cloudcostguard.pricing.snapshot import (
-    dump_snapshot,
-    load_bundled_catalog,
-    write_snapshot_file,
-)
+from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.pricing.store import pool
 from cloudcostguard.pricing.store.migrate import check_schema
 from cloudcostguard.pricing.store.store import (
@@ -43,11 +40,9 @@ from cloudcostguard.pricing.store.store import (
     CHANNEL,
     CatalogProduct,
     catalog_from_products,
-    catalog_from_snapshot_file,
     catalog_version,
     current_version_id,
     fetch_products,
-    products_to_records,
 )
 from cloudcostguard.settings import Settings
 
@@ -251,8 +246,8 @@ class PostgresCatalogProvider:
                 "seconds": round(time.monotonic() - started, 3),
             },
         )
-        await self._persist(products, version, version_id)
         del products
+        await self._persist(new_catalog)
         # The first catalog of start() is no change; later swaps to another version are.
         if previous is not None and previous.version != new_catalog.version:
             self._notify_listeners(new_catalog)
@@ -294,7 +289,7 @@ class PostgresCatalogProvider:
         if path is not None and path.exists():
             started = time.monotonic()
             try:
-                catalog = await asyncio.to_thread(catalog_from_snapshot_file, path, source="cache-file")
+                catalog = await asyncio.to_thread(cache_file.read_cache_file, path, source="cache-file")
             except errors.PricingError as err:
                 log.warning(
                     "price catalog cache file is unusable", extra={"path": str(path), "error": str(err)}
@@ -315,22 +310,12 @@ class PostgresCatalogProvider:
         metrics.record_served(catalog.source, None, catalog.record_count)
         self._report()
 
-    async def _persist(self, products: list[CatalogProduct], version: str, version_id: int) -> None:
+    async def _persist(self, catalog: InMemoryCatalog) -> None:
         path = self._cache_file
         if path is None:
             return
-        now = datetime.now(UTC)
         try:
-            records = await asyncio.to_thread(products_to_records, products)
-            payload = await asyncio.to_thread(
-                dump_snapshot,
-                records,
-                version=version,
-                source=CATALOG_SOURCE,
-                generated_at=now.isoformat().replace("+00:00", "Z"),
-                extra={"versionId": version_id},
-            )
-            await asyncio.to_thread(write_snapshot_file, path, payload)
+            await asyncio.to_thread(cache_file.write_cache_file, path, catalog)
         except OSError as err:
             metrics.record_error("cache-write")
             log.warning(

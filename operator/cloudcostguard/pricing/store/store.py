@@ -11,7 +11,7 @@ Every function takes a connection; timeouts come from the connection (``pool.con
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +23,7 @@ import orjson
 
 from cloudcostguard import errors
 from cloudcostguard.performance import paused_gc
-from cloudcostguard.pricing.catalog import InMemoryCatalog, Price, PriceRecord, PriceTier
+from cloudcostguard.pricing.catalog import InMemoryCatalog, Price, PriceRecord, PriceTier, ShapedAttributes
 from cloudcostguard.pricing.snapshot import SNAPSHOT_FORMAT
 from cloudcostguard.pricing.store.migrate import (
     LOAD_LOCK_NAMESPACE,
@@ -237,7 +237,8 @@ SELECT pr.sku, pr.unit, pr.usd_per_unit::text, pr.tier_start::text, pr.tier_end:
                      AND ($2::text[] IS NULL OR p.service = ANY($2::text[]))
                      AND ($3::text[] IS NULL OR p.region = ANY($3::text[]) OR p.region = 'global'))
 """
-CatalogProduct = tuple[str, str, dict[str, str], Price]
+CatalogProduct = tuple[str, str, Mapping[str, str], Price]
+PRODUCT_BATCH_ROWS = 10_000  # product rows per cursor fetch: few round trips, a bounded high-water mark
 
 
 async def fetch_products(
@@ -251,18 +252,30 @@ async def fetch_products(
     service_list = list(services) if services else None
     region_list = list(regions) if regions else None
     unfiltered = service_list is None and region_list is None
-    tiers: dict[str, list[tuple[str, PriceTier]]] = {}
-    # Repeatable read: both queries see the same version even if a prune runs meanwhile. Rows are
-    # fetched whole (not through a cursor): per-row cursor overhead doubled the time, and the rows
-    # are dropped as soon as the catalog is built.
+    # Repeatable read: both queries see the same version even if a prune runs meanwhile. Prices are
+    # fetched whole; products (most of the bytes: their attributes) in batches through a cursor, each
+    # turned into catalog products before the next arrives, so that the rows of all of them are never
+    # in memory at once (the operator's resident memory keeps the high-water mark of a load).
+    products: list[CatalogProduct] = []
     async with connection.transaction(isolation="repeatable_read", readonly=True):
         if unfiltered:
             price_rows = await connection.fetch(_PRICES_QUERY, version_id)
         else:
             price_rows = await connection.fetch(_FILTERED_PRICES_QUERY, version_id, service_list, region_list)
-        rows = await connection.fetch(_PRODUCTS_QUERY, version_id, service_list, region_list)
+        tiers = _tiers_by_sku(price_rows)
+        del price_rows
+        cursor = await connection.cursor(_PRODUCTS_QUERY, version_id, service_list, region_list)
+        while rows := await cursor.fetch(PRODUCT_BATCH_ROWS):
+            with paused_gc():  # a catalog is hundreds of thousands of cycle-free objects, all new
+                products.extend(_products_with_prices(rows, tiers, version_id))
+            del rows
+    return products
+
+
+def _tiers_by_sku(price_rows: list[asyncpg.Record]) -> dict[str, list[tuple[str, PriceTier]]]:
     intern = sys.intern
-    with paused_gc():  # a catalog is hundreds of thousands of cycle-free objects, all new
+    tiers: dict[str, list[tuple[str, PriceTier]]] = {}
+    with paused_gc():
         # Tiers repeat (a price from 0 to Inf is most of them, many prices recur): one immutable
         # PriceTier per distinct (start, end, price), as interned strings share one copy.
         shared: dict[tuple[str, str | None, str], PriceTier] = {}
@@ -274,8 +287,7 @@ async def fetch_products(
                     Decimal(start), None if end is None else Decimal(end), Decimal(usd)
                 )
             tiers.setdefault(sku, []).append((intern(unit), tier))
-        del price_rows, shared
-        return _products_with_prices(rows, tiers, version_id)
+    return tiers
 
 
 def _products_with_prices(
@@ -285,6 +297,7 @@ def _products_with_prices(
     loads = orjson.loads
     origins: dict[str, str] = {}
     products: list[CatalogProduct] = []
+    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
     for sku, service_name, region_name, attributes_text, stored_origin, stored_confidence in rows:
         product_tiers = tiers.get(sku)
         if not product_tiers:
@@ -297,7 +310,12 @@ def _products_with_prices(
         )
         parsed = loads(attributes_text)
         # Values repeat across thousands of products ("Linux", "Shared", "Hrs"): keep one copy each.
-        attributes = dict(zip(parsed, map(intern, parsed.values()), strict=True))
+        # Names and values, not a dict per product: the catalog keeps them so, and a hundred thousand
+        # dicts alive until it is built would leave their memory resident after it (~40 MB).
+        names = tuple(parsed)
+        attributes = ShapedAttributes(
+            shapes.get(names) or shapes.setdefault(names, names), tuple(map(intern, parsed.values()))
+        )
         region, confidence = intern(region_name), intern(stored_confidence)
         if len(product_tiers) == 1:  # most products: one tier
             unit, tier = product_tiers[0]
@@ -397,18 +415,18 @@ def catalog_from_snapshot_file(path: Path, *, source: str) -> InMemoryCatalog:
         except (KeyError, TypeError, AttributeError, ArithmeticError) as err:
             raise errors.PricingError(f"price snapshot {path} has a malformed record: {err!r}") from err
         products: list[CatalogProduct] = []
-        for (service, region, attributes, placeholder), tiers in grouped.values():
+        for (service, region, kept, placeholder), tiers in grouped.values():
             tiers.sort(key=_tier_start)
             price = Price(
                 placeholder.unit, tuple(tiers), origin=placeholder.origin, confidence=placeholder.confidence
             )
-            products.append((service, region, attributes, price))
+            products.append((service, region, kept, price))
         return InMemoryCatalog.from_products(products, source=source, version=str(document.get("version")))
 
 
 def catalog_from_products(products: list[CatalogProduct], *, version: str) -> InMemoryCatalog:
     with paused_gc():
-        return InMemoryCatalog.from_products(products, source=CATALOG_SOURCE, version=version)
+        return InMemoryCatalog.from_products(products, source=CATALOG_SOURCE, version=version, consume=True)
 
 
 async def load_catalog(

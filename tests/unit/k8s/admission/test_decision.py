@@ -224,3 +224,25 @@ async def test_an_inline_plan_bounded_by_the_review_is_estimated_as_cloudcostgua
     public = cloudcostguard.estimate(plan, usage=spec["usage"], catalog=catalog, default_region="eu-west-1")
     assert {**fast.to_dict(), "planDigest": None} == {**public.to_dict(), "planDigest": None}
     assert fast.total_monthly_cost == public.total_monthly_cost > Decimal("98.55")  # data processed is priced
+
+
+async def test_the_same_object_reviewed_again_is_not_estimated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+    real = cloudcostguard.estimate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("usage"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cloudcostguard, "estimate", counting)
+    state = InMemoryClusterState(policies=[cost_policy("cap", maxMonthlyCost="100")])
+    webhook = runtime(state)
+    first = await decision_module.decide(request_for(cost_estimate("a", plan=nat_plan(2))), webhook)
+    again = await decision_module.decide(request_for(cost_estimate("a", plan=nat_plan(2))), webhook)
+    assert len(calls) == 1 and again.message == first.message
+    with_usage = cost_estimate("a", plan=nat_plan(2))
+    with_usage["spec"]["usage"] = {"aws_nat_gateway.gw_new_0": {"monthly_data_processed_gb": 250}}
+    more = await decision_module.decide(request_for(with_usage), webhook)
+    bigger = await decision_module.decide(request_for(cost_estimate("a", plan=nat_plan(4))), webhook)
+    assert len(calls) == 3  # another usage, another plan: estimated afresh
+    assert (first.verdict, more.verdict, bigger.verdict) == (Verdict.WITHIN_BUDGET,) * 2 + (Verdict.DENY,)

@@ -1,0 +1,56 @@
+"""Decode only what the estimator reads from ``terraform show -json`` output.
+
+A plan is mostly what pricing never looks at: ``planned_values`` and ``prior_state`` repeat every
+resource's values, and each change carries ``before_sensitive``, ``after_sensitive``, ``replace_paths``
+and more. A general JSON parser builds (and the estimate then frees) all of it. This typed decoder
+(msgspec, in C) builds plain dicts of the fields below only and skips the rest without making
+objects; ``planned_values`` and ``values`` are kept as raw bytes, since only their presence counts.
+
+Anything that does not decode into these shapes (not an object, a ``change`` that is not one, bad
+JSON...) returns None: the reader then parses the plan in full and reports exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict, cast
+
+import msgspec
+
+
+class _Change(TypedDict, total=False):
+    actions: Any
+    before: Any
+    after: Any
+    after_unknown: Any
+
+
+class _ResourceChange(TypedDict, total=False):
+    address: Any
+    type: Any
+    mode: Any
+    name: Any
+    module_address: Any
+    change: _Change
+
+
+class _Plan(TypedDict, total=False):
+    format_version: Any
+    terraform_version: Any
+    errored: Any
+    resource_changes: list[_ResourceChange] | None
+    configuration: Any
+    variables: Any
+    planned_values: msgspec.Raw  # presence only: a plan without resource_changes
+    values: msgspec.Raw  # presence only: Terraform state instead of a plan
+
+
+_DECODER = msgspec.json.Decoder(_Plan)
+
+
+def decode_plan(raw: bytes) -> dict[str, Any] | None:
+    """The plan's fields the estimator reads, as plain dicts and lists; None when it does not fit."""
+    try:
+        document = _DECODER.decode(raw)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None
+    return cast("dict[str, Any]", document)

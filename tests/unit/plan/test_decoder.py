@@ -1,0 +1,98 @@
+"""The typed plan decoder keeps exactly what the estimator reads, and gives way when a plan does not fit."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import msgspec
+import orjson
+import pytest
+
+import cloudcostguard
+from cloudcostguard.plan.decoder import decode_plan
+from cloudcostguard.plan.reader import read_plan
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "infracost"
+PLANS = sorted(FIXTURES.glob("*/plan.json"))
+
+
+def test_only_the_fields_the_estimator_reads_are_decoded() -> None:
+    raw = orjson.dumps(
+        {
+            "format_version": "1.2",
+            "planned_values": {"root_module": {"resources": [{"values": {"big": "x" * 100}}]}},
+            "prior_state": {"values": {}},
+            "resource_changes": [
+                {
+                    "address": "aws_eip.a",
+                    "type": "aws_eip",
+                    "name": "a",
+                    "provider_name": "registry.terraform.io/hashicorp/aws",
+                    "change": {
+                        "actions": ["create"],
+                        "before": None,
+                        "after": {"domain": "vpc"},
+                        "after_unknown": {"id": True},
+                        "after_sensitive": {},
+                        "before_sensitive": False,
+                    },
+                }
+            ],
+        }
+    )
+    document = decode_plan(raw)
+    assert document is not None
+    assert set(document) == {"format_version", "planned_values", "resource_changes"}
+    assert isinstance(document["planned_values"], msgspec.Raw)
+    assert document["resource_changes"] == [
+        {
+            "address": "aws_eip.a",
+            "type": "aws_eip",
+            "name": "a",
+            "change": {
+                "actions": ["create"],
+                "before": None,
+                "after": {"domain": "vpc"},
+                "after_unknown": {"id": True},
+            },
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[]",
+        b'"plan"',
+        b'{"resource_changes": {}}',
+        b'{"resource_changes": [1]}',
+        b'{"resource_changes": [{"change": "x"}]}',
+        b"{",
+        b"[" * 5000,
+    ],
+    ids=[
+        "list",
+        "string",
+        "changes not a list",
+        "change item not an object",
+        "change not an object",
+        "truncated",
+        "deep",
+    ],
+)
+def test_what_does_not_fit_is_left_to_the_full_parser(raw: bytes) -> None:
+    assert decode_plan(raw) is None
+
+
+@pytest.mark.parametrize("path", PLANS, ids=[p.parent.name for p in PLANS])
+def test_decoded_plans_read_and_price_like_fully_parsed_ones(path: Path) -> None:
+    raw = path.read_bytes()
+    full = orjson.loads(raw)
+    decoded = read_plan(raw)
+    parsed = read_plan(full, digest=False)
+    assert decoded.resource_changes == parsed.resource_changes
+    assert decoded.plan_digest == "sha256:" + hashlib.sha256(raw).hexdigest()
+    as_bytes = cloudcostguard.estimate(raw).to_dict()
+    as_dict = cloudcostguard.estimate(full, plan_digest=False).to_dict()
+    assert {**as_bytes, "planDigest": ""} == as_dict
