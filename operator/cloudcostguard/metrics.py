@@ -36,6 +36,26 @@ ESTIMATES = Counter(
 ESTIMATE_FAILURES = Counter(
     f"{PREFIX}_estimate_failures", "Failed CostEstimate reconciles by condition reason.", ["reason"]
 )
+ESTIMATED_RESOURCES = Counter(
+    f"{PREFIX}_estimated_resources",
+    "Resources in the estimates written to CostEstimate status, by coverage (priced, free, unsupported, "
+    "priceNotFound; see status.coverage): a rising unsupported or priceNotFound rate is spend no "
+    "budget counts.",
+    ["coverage"],
+)
+COVERAGE_CLASSES = ("priced", "free", "unsupported", "priceNotFound")
+
+
+def record_coverage(coverage: Any) -> None:
+    """Count a written estimate's resources by ``status.coverage`` class (the label values are fixed)."""
+    if not isinstance(coverage, dict):
+        return
+    for name in COVERAGE_CLASSES:
+        count = coverage.get(name)
+        if isinstance(count, int) and count > 0:
+            ESTIMATED_RESOURCES.labels(name).inc(count)
+
+
 RECONCILE_DURATION = Histogram(
     f"{PREFIX}_reconcile_duration_seconds",
     "Time to reconcile one CostEstimate (plan fetch, estimate, status), by plan source.",

@@ -58,3 +58,18 @@ def test_served_catalog_metrics_name_one_source_and_unknown_errors_count_as_load
     assert (
         REGISTRY.get_sample_value("cloudcostguard_catalog_errors_total", {"reason": "something-new"}) is None
     )
+
+
+def test_coverage_counts_resources_by_their_fixed_class() -> None:
+    def value(name: str) -> float:
+        return (
+            REGISTRY.get_sample_value("cloudcostguard_estimated_resources_total", {"coverage": name}) or 0.0
+        )
+
+    before = {name: value(name) for name in metrics.COVERAGE_CLASSES}
+    metrics.record_coverage(
+        {"priced": 3, "free": 1, "unsupported": 2, "priceNotFound": 0, "unpricedAdded": 2, "other": 9}
+    )
+    metrics.record_coverage(None)
+    grown = {name: value(name) - before[name] for name in metrics.COVERAGE_CLASSES}
+    assert grown == {"priced": 3.0, "free": 1.0, "unsupported": 2.0, "priceNotFound": 0.0}

@@ -153,6 +153,7 @@ def run_test(args: argparse.Namespace) -> int:
                     "limitValue": str(v.limit_value),
                     "actual": str(v.actual),
                     "excess": str(v.excess),
+                    **({"unpriced": list(v.unpriced)} if v.unpriced else {}),
                 }
                 for v in decision.violations
             ],

@@ -96,6 +96,8 @@ def components_cost(components: list[CostComponent]) -> Decimal:
 
 # What the estimator knows about a resource type.
 PRICED, FREE, UNSUPPORTED = "priced", "free", "unsupported"
+# The actions (plan.model's names) that bring a new resource into being.
+ADDING_ACTIONS = frozenset({"create", "replace"})
 
 
 @dataclass(slots=True)
@@ -121,6 +123,28 @@ class ResourceCost:
     @property
     def price_not_found(self) -> bool:
         return any(c.price_not_found for c in self.components or self.past_components)
+
+    def missing_price_names(self, *, past: bool = False) -> list[str]:
+        """Names of the components of one side (``after``, or ``before`` with ``past``) whose cost the
+        totals miss for want of a price: a usage-based line with no usage given costs nothing priced or
+        not, so it is not among them."""
+        side = self.past_components if past else self.components
+        return list(
+            dict.fromkeys(c.name for c in side if c.price_not_found and c.monthly_quantity is not None)
+        )
+
+    @property
+    def adds_unpriced(self) -> bool:
+        """Whether this change brings cost the totals cannot hold: it creates (or replaces) a resource of
+        an unsupported type or with a component we have no price for, or it updates a resource so that
+        a component gets no price it had before. Unchanged and deleted resources never do: they were
+        there already (a budget, like a ResourceQuota, judges what a change adds)."""
+        if self.action in ADDING_ACTIONS:
+            return self.support == UNSUPPORTED or bool(self.missing_price_names())
+        if self.action == "update" and self.support == PRICED:
+            before = set(self.missing_price_names(past=True))
+            return any(name not in before for name in self.missing_price_names())
+        return False
 
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -273,6 +297,11 @@ class Estimate:
                 else:
                     priced.append(resource.address)
         return Coverage(priced, free, unsupported, not_found, missing)
+
+    def unpriced_additions(self) -> list[ResourceCost]:
+        """The resources this change adds that we cannot price (``ResourceCost.adds_unpriced``), in plan
+        order: what ``CostPolicy.spec.unpriced`` judges."""
+        return [resource for resource in self.resources if resource.adds_unpriced]
 
     def top_resources(self, limit: int = 20) -> list[ResourceCost]:
         """The biggest cost drivers: by monthly cost, then by the size of their change."""

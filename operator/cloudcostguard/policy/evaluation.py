@@ -16,6 +16,12 @@ Rules (DESIGN §4–§5, issue 5):
   values; only a change that *adds* spend can break it, as with a ResourceQuota, so shrinking an
   over-budget namespace is always possible).
 - Money is compared at cent precision (what users see), a limit is broken only when exceeded.
+- Unpriced resources (issue 10): a change that *adds* resources we cannot price (an unsupported type,
+  or a component without a price; ``Estimate.unpriced_additions``) breaks the policy's ``unpriced``
+  rule, as the limit ``unpriced``, unless it is Ignore. Its enforcement is the weaker of
+  ``spec.enforcement`` and ``spec.unpriced`` (``Unpriced.effective``): Deny + Deny refuses, anything
+  with Warn warns (naming the addresses), anything under DryRun only records. It makes WithinBudget
+  False like a broken limit: the budget cannot be shown to hold.
 - Several policies: every violated Deny policy is reported; the verdict is the strongest violated
   enforcement — Deny beats Warn beats DryRun.
 """
@@ -31,11 +37,13 @@ from cloudcostguard import errors
 from cloudcostguard.estimation.model import ZERO, Estimate, money
 from cloudcostguard.policy import messages
 from cloudcostguard.policy.messages import cents, fit
-from cloudcostguard.policy.model import CostPolicy, Enforcement
+from cloudcostguard.policy.model import CostPolicy, Enforcement, Unpriced
 
 TOP_DRIVERS = 3
 _HUNDRED = Decimal(100)
 _RANK = {Enforcement.DRY_RUN: 1, Enforcement.WARN: 2, Enforcement.DENY: 3}
+# The Violation.limit of a broken spec.unpriced rule (next to the names of spec.limits).
+UNPRICED = "unpriced"
 
 
 class Verdict(StrEnum):
@@ -81,13 +89,14 @@ class Driver:
 class Violation:
     policy: str
     enforcement: Enforcement
-    limit: str  # one of LIMIT_NAMES
-    limit_value: Decimal
-    actual: Decimal
+    limit: str  # one of LIMIT_NAMES, or UNPRICED
+    limit_value: Decimal  # for UNPRICED: 0 unpriced resources allowed
+    actual: Decimal  # for UNPRICED: how many were added
     excess: Decimal
     subject: str  # the CostEstimate's name (for the namespace budget: the one that pushed it over)
     text: str  # names the limit, the estimate and the excess (the policy is named by whoever prints it)
     short: str  # the same in fewer words, for admission warnings (≤ 120 characters with the policy)
+    unpriced: tuple[str, ...] = ()  # for UNPRICED: the addresses added that cannot be priced
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +212,29 @@ def _object_violations(policy: CostPolicy, candidate: Candidate) -> list[Violati
     return found
 
 
+def _unpriced_violation(policy: CostPolicy, candidate: Candidate) -> Violation | None:
+    enforcement = policy.unpriced.effective(policy.enforcement)
+    if enforcement is None:
+        return None
+    added = candidate.estimate.unpriced_additions()
+    if not added:
+        return None
+    text, short = messages.unpriced_added(added)
+    count = Decimal(len(added))
+    return Violation(
+        policy=policy.name,
+        enforcement=enforcement,
+        limit=UNPRICED,
+        limit_value=ZERO,
+        actual=count,
+        excess=count,
+        subject=candidate.name,
+        text=text,
+        short=short,
+        unpriced=tuple(resource.address for resource in added),
+    )
+
+
 def _budget_violation(
     policy: CostPolicy,
     namespace: str,
@@ -270,6 +302,9 @@ def evaluate(
         for candidate in candidates:
             if any(own.name == policy.name for own in candidate.policies):
                 violations.extend(_object_violations(policy, candidate))
+                unpriced = _unpriced_violation(policy, candidate)
+                if unpriced is not None:
+                    violations.append(unpriced)
         budget = _budget_violation(policy, namespace, candidates, committed, growth_only)
         if budget is not None:
             violations.append(budget)
@@ -304,14 +339,18 @@ def evaluate(
     if extra:
         message += ". " + " ".join(extra)
     if verdict is Verdict.DRY_RUN:
-        message = "DryRun, would be denied: " + message
-    warnings = [
-        fit(messages.describe([v], prefixed, short=True))
-        for v in violations
-        if v.enforcement is Enforcement.WARN
-    ]
-    if warnings and drivers:
+        would_deny = any(v.limit != UNPRICED or by_name[v.policy].unpriced is Unpriced.DENY for v in deciding)
+        message = ("DryRun, would be denied: " if would_deny else "DryRun, would warn: ") + message
+    warned = [v for v in violations if v.enforcement is Enforcement.WARN]
+    warnings = [fit(messages.describe([v], prefixed, short=True)) for v in warned]
+    if any(v.limit != UNPRICED for v in warned) and drivers:
         warnings.append(fit("top cost drivers: " + ", ".join(str(d) for d in drivers)))
+    for violation in warned:
+        if violation.limit == UNPRICED:
+            subject = violation.subject if prefixed else None
+            # Several policies name the same addresses: once is enough.
+            lines = messages.unpriced_warnings(violation.unpriced, subject)
+            warnings.extend(line for line in lines if line not in warnings)
     return Decision(
         verdict,
         message,
@@ -319,7 +358,7 @@ def evaluate(
         violations=tuple(violations),
         policies=names,
         drivers=drivers,
-        reason="BudgetExceeded",
+        reason="BudgetExceeded" if any(v.limit != UNPRICED for v in deciding) else "UnpricedResources",
         enforcement=strongest,
         deciding_policies=deciding_names,
     )

@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Protocol
 
-from cloudcostguard.estimation.model import CENT, money
+from cloudcostguard.estimation.model import CENT, UNSUPPORTED, ResourceCost, money
 
 # Kubernetes shows at most 120 characters of an admission warning (longer ones are truncated by the
 # API server); we cut them ourselves so the cut is visible and lands on our terms.
 MAX_WARNING_CHARS = 120
 TENTH = Decimal("0.1")
+# A denial names this many unpriced resources (then "and N more"); warnings name them on at most
+# UNPRICED_WARNING_LINES lines. The full list is in the CostEstimate's status.coverage.
+UNPRICED_LISTED = 10
+UNPRICED_WARNING_LINES = 3
 
 
 class Described(Protocol):
@@ -97,6 +101,47 @@ def namespace_budget_exceeded(
         f"over namespaceMonthlyBudget {limit} {usd} by {excess} {usd}",
         f"namespaceMonthlyBudget {limit} {usd} exceeded by {excess} {usd} (namespace {money(after)} {usd})",
     )
+
+
+def _unpriced_item(resource: ResourceCost) -> str:
+    if resource.support == UNSUPPORTED:
+        return f"{resource.address} (type not supported)"
+    return f"{resource.address} (no price: {', '.join(resource.missing_price_names())})"
+
+
+def _resources(count: int) -> str:
+    return "1 resource" if count == 1 else f"{count} resources"
+
+
+def unpriced_added(resources: Sequence[ResourceCost]) -> tuple[str, str]:
+    """(text, short) for a change that adds resources we cannot price (``spec.unpriced``)."""
+    count = len(resources)
+    listed = ", ".join(_unpriced_item(resource) for resource in resources[:UNPRICED_LISTED])
+    more = f" and {count - UNPRICED_LISTED} more" if count > UNPRICED_LISTED else ""
+    return (
+        f"adds {_resources(count)} that cannot be priced, so no limit counts them: {listed}{more}",
+        f"adds {_resources(count)} that cannot be priced (not counted in its limits)",
+    )
+
+
+def unpriced_warnings(addresses: Sequence[str], subject: str | None = None) -> list[str]:
+    """The addresses of unpriced additions as admission warnings, each at most MAX_WARNING_CHARS long,
+    on at most UNPRICED_WARNING_LINES lines (the last one then says how many were left out)."""
+    head = f"not priced in CostEstimate {subject}: " if subject else "not priced: "
+    # fit() below cuts lines that a long CostEstimate name alone makes too long.
+    width = max(MAX_WARNING_CHARS - len(head), 40)
+    packed: list[list[str]] = []
+    for address in addresses:
+        item = fit(address, width)  # a very long address is cut, on a line of its own
+        if packed and len(", ".join([*packed[-1], item])) <= width:
+            packed[-1].append(item)
+        else:
+            packed.append([item])
+    if len(packed) > UNPRICED_WARNING_LINES:
+        kept = packed[: UNPRICED_WARNING_LINES - 1]
+        left_out = len(addresses) - sum(len(items) for items in kept)
+        packed = [*kept, [f"and {left_out} more"]]
+    return [fit(head + ", ".join(items)) for items in packed]
 
 
 def describe(violations: Sequence[Described], prefixed: bool, *, short: bool = False) -> str:

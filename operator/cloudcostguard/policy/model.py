@@ -36,6 +36,32 @@ class Enforcement(StrEnum):
 ENFORCEMENTS = tuple(enforcement.value for enforcement in Enforcement)
 
 
+class Unpriced(StrEnum):
+    """What a policy does with a change that adds resources we cannot price (``spec.unpriced``).
+
+    Their cost is missing from the totals the limits compare, so a budget that ignored them could be
+    walked around by picking another resource type. Warn is the default: the change is admitted with
+    warnings naming them; Deny refuses it (as far as ``enforcement`` allows, see ``effective``).
+    """
+
+    IGNORE = "Ignore"
+    WARN = "Warn"
+    DENY = "Deny"
+
+    def effective(self, enforcement: Enforcement) -> Enforcement | None:
+        """The enforcement of an unpriced finding: the weaker of the policy's enforcement and this mode
+        (None: ignored). ``unpriced: Deny`` under ``enforcement: Warn`` warns, under DryRun it records;
+        ``enforcement`` stays the one switch that decides whether a policy may deny at all."""
+        if self is Unpriced.IGNORE:
+            return None
+        if self is Unpriced.WARN and enforcement is Enforcement.DENY:
+            return Enforcement.WARN
+        return enforcement
+
+
+UNPRICED_MODES = tuple(mode.value for mode in Unpriced)
+
+
 def parse_money(value: Any, where: str) -> Decimal:
     """A money limit: a non-negative decimal string ("250", "250.00"); anything else is a PolicyError."""
     if isinstance(value, bool) or not isinstance(value, str):
@@ -99,13 +125,15 @@ class CostPolicy:
     namespace_selector: Mapping[str, Any] | None = None
     selector: Mapping[str, Any] | None = None
     message: str | None = None
+    unpriced: Unpriced = Unpriced.WARN
 
     @classmethod
     def from_object(cls, document: Any) -> CostPolicy:
         """Read a CostPolicy object (``metadata.name`` + ``spec``), as stored in Kubernetes or a YAML file.
 
         Enforcement defaults to Deny: a policy that forgets to say how it enforces should guard, not
-        silently report.
+        silently report. ``unpriced`` defaults to Warn: today's budgets keep admitting what they did,
+        and say what they could not count.
         """
         if not isinstance(document, Mapping):
             raise errors.PolicyError("a CostPolicy must be an object with metadata and spec")
@@ -129,6 +157,13 @@ class CostPolicy:
                 raise errors.PolicyError(
                     f"spec.enforcement must be Deny, Warn or DryRun, not {raw_enforcement!r}"
                 ) from None
+            raw_unpriced = spec.get("unpriced", Unpriced.WARN.value)
+            try:
+                unpriced = Unpriced(raw_unpriced)
+            except ValueError:
+                raise errors.PolicyError(
+                    f"spec.unpriced must be Ignore, Warn or Deny, not {raw_unpriced!r}"
+                ) from None
             namespace_selector = spec.get("namespaceSelector")
             selector = spec.get("selector")
             selectors.validate_selector(namespace_selector, "spec.namespaceSelector")
@@ -143,6 +178,7 @@ class CostPolicy:
                 namespace_selector=namespace_selector,
                 selector=selector,
                 message=" ".join(message.split())[:MAX_POLICY_MESSAGE_CHARS] if message else None,
+                unpriced=unpriced,
             )
         except errors.PolicyError as err:
             raise errors.PolicyError(f"CostPolicy {name}: {err}") from err

@@ -89,9 +89,12 @@ def cost_policy(
     namespace_selector: Mapping[str, Any] | None = None,
     selector: Mapping[str, Any] | None = None,
     message: str | None = None,
+    unpriced: str | None = None,
     **limits: str | int,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {"enforcement": enforcement, "limits": dict(limits)}
+    if unpriced is not None:
+        spec["unpriced"] = unpriced
     if namespace_selector is not None:
         spec["namespaceSelector"] = dict(namespace_selector)
     if selector is not None:

@@ -201,3 +201,55 @@ def test_the_installed_command_exits_1_without_a_traceback(files: Any) -> None:
     assert result.returncode == 1
     assert result.stdout.startswith("estimate: 131.40 USD/month")
     assert result.stderr == ""
+
+
+def _plan_with_an_unsupported_type() -> dict[str, Any]:
+    document = nat_plan(2)
+    document["resource_changes"].append(
+        {
+            "address": "aws_made_up_thing.new",
+            "mode": "managed",
+            "type": "aws_made_up_thing",
+            "name": "new",
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {"actions": ["create"], "before": None, "after": {}, "after_unknown": {}},
+        }
+    )
+    return document
+
+
+@pytest.mark.parametrize(
+    ("modes", "expected"),
+    [
+        (("Deny", "Deny"), (1, "Deny")),
+        (("Deny", None), (0, "Warn")),  # the default: admitted, with warnings naming the addresses
+        (("Warn", "Deny"), (0, "Warn")),
+        (("DryRun", "Deny"), (0, "DryRun")),
+        (("Deny", "Ignore"), (0, "WithinBudget")),
+    ],
+)
+async def test_unpriced_verdicts_are_the_webhooks(
+    files: Any,
+    capsys: pytest.CaptureFixture[str],
+    modes: tuple[str, str | None],
+    expected: tuple[int, str],
+) -> None:
+    (enforcement, unpriced), (code, verdict) = modes, expected
+    policies = [cost_policy("team-cap", enforcement, unpriced=unpriced, maxMonthlyCost="1000")]
+    document = _plan_with_an_unsupported_type()
+    argv = files(policies, document)
+    found, out, _ = run([*argv, "--namespace", "team-a", "--name", "web", "--format", "json"], capsys)
+    result = orjson.loads(out)
+    async with WebhookHarness(InMemoryClusterState(policies=policies)) as harness:
+        response = await harness.both(
+            admission.HANDLER_COSTESTIMATE, review(cost_estimate("web", plan=document))
+        )
+    assert (found, result["verdict"], result["allowed"]) == (code, verdict, response["allowed"])
+    assert result["warnings"] == response.get("warnings", [])
+    if not response["allowed"]:
+        assert result["message"] == response["status"]["message"]
+        assert response["status"]["code"] == 403
+        assert "aws_made_up_thing.new (type not supported)" in result["message"]
+        assert result["violations"][0]["unpriced"] == ["aws_made_up_thing.new"]
+    if verdict == "Warn":
+        assert result["warnings"][-1] == "not priced: aws_made_up_thing.new"

@@ -53,8 +53,11 @@ def _context(judged: bool) -> reconcile.ReconcileContext:
     )
 
 
-def _policy(enforcement: str, **limits: str) -> dict[str, Any]:
-    return {"metadata": {"name": "team-budget"}, "spec": {"enforcement": enforcement, "limits": limits}}
+def _policy(enforcement: str, unpriced: str | None = None, **limits: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {"enforcement": enforcement, "limits": limits}
+    if unpriced is not None:
+        spec["unpriced"] = unpriced
+    return {"metadata": {"name": "team-budget"}, "spec": spec}
 
 
 class _ClusterState(InMemoryClusterState):
@@ -107,6 +110,22 @@ async def _reconciled(
 
 
 INLINE = {"plan": {"inline": nat_plan(2)}}
+
+
+def _with_an_unsupported_type() -> dict[str, Any]:
+    document = nat_plan(2)
+    document["resource_changes"].append(
+        {
+            "address": "aws_made_up_thing.queue",
+            "mode": "managed",
+            "type": "aws_made_up_thing",
+            "name": "queue",
+            "change": {"actions": ["create"], "before": None, "after": {}, "after_unknown": {}},
+        }
+    )
+    return {"plan": {"inline": document}}
+
+
 MISSING_CONFIGMAP = {"name": "web-plan", "key": "plan.json"}
 
 
@@ -120,6 +139,9 @@ async def costestimates() -> dict[str, dict[str, Any]]:
         "over-budget-deny": await _reconciled("web", INLINE, [_policy("Deny", **cheap_limit)]),
         "over-budget-warn": await _reconciled("web", INLINE, [_policy("Warn", **cheap_limit)]),
         "over-budget-dryrun": await _reconciled("web", INLINE, [_policy("DryRun", **cheap_limit)]),
+        # A change adding a type we cannot price: the default (unpriced: Warn), and unpriced: Deny.
+        "unpriced-warn": await _reconciled("web", _with_an_unsupported_type(), [_policy("Deny")]),
+        "unpriced-deny": await _reconciled("web", _with_an_unsupported_type(), [_policy("Deny", "Deny")]),
         "invalid-plan": await _reconciled("web", {"plan": {"inline": {"format_version": "9.0"}}}),
         "plan-missing": await _reconciled("web", {"plan": {"configMapKeyRef": MISSING_CONFIGMAP}}),
     }  # fmt: skip
@@ -198,11 +220,13 @@ def expected_costestimate_health(obj: dict[str, Any]) -> dict[str, str]:
         )
         return {"status": "Progressing", "message": message}
     policy, budget = status.get("policy"), _condition(obj, "WithinBudget")
+    what = "unpriced resources" if budget and budget["reason"] == "UnpricedResources" else "over budget"
     if policy and policy["verdict"] == "Deny":
-        return {"status": "Degraded", "message": f"Over budget ({policy['name']}, Deny): {policy['message']}"}
+        label = what[0].upper() + what[1:]
+        return {"status": "Degraded", "message": f"{label} ({policy['name']}, Deny): {policy['message']}"}
     message = ready["message"]
     if budget is not None and budget["status"] == "False" and policy:
-        message += f"; over budget ({policy['name']}, {policy['verdict']}): {policy['message']}"
+        message += f"; {what} ({policy['name']}, {policy['verdict']}): {policy['message']}"
     return {"status": "Healthy", "message": message}  # fmt: skip
 
 
@@ -233,6 +257,8 @@ COSTESTIMATE_HEALTH = {
     "over-budget-warn": "Healthy",
     "over-budget-dryrun": "Healthy",
     "over-budget-deny": "Degraded",
+    "unpriced-warn": "Healthy",
+    "unpriced-deny": "Degraded",
     "invalid-plan": "Degraded",
 }
 COSTPOLICY_HEALTH = {

@@ -113,3 +113,19 @@ def test_the_script_is_lua_5_1() -> None:
         text = (CUSTOMIZATIONS / kind / "health.lua").read_text()
         assert "goto" not in text and "//" not in text  # Lua 5.2+/5.3+ syntax
     assert Path(lua51.__file__).name.startswith("lua51")
+
+
+def test_unpriced_resources_are_named_as_such() -> None:
+    script = (CUSTOMIZATIONS / "CostEstimate" / "health.lua").read_text()
+    objects = states.all_states()["CostEstimate"]
+    deny = argocd_health(script, objects["unpriced-deny"])
+    assert deny["status"] == "Degraded"
+    assert deny["message"].startswith(
+        "Unpriced resources (team-budget, Deny): CostPolicy team-budget: adds 1 resource that cannot be "
+        "priced, so no limit counts them: aws_made_up_thing.queue (type not supported)"
+    )
+    warn = argocd_health(script, objects["unpriced-warn"])
+    assert warn["status"] == "Healthy"
+    assert (
+        "; unpriced resources (team-budget, Warn): CostPolicy team-budget: adds 1 resource" in warn["message"]
+    )

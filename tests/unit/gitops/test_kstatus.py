@@ -27,6 +27,8 @@ COSTESTIMATE_KSTATUS = {
     "over-budget-warn": kstatus.CURRENT,
     "over-budget-dryrun": kstatus.CURRENT,
     "over-budget-deny": kstatus.CURRENT,
+    "unpriced-warn": kstatus.CURRENT,
+    "unpriced-deny": kstatus.CURRENT,  # as over-budget-deny: the webhook refused it at apply time
     "invalid-plan": kstatus.FAILED,  # permanent: Stalled=True
 }
 COSTPOLICY_KSTATUS = {

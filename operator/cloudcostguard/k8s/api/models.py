@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from cloudcostguard.policy.model import MONEY_PATTERN
+from cloudcostguard.policy.model import MONEY_PATTERN, Unpriced
 
 GROUP = "cloudcostguard.io"
 VERSION = "v1alpha1"
@@ -33,6 +33,9 @@ URL_MAX = 2048
 MESSAGE_MAX = 1024
 TOP_RESOURCES_MAX = 20
 UNSUPPORTED_TYPES_MAX = 100
+# status.coverage lists at most this many addresses per class (the counts cover all of them): the full
+# list is one `cloudcostguard estimate --format json` away, and a status must stay small.
+COVERAGE_ADDRESSES_MAX = 50
 # A policy's status lists the namespaces with the highest committed spend, at most this many, so that the
 # object stays small however many namespaces match; the counts always cover all of them.
 POLICY_NAMESPACES_MAX = 200
@@ -45,6 +48,7 @@ EXACTLY_ONE_SOURCE_MESSAGE = "exactly one of " + ", ".join(PLAN_SOURCE_FIELDS) +
 
 # The values of policy.model.Enforcement (a test keeps them equal); a Literal renders as a plain enum.
 Enforcement = Literal["Deny", "Warn", "DryRun"]
+UnpricedMode = Literal["Ignore", "Warn", "Deny"]  # policy.model.Unpriced's values (a test keeps them equal)
 Phase = Literal["Pending", "Estimated", "Failed"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -175,6 +179,23 @@ class ResourceCounts(ApiModel):
     unsupported: int = Field(ge=0, description="Resources of types this version cannot price.")
 
 
+class Coverage(ApiModel):
+    """What the estimate could price: every resource is in exactly one class (counts), and the
+    addresses whose cost the totals miss (at most COVERAGE_ADDRESSES_MAX per class)."""
+
+    priced: int = Field(ge=0, description="Resources priced in full.")
+    free: int = Field(ge=0, description="Resources known to cost nothing.")
+    unsupported: int = Field(ge=0, description="Resources of types this version cannot price.")
+    price_not_found: int = Field(
+        ge=0, description="Resources with a component the catalog has no price for (partly in the totals)."
+    )
+    unpriced_added: int = Field(
+        ge=0, description="Unpriced resources this change adds: what CostPolicy spec.unpriced judges."
+    )
+    unsupported_addresses: list[str] | None = Field(None, max_length=COVERAGE_ADDRESSES_MAX)
+    price_not_found_addresses: list[str] | None = Field(None, max_length=COVERAGE_ADDRESSES_MAX)
+
+
 class TopResource(ApiModel):
     """One of the biggest cost drivers."""
 
@@ -209,6 +230,7 @@ class CostEstimateStatus(ApiModel):
     resource_counts: ResourceCounts | None = None
     top_resources: list[TopResource] | None = Field(None, max_length=TOP_RESOURCES_MAX)
     unsupported_resource_types: list[str] | None = Field(None, max_length=UNSUPPORTED_TYPES_MAX)
+    coverage: Coverage | None = None
     policy: PolicyVerdict | None = None
     conditions: list[Condition] | None = Field(
         None,
@@ -270,6 +292,14 @@ class CostPolicySpec(ApiModel):
     limits: CostPolicyLimits = Field(default_factory=CostPolicyLimits, description="The budget limits.")
     message: str | None = Field(
         None, max_length=MESSAGE_MAX, description="Added to denials and warnings (e.g. whom to ask)."
+    )
+    unpriced: UnpricedMode = Field(
+        Unpriced.WARN.value,
+        description=(
+            "A change that adds resources that cannot be priced (unsupported types, prices not found): "
+            "Ignore, Warn (default: admitted with warnings naming them) or Deny (refused, as far as "
+            "enforcement allows: under Warn it warns, under DryRun it records)."
+        ),
     )
 
 

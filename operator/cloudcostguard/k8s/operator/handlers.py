@@ -235,6 +235,7 @@ async def reconcile_costestimate(
         metrics.STATUS_WRITES.labels("costestimate").inc()
         if outcome.result == "estimated":
             metrics.ESTIMATES.labels(outcome.source).inc()
+            metrics.record_coverage(outcome.status.get("coverage"))
         budget_event = verdict_event(obj.status.get("policy"), outcome.status.get("policy"))
         if budget_event is not None:
             event_type, reason, message = budget_event

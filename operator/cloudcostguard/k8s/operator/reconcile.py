@@ -36,7 +36,7 @@ import orjson
 from cloudcostguard import errors
 from cloudcostguard.estimation.model import Estimate, money
 from cloudcostguard.k8s.api import conditions as cond
-from cloudcostguard.k8s.api.models import TOP_RESOURCES_MAX, UNSUPPORTED_TYPES_MAX
+from cloudcostguard.k8s.api.models import COVERAGE_ADDRESSES_MAX, TOP_RESOURCES_MAX, UNSUPPORTED_TYPES_MAX
 from cloudcostguard.k8s.cluster.estimates import estimate_spec, parse_spec
 from cloudcostguard.k8s.cluster.indexes import plain
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver, ResolvedPlan
@@ -69,6 +69,7 @@ _ESTIMATE_FIELDS = (
     "resourceCounts",
     "topResources",
     "unsupportedResourceTypes",
+    "coverage",
     "policy",
 )
 
@@ -271,11 +272,13 @@ def _rejudge(
 
 
 def verdict_basis(estimate: Estimate) -> Estimate:
-    """What a verdict reads of an estimate — totals, currency and the top resources (the cost drivers
-    named in messages) — without the rest: a plan's estimate can hold thousands of resources, and this
-    is kept for every CostEstimate."""
+    """What a verdict reads of an estimate — totals, currency, the top resources (the cost drivers
+    named in messages) and the unpriced resources it adds (``spec.unpriced``) — without the rest: a
+    plan's estimate can hold thousands of resources, and this is kept for every CostEstimate."""
+    top = {id(resource) for resource in estimate.top_resources(TOP_RESOURCES_MAX)}
     basis = Estimate(
-        resources=estimate.top_resources(TOP_RESOURCES_MAX),
+        # In plan order, as messages list the unpriced ones.
+        resources=[r for r in estimate.resources if id(r) in top or r.adds_unpriced],
         pricing_source=estimate.pricing_source,
         pricing_version=estimate.pricing_version,
         plan_digest=estimate.plan_digest,
@@ -348,6 +351,7 @@ def estimate_status(
         },
         "topResources": top,
         "unsupportedResourceTypes": sorted(summary["unsupportedResourceCounts"])[:UNSUPPORTED_TYPES_MAX],
+        "coverage": coverage_status(estimate),
         "policy": outcome.policy if outcome is not None and outcome.policy else None,
         "conditions": [
             cond.condition(
@@ -364,6 +368,20 @@ def estimate_status(
             ),
             budget,
         ],
+    }
+
+
+def coverage_status(estimate: Estimate) -> dict[str, Any]:
+    """``status.coverage``: the count of every class, the unpriced addresses (bounded)."""
+    coverage = estimate.coverage()
+    return {
+        "priced": len(coverage.priced),
+        "free": len(coverage.free),
+        "unsupported": len(coverage.unsupported),
+        "priceNotFound": len(coverage.price_not_found),
+        "unpricedAdded": len(estimate.unpriced_additions()),
+        "unsupportedAddresses": coverage.unsupported[:COVERAGE_ADDRESSES_MAX],
+        "priceNotFoundAddresses": coverage.price_not_found[:COVERAGE_ADDRESSES_MAX],
     }
 
 

@@ -58,3 +58,5 @@ def test_the_crd_takes_its_money_rule_and_enforcements_from_the_policy_model() -
     limits = CostPolicySpec.model_json_schema()["$defs"]["CostPolicyLimits"]["properties"]
     assert limits["maxMonthlyCost"]["anyOf"][0]["pattern"] == policy_model.MONEY_PATTERN
     assert typing.get_args(models.Enforcement) == policy_model.ENFORCEMENTS
+    assert typing.get_args(models.UnpricedMode) == policy_model.UNPRICED_MODES
+    assert CostPolicySpec.model_validate({"enforcement": "Deny"}).unpriced == policy_model.Unpriced.WARN.value

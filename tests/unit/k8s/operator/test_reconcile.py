@@ -8,10 +8,13 @@ from typing import Any
 import orjson
 import pytest
 
+import cloudcostguard
+from cloudcostguard.k8s.api.models import COVERAGE_ADDRESSES_MAX, TOP_RESOURCES_MAX
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver, digest_of
 from cloudcostguard.k8s.operator import reconcile
 from cloudcostguard.k8s.operator.loops import EstimateState
 from cloudcostguard.k8s.testing import InMemoryClusterState
+from cloudcostguard.policy.model import CostPolicy
 from cloudcostguard.pricing.catalog import Price, PriceCatalog
 from cloudcostguard.pricing.catalog_provider import CatalogStatus, StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
@@ -100,6 +103,15 @@ async def test_estimate_status_has_every_contract_field() -> None:
         "lastEstimatedTime": NOW,
         "resourceCounts": {"total": 3, "priced": 2, "free": 1, "unsupported": 0},
         "unsupportedResourceTypes": [],
+        "coverage": {
+            "priced": 2,
+            "free": 1,
+            "unsupported": 0,
+            "priceNotFound": 0,
+            "unpricedAdded": 0,
+            "unsupportedAddresses": [],
+            "priceNotFoundAddresses": [],
+        },
         "policy": None,
     }
     one = money(nat_monthly(1))
@@ -298,3 +310,61 @@ async def test_bad_usage_is_stalled_with_usage_invalid() -> None:
     outcome = await run(estimate_object(spec), EstimateState(), context())
     assert (outcome.result, outcome.reason) == ("failed", "UsageInvalid")
     assert conditions(outcome.status)["Stalled"]["status"] == "True"
+
+
+def _unpriced_plan(made_up: int) -> dict[str, Any]:
+    document = nat_plan(1)
+    document["resource_changes"] += [
+        {
+            "address": f"aws_made_up_thing.t{i}",
+            "mode": "managed",
+            "type": "aws_made_up_thing",
+            "name": f"t{i}",
+            "change": {"actions": ["create"], "before": None, "after": {}, "after_unknown": {}},
+        }
+        for i in range(made_up)
+    ]
+    return document
+
+
+async def test_coverage_in_status_counts_everything_and_bounds_the_addresses() -> None:
+    made_up = COVERAGE_ADDRESSES_MAX + 5
+    outcome = await run(
+        estimate_object({"plan": {"inline": _unpriced_plan(made_up)}}), EstimateState(), context()
+    )
+    coverage = outcome.status["coverage"]
+    assert {k: v for k, v in coverage.items() if not k.endswith("Addresses")} == {
+        "priced": 1,
+        "free": 0,
+        "unsupported": made_up,
+        "priceNotFound": 0,
+        "unpricedAdded": made_up,
+    }
+    assert coverage["unsupportedAddresses"] == [
+        f"aws_made_up_thing.t{i}" for i in range(COVERAGE_ADDRESSES_MAX)
+    ]
+
+
+async def test_a_re_judged_verdict_still_sees_the_unpriced_additions() -> None:
+    """The verdict basis keeps the unpriced resources a change adds, not only the top cost drivers."""
+    document = _unpriced_plan(TOP_RESOURCES_MAX + 3)
+    estimate = cloudcostguard.estimate(document)
+    basis = reconcile.verdict_basis(estimate)
+    assert [r.address for r in basis.unpriced_additions()] == [
+        r.address for r in estimate.unpriced_additions()
+    ]
+    assert (basis.total_monthly_cost, basis.past_total_monthly_cost) == (
+        estimate.total_monthly_cost,
+        estimate.past_total_monthly_cost,
+    )
+    policy = CostPolicy.from_object({"metadata": {"name": "p"}, "spec": {"unpriced": "Deny"}})
+    judge = reconcile.EvaluationJudge()
+    obj = estimate_object({"plan": {"inline": document}})
+    full, rejudged = (judge.judge(obj, e, [policy], EMPTY_VIEW) for e in (estimate, basis))
+    assert full is not None and rejudged is not None
+    assert (rejudged.within_budget, rejudged.reason, rejudged.message) == (
+        full.within_budget,
+        full.reason,
+        full.message,
+    )
+    assert (full.within_budget, full.reason) == (False, "UnpricedResources")

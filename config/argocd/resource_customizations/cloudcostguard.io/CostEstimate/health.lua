@@ -1,7 +1,8 @@
 -- Argo CD health of a CloudCostGuard CostEstimate (resource.customizations.health.cloudcostguard.io_CostEstimate).
 -- Healthy: Ready=True and the budget holds (or only a Warn/DryRun policy is exceeded: the change was
 -- admitted on purpose). Degraded: Stalled=True (a permanent failure: invalid plan, too large,
--- forbidden URL) or a Deny policy's verdict. Progressing: not yet estimated, a newer generation not
+-- forbidden URL) or a Deny policy's verdict (a broken limit, or with unpriced: Deny resources that
+-- cannot be priced: WithinBudget reason UnpricedResources). Progressing: not yet estimated, a newer generation not
 -- yet observed, or a transient failure being retried. Argo CD's Lua has no string library: plain
 -- comparisons and concatenation only.
 -- Each Argo CD health script stands alone (argocd-cm has no modules): find() is in both scripts.
@@ -53,15 +54,23 @@ end
 
 local budget = find(conditions, "WithinBudget")
 local policy = obj.status.policy
+local what = "over budget"
+if budget ~= nil and budget.reason == "UnpricedResources" then
+  what = "unpriced resources"
+end
 if policy ~= nil and policy.verdict == "Deny" then
   hs.status = "Degraded"
-  hs.message = "Over budget (" .. policy.name .. ", Deny): " .. policy.message
+  if what == "over budget" then
+    hs.message = "Over budget (" .. policy.name .. ", Deny): " .. policy.message
+  else
+    hs.message = "Unpriced resources (" .. policy.name .. ", Deny): " .. policy.message
+  end
   return hs
 end
 
 hs.status = "Healthy"
 hs.message = ready.message
 if budget ~= nil and budget.status == "False" and policy ~= nil then
-  hs.message = ready.message .. "; over budget (" .. policy.name .. ", " .. policy.verdict .. "): " .. policy.message
+  hs.message = ready.message .. "; " .. what .. " (" .. policy.name .. ", " .. policy.verdict .. "): " .. policy.message
 end
 return hs
