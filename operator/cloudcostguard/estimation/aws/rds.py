@@ -130,7 +130,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
     multi_az = attrs.flag("multi_az", False) is True
     deployment = "Multi-AZ" if multi_az else "Single-AZ"
     database_engine, edition = _ENGINES.get(engine, (None, None))
-    vcpus = _vcpus(instance_class, usage.decimal("vcpu_count"))
+    vcpus = instance_vcpus(instance_class, usage.decimal("vcpu_count"))
 
     components = [
         _instance(
@@ -249,7 +249,7 @@ def price_db_instance(ctx: PricingContext) -> list[CostComponent]:
             )
         )
 
-    extended = _extended_support(ctx, prices, engine, engine_version, vcpus)
+    extended = extended_support(ctx, prices, engine, engine_version, vcpus)
     if extended is not None:
         components.append(extended)
     return components
@@ -359,7 +359,7 @@ _SMALL_SIZES = {"nano": 2, "micro": 2, "small": 2, "medium": 2, "large": 2}
 _T2_SIZES = {"micro": 1, "small": 1, "medium": 2, "large": 2}
 
 
-def _vcpus(instance_class: str | None, override: Decimal | None) -> Decimal | None:
+def instance_vcpus(instance_class: str | None, override: Decimal | None) -> Decimal | None:
     if override is not None:
         return override
     if instance_class is None:
@@ -426,7 +426,7 @@ _EXTENDED_SUPPORT["aurora"] = _EXTENDED_SUPPORT["aurora-mysql"]
 # (``PricingContext.pricing_date``: ``estimate(as_of=...)``, default today in UTC).
 
 
-def _extended_support(
+def extended_support(
     ctx: PricingContext, prices: Prices, engine: str, version: str | None, vcpus: Decimal | None
 ) -> CostComponent | None:
     entry = _EXTENDED_SUPPORT.get(engine)

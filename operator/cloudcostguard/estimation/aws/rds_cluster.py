@@ -238,7 +238,7 @@ def price_rds_cluster_instance(ctx: PricingContext) -> list[CostComponent]:
 
     # rds.py's vCPU table and support calendar serve Aurora instances too (same offer, same rules);
     # they are private there, and used as they are so that the existing pricer stays untouched.
-    vcpus = rds._vcpus(instance_class, usage.decimal("vcpu_count"))
+    vcpus = rds.instance_vcpus(instance_class, usage.decimal("vcpu_count"))
     family = burstable_family(instance_class)
     credit_hours = usage.decimal("monthly_cpu_credit_hrs")
     if family is not None and credit_hours is not None and credit_hours > 0:
@@ -280,7 +280,7 @@ def price_rds_cluster_instance(ctx: PricingContext) -> list[CostComponent]:
                 )
             )
 
-    extended = rds._extended_support(ctx, prices, (engine_name or "").lower(), version, vcpus)
+    extended = rds.extended_support(ctx, prices, (engine_name or "").lower(), version, vcpus)
     if extended is not None:
         components.append(extended)
     return components
