@@ -165,6 +165,20 @@ ADMISSION_REJECTED_REVIEWS = Counter(
     "Requests answered with an HTTP 4xx because they were not a usable AdmissionReview.",
     ["status"],
 )
+ADMISSION_IN_FLIGHT = Gauge(
+    "cloudcostguard_admission_in_flight",
+    "Admission reviews being decided now (at most CCG_WEBHOOK_MAX_IN_FLIGHT).",
+)
+ADMISSION_OVERLOAD_REJECTIONS = Counter(
+    "cloudcostguard_admission_overload_rejections",
+    "Admission reviews answered HTTP 429 at once because CCG_WEBHOOK_MAX_IN_FLIGHT were in flight "
+    "(the webhook's failurePolicy decided them).",
+    ["handler"],
+)
+ADMISSION_READ_TIMEOUTS = Counter(
+    "cloudcostguard_admission_read_timeouts",
+    "Requests whose body did not arrive within CCG_WEBHOOK_READ_TIMEOUT (answered 408, connection closed).",
+)
 ADMISSION_INVALID_POLICIES = Counter(
     "cloudcostguard_admission_invalid_policies",
     "CostPolicies skipped at admission because they are malformed (counted per request).",

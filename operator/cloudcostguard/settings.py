@@ -158,6 +158,28 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a webhook estimate may take before the plan counts as not estimable.",
     )
+    webhook_max_in_flight: int = Field(
+        16,
+        ge=1,
+        description="Reviews decided at once; more are answered HTTP 429 at once (failurePolicy applies).",
+    )
+    webhook_read_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a webhook client has for the TLS handshake, and for a request body once its "
+        "headers are in.",
+    )
+    webhook_idle_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a webhook connection may wait for its next complete request head (idle "
+        "keep-alive, or headers still arriving) before it is closed.",
+    )
+    webhook_client_ca_file: Path | None = Field(
+        None,
+        description="CA (PEM) of the API server's client certificate: with it, webhook connections "
+        "without a certificate it signed are refused at the TLS handshake.",
+    )
     webhook_fast_path: bool = Field(
         True,
         description="Answer the webhook paths with the lean in-process handler (false: kopf's machinery).",
