@@ -230,7 +230,7 @@ class _TLSSite(aiohttp.web.BaseSite):
     """aiohttp's ``TCPSite`` with a bound on the TLS handshake (asyncio's default is 60 s), which
     ``TCPSite`` does not pass on: a client that connects and stalls mid-handshake is dropped then."""
 
-    __slots__ = ("_host", "_port", "_handshake_timeout")
+    __slots__ = ("_handshake_timeout", "_host", "_port")
 
     def __init__(
         self,
@@ -263,18 +263,18 @@ class _TLSSite(aiohttp.web.BaseSite):
 
 
 async def _read_body(
-    request: aiohttp.web.Request, limit: int, timeout: float
+    request: aiohttp.web.Request, limit: int, read_timeout: float
 ) -> bytes | aiohttp.web.StreamResponse:
-    """The whole body, or the error to answer: 413 over ``limit`` bytes, 408 after ``timeout`` s."""
+    """The whole body, or the error to answer: 413 over ``limit`` bytes, 408 after ``read_timeout`` s."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(read_timeout):
             return await request.read()
     except aiohttp.web.HTTPRequestEntityTooLarge:
         metrics.ADMISSION_REJECTED_REVIEWS.labels("413").inc()
         return _status_response(413, f"AdmissionReview larger than the limit of {limit} bytes")
     except TimeoutError:
         metrics.ADMISSION_READ_TIMEOUTS.inc()
-        response = _status_response(408, f"request body not received within {timeout:g} s")
+        response = _status_response(408, f"request body not received within {read_timeout:g} s")
         # The rest of a slow body is not waited for (aiohttp would linger to drain it): the 408 is
         # written, then the connection closed.
         response.force_close()
