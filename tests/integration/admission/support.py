@@ -283,6 +283,15 @@ class WebhookHarness:
             await self._server.__aexit__(None, None, None)
         self._directory.cleanup()
 
+    @property
+    def server(self) -> server.AdmissionServer:
+        assert self._server is not None, "the harness is not running"
+        return self._server
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     async def post(
         self, path: str, body: bytes | Mapping[str, Any], *, headers: Mapping[str, str] | None = None
     ) -> tuple[int, Any, str]:
