@@ -167,7 +167,7 @@ ADMISSION_REJECTED_REVIEWS = Counter(
 )
 ADMISSION_IN_FLIGHT = Gauge(
     "cloudcostguard_admission_in_flight",
-    "Admission reviews being decided now (at most CCG_WEBHOOK_MAX_IN_FLIGHT).",
+    "Admission reviews in flight now: body being read, or being decided (at most CCG_WEBHOOK_MAX_IN_FLIGHT).",
 )
 ADMISSION_OVERLOAD_REJECTIONS = Counter(
     "cloudcostguard_admission_overload_rejections",

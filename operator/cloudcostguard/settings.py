@@ -159,12 +159,13 @@ class Settings(BaseSettings):
         description="Seconds a webhook estimate may take before the plan counts as not estimable.",
     )
     webhook_max_in_flight: int = Field(
-        16,
+        32,
         ge=1,
-        description="Reviews decided at once; more are answered HTTP 429 at once (failurePolicy applies).",
+        description="Reviews in flight at once (body being read, or being decided); more are answered "
+        "HTTP 429 at once, and the webhook's failurePolicy applies.",
     )
     webhook_read_timeout: float = Field(
-        10.0,
+        5.0,
         gt=0,
         description="Seconds a webhook client has for the TLS handshake, and for a request body once its "
         "headers are in.",

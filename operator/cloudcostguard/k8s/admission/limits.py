@@ -1,29 +1,33 @@
 """How much admission work the webhook takes on at once, and what it answers beyond that.
 
-The webhook decides on the event loop, and estimates large plans in ``webhook_workers`` threads: without
-a bound, a burst of large reviews would queue behind those threads without limit, each holding its
-parsed review in memory and waiting for an answer the API server stopped waiting for (its
-``timeoutSeconds``). ``InFlightLimit`` admits at most ``CCG_WEBHOOK_MAX_IN_FLIGHT`` reviews being
-decided at once; the next one is answered at once with an HTTP 429: before its body is read when the
-limit is reached already, else before it is parsed.
+The webhook decides on the event loop, and estimates large plans in ``webhook_workers`` threads:
+without a bound, a burst of large reviews would queue behind those threads without limit, each
+holding its parsed review in memory and waiting for an answer the API server stopped waiting for (its
+``timeoutSeconds``); and at high concurrency every review would be read and judged in turn, so every
+answer would come late. ``InFlightLimit`` admits at most ``CCG_WEBHOOK_MAX_IN_FLIGHT`` reviews in
+flight; the next one is answered at once with an HTTP 429, its body not even read.
+
+A review is in flight from its complete request head to its answer: while its body arrives, while it
+waits for or runs in a worker thread, while it is judged. Counting from the head, not from the
+complete body, is what bounds memory (at most the limit × ``CCG_WEBHOOK_MAX_REVIEW_BYTES`` of bodies
+being read, whatever the number of connections) and makes the answers beyond the limit cheap. A slow
+client holds its slot for at most ``CCG_WEBHOOK_READ_TIMEOUT`` (then 408); where anything but the
+API server can reach the webhook port, ``CCG_WEBHOOK_CLIENT_CA_FILE`` or the chart's NetworkPolicy
+keep others from holding slots at all.
 
 Why 429, and why no ``Retry-After``: the API server treats any non-200 answer of a webhook as a failed
-call, so the webhook's ``failurePolicy`` decides (Fail: the change is refused with our message; Ignore:
-admitted unchecked), which is what an overloaded webhook must leave to the cluster's owner. A
-``Retry-After`` header (client-go's rest client retries on it) or ``details.retryAfterSeconds`` in the
-Status (the webhook dispatcher's backoff retries on it) would have the API server send the same review
-again within the same timeout: more load on a webhook that is already over its limit, and a slower
-answer for the user. The status and Status reason match the API server's own answer when it is over
-its ``--max-requests-inflight``.
-
-Only reviews being decided count, from their complete body to their answer: a client still sending its
-body holds no slot (it is bounded by ``CCG_WEBHOOK_READ_TIMEOUT`` instead), so slow clients cannot use
-up the limit. Reviews the loop decides without waiting (small plans, remembered estimates) leave again
-before the next request is read; in practice the slots are held by reviews waiting for, or running in,
-a worker thread.
+call, so the webhook's ``failurePolicy`` decides (Fail: the change is refused with our message;
+Ignore: admitted unchecked), which is what an overloaded webhook must leave to the cluster's owner. A
+``Retry-After`` header (client-go's rest client retries on it) or ``details.retryAfterSeconds`` in
+the Status (the webhook dispatcher's backoff retries on it) would have the API server send the same
+review again within the same timeout: more load on a webhook already over its limit, and a slower
+answer for the user. The status and the Status reason are the API server's own when it is over its
+``--max-requests-inflight``.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from cloudcostguard import metrics
 
@@ -61,3 +65,15 @@ class InFlightLimit:
             f"the CloudCostGuard webhook is over its limit of {self.limit} reviews in flight "
             "(CCG_WEBHOOK_MAX_IN_FLIGHT): not judged, the webhook's failurePolicy applies"
         )
+
+
+async def let_arrivals_count() -> None:
+    """Yield to the loop once, after taking a slot and before any work.
+
+    A review whose body is already buffered is read and judged without yielding: without this, the
+    reviews that arrived together would each take a slot, finish and give it back in turn, the count
+    would never pass 1, and at high concurrency all of them would be judged one after another, each
+    answer later than the one before. With it, every review that arrived in the same turn of the
+    loop has taken its slot (or been answered 429) before the first is judged.
+    """
+    await asyncio.sleep(0)

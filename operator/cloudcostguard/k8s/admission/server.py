@@ -20,8 +20,9 @@ e.g. on cert-manager renewal).
 
 And bounds, on both paths (RELIABILITY.md, "Admission webhook bounds"):
 
-- at most ``webhook_max_in_flight`` reviews are decided at once; the next is answered 429 at once
-  (``limits``: why 429, and why the API server then applies the failurePolicy rather than retrying);
+- at most ``webhook_max_in_flight`` reviews are in flight (body being read, or being decided); the
+  next is answered 429 at once (``limits``: why 429, why counted from the request head, and why the
+  API server then applies the failurePolicy rather than retrying);
 - a slow client holds a connection, never a worker, and not for long: the TLS handshake and a request
   body each get ``webhook_read_timeout`` (a late body is answered 408 and its connection closed), and a
   connection without a complete request head (idle keep-alive, or headers trickling in) is closed after
@@ -73,8 +74,8 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
         runtime: Callable[[], AdmissionRuntime | None],
         lean_handlers: Collection[str] = HANDLER_IDS,
         max_body_bytes: int = 8 * 1024 * 1024,
-        max_in_flight: int = 16,
-        read_timeout: float = 10.0,
+        max_in_flight: int = 32,
+        read_timeout: float = 5.0,
         idle_timeout: float = 30.0,
         shutdown_timeout: float = 20.0,
         client_ca_file: str | None = None,
@@ -161,14 +162,13 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
             runtime = self.runtime()
             if runtime is None:
                 return _status_response(503, "the admission webhook is starting")
-            if self.limit.full:
-                return self._overloaded(handler)  # at once: not even the body is read
-            body = await _read_body(request, self.max_body_bytes, self.read_timeout)
-            if isinstance(body, aiohttp.web.StreamResponse):
-                return body
             if not self.limit.try_enter():
-                return self._overloaded(handler)
+                return self._overloaded(handler)  # at once: not even the body is read
             try:
+                await limits.let_arrivals_count()
+                body = await _read_body(request, self.max_body_bytes, self.read_timeout)
+                if isinstance(body, aiohttp.web.StreamResponse):
+                    return body
                 status, payload, reason = await review.answer_review(handler, body, runtime)
             finally:
                 self.limit.leave()
@@ -182,14 +182,13 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
     def _through_kopf(self, fn: kopf.WebhookFn) -> Callable[[aiohttp.web.Request], Any]:
         async def serve(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
             webhook = request.match_info.get("id")
-            if self.limit.full:
-                return self._overloaded(webhook or "")
-            body = await _read_body(request, self.max_body_bytes, self.read_timeout)
-            if isinstance(body, aiohttp.web.StreamResponse):
-                return body
             if not self.limit.try_enter():
                 return self._overloaded(webhook or "")
             try:
+                await limits.let_arrivals_count()
+                body = await _read_body(request, self.max_body_bytes, self.read_timeout)
+                if isinstance(body, aiohttp.web.StreamResponse):
+                    return body
                 return await self._kopf_answer(fn, request, body, webhook)
             finally:
                 self.limit.leave()
