@@ -194,7 +194,8 @@ class Run:
         for status in sorted(statuses):
             parts.append(
                 f"  {status}: p50 {self.quantile_ms(0.5, status):.2f} ms, "
-                f"p99 {self.quantile_ms(0.99, status):.2f} ms, max {max(self.latencies(status)) * 1000:.2f} ms"
+                f"p99 {self.quantile_ms(0.99, status):.2f} ms, "
+                f"max {max(self.latencies(status)) * 1000:.2f} ms"
             )
         rss = [value for _, value in self.rss]
         parts.append(
