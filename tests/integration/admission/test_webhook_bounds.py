@@ -98,6 +98,7 @@ async def test_over_the_in_flight_limit_answers_429_at_once_and_recovers() -> No
                         harness, path, review(cost_estimate("one-more", plan=nat_plan(1)))
                     )
                     assert status == 429
+                    print(f"\n429 from {path} in {took * 1000:.1f} ms")
                     assert took < SLACK  # at once, not queued behind the busy worker
                     assert body == {
                         "apiVersion": "v1",
@@ -216,6 +217,10 @@ async def test_a_slow_body_is_answered_408_and_closed_after_the_read_timeout() -
             )
             closed_after = time.monotonic() - started
             await sender
+        print(
+            f"\nslow body: 408 and closed after {closed_after:.2f} s; "
+            f"meanwhile max {max(latencies) * 1000:.1f} ms"
+        )
         assert received.startswith(b"HTTP/1.1 408 ")
         assert b'"reason":"Timeout"' in received and b"not received within 0.5 s" in received
         assert 0.5 <= closed_after < 0.5 + SLACK
@@ -246,6 +251,11 @@ async def test_slowloris_headers_are_closed_after_the_idle_timeout_while_others_
         latencies = await answered_meanwhile(harness, 1.2)
         closed = await asyncio.wait_for(closing, 10)
         await asyncio.gather(*senders)
+        afters = [after for _, after in closed]
+        print(
+            f"\nslowloris: 20 connections closed after {min(afters):.2f}-{max(afters):.2f} s; "
+            f"{len(latencies)} reviews meanwhile, max {max(latencies) * 1000:.1f} ms"
+        )
         # Each slow connection got nothing and was closed between 1 s and 1 s + slack, headers unfinished.
         assert all(received == b"" for received, _ in closed)
         assert all(0.9 <= after < 1.0 + SLACK for _, after in closed), [after for _, after in closed]
