@@ -15,14 +15,14 @@ client holds its slot for at most ``CCG_WEBHOOK_READ_TIMEOUT`` (then 408); where
 API server can reach the webhook port, ``CCG_WEBHOOK_CLIENT_CA_FILE`` or the chart's NetworkPolicy
 keep others from holding slots at all.
 
-Why 429, and why no ``Retry-After``: the API server treats any non-200 answer of a webhook as a failed
-call, so the webhook's ``failurePolicy`` decides (Fail: the change is refused with our message;
-Ignore: admitted unchecked), which is what an overloaded webhook must leave to the cluster's owner. A
-``Retry-After`` header (client-go's rest client retries on it) or ``details.retryAfterSeconds`` in
-the Status (the webhook dispatcher's backoff retries on it) would have the API server send the same
-review again within the same timeout: more load on a webhook already over its limit, and a slower
-answer for the user. The status and the Status reason are the API server's own when it is over its
-``--max-requests-inflight``.
+Why 429, and why no ``Retry-After``: the API server treats any answer of a webhook but a 200 with an
+AdmissionReview as a failed call, so the webhook's ``failurePolicy`` decides (Fail: the change is
+refused with our message; Ignore: admitted unchecked), which is what an overloaded webhook must leave to
+the cluster's owner. client-go, which the API server calls webhooks with, sends a request again when a
+429 or 5xx carries ``Retry-After``: that would put the same review back on a webhook already over its
+limit, within the same ``timeoutSeconds``, and answer the user later. The status and the Status reason
+are the API server's own when it is over its ``--max-requests-inflight`` (which does ask clients to
+come back: they are users, not a webhook's caller with a failurePolicy).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import asyncio
 from cloudcostguard import metrics
 
 OVERLOAD_STATUS = 429
-OVERLOAD_REASON = "TooManyRequests"
 
 
 class InFlightLimit:
