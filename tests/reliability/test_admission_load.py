@@ -365,9 +365,10 @@ async def overload(server: Server, reviews: Reviews, *, seconds: float, recovery
     assert rejections > 0  # the limit was reached: this was overload
     assert run.latencies(200)  # and work still got done
     # Rejections are answered before their body is read, after at most one round of admitted reviews
-    # (CCG_WEBHOOK_MAX_IN_FLIGHT of them): well within the API server's timeout (10 s in the chart),
-    # on a shared 2-CPU machine that also runs the 200 clients.
-    assert run.quantile_ms(0.99, 429) < 3000
+    # (CCG_WEBHOOK_MAX_IN_FLIGHT of them): never slower than a verdict, and well within the API
+    # server's timeout (10 s in the chart) on a shared 2-CPU machine that also runs the 200 clients.
+    assert run.quantile_ms(0.5, 429) <= run.quantile_ms(0.5, 200)
+    assert run.quantile_ms(0.99, 429) < 5000
     assert max(run.latencies()) < 10
     peak = max(rss for _, rss in run.rss)
     print(f"  RSS before {baseline / MiB:.1f} MiB, peak {peak / MiB:.1f} MiB")
