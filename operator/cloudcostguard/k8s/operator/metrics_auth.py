@@ -281,7 +281,13 @@ class KopfReviewClient:
             raise ReviewUnavailable(
                 f"the operator may not create {plural} (grant it `create` on {plural} in its ClusterRole)"
             ) from err
-        except (kopf_api.APIError, aiohttp.ClientError, TimeoutError, ValueError, kopf.LoginError) as err:
+        except kopf_api.APIError as err:
+            # The Status message only: its details may carry a server-side traceback.
+            message = err.message or (err.args[0] if err.args and isinstance(err.args[0], str) else "")
+            raise ReviewUnavailable(f"POST {path}: HTTP {err.status}: {message or 'no message'}") from err
+        except TimeoutError as err:
+            raise ReviewUnavailable(f"POST {path}: no answer within {self._timeout:g} s") from err
+        except (aiohttp.ClientError, ValueError, kopf.LoginError) as err:
             raise ReviewUnavailable(f"POST {path}: {str(err) or type(err).__name__}") from err
         if not isinstance(body, Mapping):
             raise ReviewUnavailable(f"POST {path}: the answer is not an object")
