@@ -112,9 +112,9 @@ class ServerCertificate:
         logger.info("metrics certificate reloaded from %s", self.cert_file)
         return True
 
-    async def watch(self, interval: float = FILE_CHECK_INTERVAL) -> None:
+    async def watch(self, interval: float | None = None) -> None:
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(FILE_CHECK_INTERVAL if interval is None else interval)
             await asyncio.to_thread(self.reload_if_changed)
 
     def close(self) -> None:
