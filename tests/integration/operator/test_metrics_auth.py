@@ -205,18 +205,27 @@ async def test_tls_is_at_least_1_2_and_plain_http_is_not_answered(operator: Oper
     ids=["no-rbac", "api-error"],
 )
 async def test_an_api_server_failure_is_503_with_the_reason_and_not_cached(
-    operator: OperatorFactory, api: ReviewingAPI, failure: kmock.KubernetesError, reason: str
+    operator: OperatorFactory,
+    api: ReviewingAPI,
+    failure: kmock.KubernetesError,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with secure_metrics(operator) as served:
         api.failure = failure
-        status, text, _ = await scrape(served.url, "prometheus-token", context=served.context)
-        assert status == 503
-        assert text.startswith("cannot check the token with the API server: ")
-        assert reason in text
+        for _ in range(3):
+            status, text, _ = await scrape(served.url, "prometheus-token", context=served.context)
+            assert status == 503
+            assert text.startswith("cannot check the token with the API server: ")
+            assert reason in text
+        # One warning for the outage, not one error line per scrape (kopf's are demoted to DEBUG).
+        logged = [r for r in caplog.records if r.name == metrics_auth.__name__ and r.levelno >= 30]
+        assert [r.levelname for r in logged] == ["WARNING"]
+        assert len(api.token_reviews) == 3
         api.failure = None  # the next scrape asks again, and is served
         status, _text, _ = await scrape(served.url, "prometheus-token", context=served.context)
         assert status == 200
-        assert len(api.token_reviews) == 2
+        assert len(api.token_reviews) == 4
 
 
 async def test_a_silent_api_server_is_503_within_the_timeout(operator: OperatorFactory, kube: Any) -> None:

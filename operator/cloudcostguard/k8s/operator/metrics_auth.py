@@ -223,6 +223,17 @@ class MetricsAuthorizer:
         self._cache.clear()
 
 
+class _DemotedErrors(logging.LoggerAdapter[logging.Logger]):
+    """kopf logs every failed request at ERROR; during an outage that would be one line per scrape.
+    The authorizer warns once per kind of failure instead, so kopf's lines go to DEBUG."""
+
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
+_api_logger = _DemotedErrors(logger, {})
+
+
 class KopfReviewClient:
     """TokenReviews and SubjectAccessReviews through kopf's API client: the operator's own login (the
     in-cluster service account, or the kubeconfig), session and re-authentication. One attempt per
@@ -273,7 +284,7 @@ class KopfReviewClient:
                 payload=review,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 backoffs=(),  # no retries: the scraper retries at its next interval
-                logger=logger,
+                logger=_api_logger,
             )
             async with response:
                 body = await response.json()
