@@ -1,8 +1,9 @@
-"""The kopf internals the operator uses, in one place: kopf's API client for the Lease calls.
+"""The kopf internals the operator uses, in one place: kopf's API client for the Lease calls and the
+metrics endpoint's TokenReviews and SubjectAccessReviews.
 
 Checked against kopf 1.45.2 (pyproject pins kopf to 1.45.x while these are used). kopf has no public
 generic API client; its internal one carries the operator's login (service account, kubeconfig, token
-refresh, TLS) and session, which is what the Lease calls must use.
+refresh, TLS) and session, which is what the Lease and review calls must use.
 ``tests/unit/k8s/operator/test_kopf_api.py`` fails loudly when a kopf upgrade moves any of them.
 """
 
@@ -18,3 +19,4 @@ get_default_namespace = api.get_default_namespace  # the namespace of the login 
 APIError = errors.APIError
 APINotFoundError = errors.APINotFoundError
 APIConflictError = errors.APIConflictError
+APIForbiddenError = errors.APIForbiddenError

@@ -11,6 +11,7 @@ from cloudcostguard.k8s.cluster.plan_sources import UrlFetcher
 from cloudcostguard.k8s.memo import Memo
 from cloudcostguard.k8s.operator.leadership import Leadership
 from cloudcostguard.k8s.operator.loops import Reconciler
+from cloudcostguard.k8s.operator.metrics_server import MetricsEndpoint
 from cloudcostguard.k8s.operator.reconcile import ReconcileContext
 
 
@@ -21,6 +22,7 @@ class Servers:
     runners: list[aiohttp.web.AppRunner] = field(default_factory=list)
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)  # server name → bound address
     collector: metrics.RuntimeCollector | None = None
+    metrics: MetricsEndpoint | None = None  # /metrics: its certificate watch and authorizer
 
 
 @dataclass(eq=False, kw_only=True)

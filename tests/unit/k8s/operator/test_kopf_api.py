@@ -19,4 +19,5 @@ def test_the_api_client_takes_what_the_lease_client_passes() -> None:
 def test_the_api_errors_keep_their_hierarchy() -> None:
     assert issubclass(kopf_api.APINotFoundError, kopf_api.APIError)
     assert issubclass(kopf_api.APIConflictError, kopf_api.APIError)
+    assert issubclass(kopf_api.APIForbiddenError, kopf_api.APIError)
     assert issubclass(kopf_api.APIError, Exception)
