@@ -42,6 +42,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import kopf
 
 from cloudcostguard import metrics
@@ -50,7 +51,7 @@ from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.k8s.cluster import indexes
 from cloudcostguard.k8s.cluster import kopf_indexes as registered
 from cloudcostguard.k8s.cluster.indexes import plain
-from cloudcostguard.k8s.operator import leadership, policy_status, reconcile
+from cloudcostguard.k8s.operator import kopf_api, leadership, policy_status, reconcile
 from cloudcostguard.k8s.operator.loops import EstimateState, Reconciler
 from cloudcostguard.k8s.operator.memo import OperatorMemo
 
@@ -175,6 +176,7 @@ async def reconcile_costestimate(
     name: str,
     body: Any,
     patch: kopf.Patch,
+    resource: kopf.Resource,
     memo: OperatorMemo,
     logger: kopf.Logger,
     **kwargs: Any,
@@ -208,7 +210,10 @@ async def reconcile_costestimate(
         status=body.get("status") or {},
     )
     started = time.perf_counter()
+    pending = None if verdict_only else reconcile.pending_status(obj, state, now=context.now())
     state.rounds += 1
+    if pending is not None:
+        await _write_status_now(resource, namespace, name, pending, memo, logger)
     try:
         if verdict_only:
             outcome = await reconcile.refresh_verdict(obj, state, context, memo.cluster)
@@ -248,6 +253,42 @@ async def reconcile_costestimate(
         log = logger.warning if event_type == "Warning" else logger.info
         log("%s: %s", reason, message)
     state.next_check = context.clock() + reconcile.next_wakeup(outcome, state, context)
+
+
+async def _write_status_now(
+    resource: kopf.Resource,
+    namespace: str,
+    name: str,
+    status: Mapping[str, Any],
+    memo: OperatorMemo,
+    logger: kopf.Logger,
+) -> None:
+    """Merge-patch ``status`` at once, in the middle of a round: kopf writes a timer's ``patch`` only
+    when the timer returns, and the Pending status must be there while the estimate is being made.
+
+    Best effort: when it fails, the round's own status write (the estimate or the failure) follows
+    anyway, so it is logged, not retried. kopf's request timeout bounds it (``runtime.configure_kopf``).
+    """
+    settings = memo.kopf_settings
+    if settings is None:  # before startup: cannot happen once kopf runs the timers
+        return
+    url = resource.get_url(namespace=namespace, name=name, subresource="status")
+    try:
+        response = await kopf_api.request(
+            "patch",
+            url,
+            settings=settings,
+            payload={"status": status},
+            headers={"Content-Type": "application/merge-patch+json"},
+            backoffs=(),
+            logger=logger,
+        )
+        async with response:
+            pass
+    except (kopf_api.APIError, aiohttp.ClientError, TimeoutError) as err:
+        logger.warning("could not write the Pending status: %s", err)
+        return
+    metrics.STATUS_WRITES.labels("costestimate").inc()
 
 
 # Verdicts worth an Event when an estimate moves into them: DryRun records a would-be denial (the point of
