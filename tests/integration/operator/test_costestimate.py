@@ -85,6 +85,55 @@ async def test_create_writes_the_estimate_into_status(
     ]
 
 
+def status_patch_bodies(kube: kmock.KubernetesEmulator, name: str) -> list[dict[str, Any]]:
+    path = ks.url_of(ks.COSTESTIMATES, NS, name, "status")
+    return [dict(r.data) for r in kube if r.method == "PATCH" and r.url.path == path]
+
+
+def condition_states(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+
+
+async def test_a_new_estimate_is_pending_before_its_first_estimate(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    """kstatus reads an object without conditions as Current: the operator marks it Reconciling first."""
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("fresh", NS, {"plan": {"inline": nat_plan(1)}}))
+        await eventually(lambda: status_of(kube, "fresh").get("phase") == "Estimated")
+
+    pending, estimated = [body["status"] for body in status_patch_bodies(kube, "fresh")]
+    assert (pending["observedGeneration"], pending["phase"]) == (1, "Pending")
+    assert condition_states(pending) == {"Ready": ("False", "Pending"), "Reconciling": ("True", "Estimating")}
+    assert estimated["phase"] == "Estimated"
+    # The estimate replaced the conditions: Reconciling is gone from the live object.
+    live = condition_states(status_of(kube, "fresh"))
+    assert live == {
+        "Ready": ("True", "Estimated"),
+        "Estimated": ("True", "Estimated"),
+        "WithinBudget": ("Unknown", "NoPolicy"),
+    }
+
+
+async def test_a_new_invalid_estimate_goes_from_pending_to_stalled(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    spec = {"plan": {"inline": nat_plan(1, format_version="9.0")}}
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("bad", NS, spec))
+        await eventually(lambda: status_of(kube, "bad").get("phase") == "Failed")
+    pending, failed = [body["status"] for body in status_patch_bodies(kube, "bad")]
+    assert condition_states(pending)["Reconciling"] == ("True", "Estimating")
+    assert condition_states(failed) == {
+        "Ready": ("False", "PlanInvalid"),
+        "Estimated": ("False", "PlanInvalid"),
+        "Stalled": ("True", "PlanInvalid"),
+    }
+    assert "Reconciling" not in condition_states(status_of(kube, "bad"))
+
+
 def digest(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
@@ -264,7 +313,7 @@ async def test_unchanged_object_gets_no_status_write(
         await patch(kube, ks.url_of(ks.COSTESTIMATES, NS, "steady"), {"metadata": {"labels": {"team": "a"}}})
         rounds = memo.reconciler.state(NS, "steady").rounds
         await eventually(lambda: memo.reconciler.state(NS, "steady").rounds >= rounds + 3)
-    assert status_patches(kube, "steady") == 1
+    assert status_patches(kube, "steady") == 2  # the Pending status, then the estimate; nothing since
 
 
 async def test_new_generation_is_re_estimated(kube: kmock.KubernetesEmulator, operator: OperatorFactory):

@@ -84,7 +84,10 @@ def test_pending_is_in_progress_until_the_estimate_replaces_it() -> None:
     pending = states.pending_status("web", states.INLINE)
     conditions = {c["type"]: c for c in pending["conditions"]}
     assert (pending["observedGeneration"], pending["phase"]) == (1, "Pending")
-    assert (conditions["Reconciling"]["status"], conditions["Reconciling"]["reason"]) == ("True", "Estimating")
+    assert (conditions["Reconciling"]["status"], conditions["Reconciling"]["reason"]) == (
+        "True",
+        "Estimating",
+    )
     assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "Pending")
     assert all(c["observedGeneration"] == 1 for c in pending["conditions"])
     before = states._estimate("web", states.INLINE, pending)
