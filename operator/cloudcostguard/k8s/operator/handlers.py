@@ -213,7 +213,7 @@ async def reconcile_costestimate(
     pending = None if verdict_only else reconcile.pending_status(obj, state, now=context.now())
     state.rounds += 1
     if pending is not None:
-        await _write_status_now(resource, namespace, name, pending, memo, logger)
+        await _write_status_now(resource, namespace, name, pending, memo=memo, logger=logger)
     try:
         if verdict_only:
             outcome = await reconcile.refresh_verdict(obj, state, context, memo.cluster)
@@ -260,6 +260,7 @@ async def _write_status_now(
     namespace: str,
     name: str,
     status: Mapping[str, Any],
+    *,
     memo: OperatorMemo,
     logger: kopf.Logger,
 ) -> None:
@@ -272,7 +273,7 @@ async def _write_status_now(
     settings = memo.kopf_settings
     if settings is None:  # before startup: cannot happen once kopf runs the timers
         return
-    url = resource.get_url(namespace=namespace, name=name, subresource="status")
+    url = resource.get_url(namespace=kopf_api.NamespaceName(namespace), name=name, subresource="status")
     try:
         response = await kopf_api.request(
             "patch",
