@@ -13,6 +13,7 @@ import aiohttp.web
 import kmock
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
@@ -346,3 +347,41 @@ async def test_delete_waits_for_the_finalizer(kube: kmock.KubernetesEmulator, op
         async with kube.delete(ks.url_of(ks.COSTESTIMATES, NS, "short")) as response:
             assert response.status == 200
         await eventually(lambda: ks.live_object(kube, ks.COSTESTIMATES, NS, "short") == {})
+
+
+def coverage_counts() -> dict[str, float]:
+    """cloudcostguard_estimated_resources_total by coverage class (this process's registry)."""
+    return {
+        name: REGISTRY.get_sample_value("cloudcostguard_estimated_resources_total", {"coverage": name}) or 0.0
+        for name in ("priced", "free", "unsupported", "priceNotFound")
+    }
+
+
+async def test_an_estimate_reports_its_coverage_in_status_and_in_the_metric(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    plan = nat_plan(2, vpcs=1)
+    plan["resource_changes"].append(
+        {
+            "address": "aws_made_up_thing.queue",
+            "mode": "managed",
+            "type": "aws_made_up_thing",
+            "name": "queue",
+            "change": {"actions": ["create"], "before": None, "after": {}, "after_unknown": {}},
+        }
+    )
+    before = coverage_counts()
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("partial", NS, {"plan": {"inline": plan}}))
+        await eventually(lambda: status_of(kube, "partial").get("phase") == "Estimated")
+    coverage = status_of(kube, "partial")["coverage"]
+    assert (coverage["priced"], coverage["free"], coverage["unsupported"], coverage["priceNotFound"]) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert coverage["unsupportedAddresses"] == ["aws_made_up_thing.queue"]
+    grown = {name: value - before[name] for name, value in coverage_counts().items()}
+    assert grown == {"priced": 2.0, "free": 1.0, "unsupported": 1.0, "priceNotFound": 0.0}
