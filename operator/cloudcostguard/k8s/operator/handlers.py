@@ -8,7 +8,9 @@ Thin by design (STYLE rule 2): each handler turns kopf's kwargs into plain value
   them through ``memo.cluster`` (``cluster.state.KopfIndexState``).
 - Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles, and
   returns so that kopf applies the status patch. Only the timer writes status, so reconciles of one
-  object never race. A wake-up asks either for a full reconcile (spec change, referenced plan object
+  object never race. The one exception to "kopf applies it": the Pending status of a CostEstimate seen
+  for the first time is written at once, before estimating (``reconcile.pending_status``), by the
+  same timer. A wake-up asks either for a full reconcile (spec change, referenced plan object
   change, new prices, retry due, periodic resync, leadership gained) or only for a new budget verdict
   (the namespace's spend, a CostPolicy's spec, namespace or object labels changed), which re-judges the
   last estimate without reading the plan again (``reconcile.refresh_verdict``).
