@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
@@ -100,7 +101,7 @@ async def test_a_new_estimate_is_pending_before_its_first_estimate(
 ):
     """kstatus reads an object without conditions as Current: the operator marks it Reconciling first."""
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
-    async with operator():
+    async with operator(pending_status_after=0):
         await create(kube, ks.COSTESTIMATES, ks.costestimate("fresh", NS, {"plan": {"inline": nat_plan(1)}}))
         await eventually(lambda: status_of(kube, "fresh").get("phase") == "Estimated")
 
@@ -122,7 +123,7 @@ async def test_a_new_invalid_estimate_goes_from_pending_to_stalled(
 ):
     kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
     spec = {"plan": {"inline": nat_plan(1, format_version="9.0")}}
-    async with operator():
+    async with operator(pending_status_after=0):
         await create(kube, ks.COSTESTIMATES, ks.costestimate("bad", NS, spec))
         await eventually(lambda: status_of(kube, "bad").get("phase") == "Failed")
     pending, failed = [body["status"] for body in status_patch_bodies(kube, "bad")]
@@ -314,7 +315,7 @@ async def test_unchanged_object_gets_no_status_write(
         await patch(kube, ks.url_of(ks.COSTESTIMATES, NS, "steady"), {"metadata": {"labels": {"team": "a"}}})
         rounds = memo.reconciler.state(NS, "steady").rounds
         await eventually(lambda: memo.reconciler.state(NS, "steady").rounds >= rounds + 3)
-    assert status_patches(kube, "steady") == 2  # the Pending status, then the estimate; nothing since
+    assert status_patches(kube, "steady") == 1
 
 
 async def test_new_generation_is_re_estimated(kube: kmock.KubernetesEmulator, operator: OperatorFactory):
@@ -385,3 +386,39 @@ async def test_an_estimate_reports_its_coverage_in_status_and_in_the_metric(
     assert coverage["unsupportedAddresses"] == ["aws_made_up_thing.queue"]
     grown = {name: value - before[name] for name, value in coverage_counts().items()}
     assert grown == {"priced": 2.0, "free": 1.0, "unsupported": 1.0, "priceNotFound": 0.0}
+
+
+async def test_a_slow_first_estimate_is_pending_while_its_plan_is_fetched(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory, tmp_path: Any
+):
+    """The default path: no Pending write for a fast estimate (the tests' operators wait 60 s), but one
+    that takes longer than pending_status_after — here a plan URL answering after 1.5 s — is marked."""
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    tls = make_tls(tmp_path)
+    plan_bytes = orjson.dumps(nat_plan(2, vpcs=1))
+
+    async def serve_slowly(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        await asyncio.sleep(1.5)
+        return aiohttp.web.Response(body=plan_bytes, content_type="application/json")
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/plan.json", serve_slowly)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    runner = aiohttp.web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    port = ks.free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    try:
+        async with operator(url_allow_private=True, url_ca_file=tls.ca_file, pending_status_after=0.2):
+            spec = {"plan": {"url": f"https://localhost:{port}/plan.json"}}
+            await create(kube, ks.COSTESTIMATES, ks.costestimate("slow", NS, spec))
+            await eventually(lambda: status_of(kube, "slow").get("phase") == "Pending")
+            assert condition_states(status_of(kube, "slow"))["Reconciling"] == ("True", "Estimating")
+            assert "monthlyCost" not in status_of(kube, "slow")
+            await eventually(lambda: status_of(kube, "slow").get("phase") == "Estimated")
+    finally:
+        await runner.cleanup()
+    assert status_of(kube, "slow")["monthlyCost"] == money(nat_monthly(2))
+    assert "Reconciling" not in condition_states(status_of(kube, "slow"))
+    assert status_patches(kube, "slow") == 2

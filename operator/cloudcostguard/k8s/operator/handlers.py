@@ -9,8 +9,9 @@ Thin by design (STYLE rule 2): each handler turns kopf's kwargs into plain value
 - Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles, and
   returns so that kopf applies the status patch. Only the timer writes status, so reconciles of one
   object never race. The one exception to "kopf applies it": the Pending status of a CostEstimate seen
-  for the first time is written at once, before estimating (``reconcile.pending_status``), by the
-  same timer. A wake-up asks either for a full reconcile (spec change, referenced plan object
+  for the first time (``reconcile.pending_status``) is written by the same timer in the middle of its
+  first round, when that round takes longer than ``pending_status_after`` (``_noting_pending``).
+  A wake-up asks either for a full reconcile (spec change, referenced plan object
   change, new prices, retry due, periodic resync, leadership gained) or only for a new budget verdict
   (the namespace's spend, a CostPolicy's spec, namespace or object labels changed), which re-judges the
   last estimate without reading the plan again (``reconcile.refresh_verdict``).
@@ -41,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import aiohttp
@@ -214,13 +215,22 @@ async def reconcile_costestimate(
     started = time.perf_counter()
     pending = None if verdict_only else reconcile.pending_status(obj, state, now=context.now())
     state.rounds += 1
-    if pending is not None:
-        await _write_status_now(resource, namespace, name, pending, memo=memo, logger=logger)
     try:
         if verdict_only:
             outcome = await reconcile.refresh_verdict(obj, state, context, memo.cluster)
-        else:
+        elif pending is None:
             outcome = await reconcile.reconcile_estimate(obj, state, context, memo.cluster)
+        else:
+            status = pending
+
+            async def write_pending() -> None:
+                await _write_status_now(resource, namespace, name, status, memo=memo, logger=logger)
+
+            outcome = await _noting_pending(
+                reconcile.reconcile_estimate(obj, state, context, memo.cluster),
+                write_pending,
+                after=context.settings.pending_status_after,
+            )
     except Exception:
         # A bug, not bad input: keep the loop alive and retry later; the traceback goes to the log only.
         logger.exception(
@@ -255,6 +265,31 @@ async def reconcile_costestimate(
         log = logger.warning if event_type == "Warning" else logger.info
         log("%s: %s", reason, message)
     state.next_check = context.clock() + reconcile.next_wakeup(outcome, state, context)
+
+
+async def _noting_pending(
+    work: Coroutine[Any, Any, reconcile.Outcome],
+    write_pending: Callable[[], Awaitable[None]],
+    *,
+    after: float,
+) -> reconcile.Outcome:
+    """Run the first reconcile of a new CostEstimate; when it has not finished ``after`` seconds in (a URL
+    to fetch, a large plan; at once when 0), write the Pending status while it goes on.
+
+    A fast estimate thus costs no extra status write (and no extra watch event for every replica to
+    process); a slow one is InProgress to kstatus instead of Current. The Pending write always lands
+    before the round's own status: kopf applies that only once this returns.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        if after > 0:
+            await asyncio.wait((task,), timeout=after)
+        if not task.done():
+            await write_pending()
+        return await task
+    except BaseException:
+        task.cancel()  # the timer was stopped (shutdown, deletion): the reconcile goes with it
+        raise
 
 
 async def _write_status_now(
