@@ -22,7 +22,7 @@ COSTESTIMATE_KSTATUS = {
     # tell (rule 6). Flux's wait is still safe: the webhook has already judged the object at apply time,
     # and healthCheckExprs (docs/gitops/flux.md) wait for Ready.
     "new": kstatus.CURRENT,
-    # First seen: the operator writes Pending (Reconciling=True, Ready=False) before estimating.
+    # First seen, the estimate taking a while: the operator writes Pending (Reconciling=True, Ready=False).
     "pending": kstatus.IN_PROGRESS,
     "generation-not-observed": kstatus.IN_PROGRESS,
     "plan-missing": kstatus.IN_PROGRESS,  # transient: Ready=False, retrying

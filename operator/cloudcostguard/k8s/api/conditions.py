@@ -7,9 +7,9 @@ CostEstimate conditions:
 - ``WithinBudget``: the CostPolicy verdict (Unknown until a policy evaluation is available).
 - ``Stalled``: True on a permanent failure (the operator stops retrying until the spec or plan changes);
   kstatus reads Stalled=True as "Failed" and Ready=False without Stalled as "InProgress".
-- ``Reconciling``: True only in the Pending status written when the operator first sees a CostEstimate,
-  until its first estimate (or failure) replaces the conditions: without it a new object has no
-  conditions, which kstatus reads as "Current".
+- ``Reconciling``: True only in the Pending status of a new CostEstimate whose first estimate is taking
+  a while (``Settings.pending_status_after``), until that estimate (or failure) replaces the
+  conditions: without it a new object has no conditions, which kstatus reads as "Current".
 
 CostPolicy conditions: ``Ready`` (False with reason PolicyInvalid for a spec the operator cannot use),
 ``WithinBudget`` (every matched namespace within ``namespaceMonthlyBudget``), and ``Stalled`` (True with

@@ -18,9 +18,10 @@ API server:
   too large, forbidden URL, bad spec) set Stalled=True and phase Failed and are not retried until the key
   changes (a new generation, a changed plan object, new prices).
 - Events are posted when the monthly cost changes and when a new failure appears (not on every retry).
-- A CostEstimate first seen without status gets a Pending status before its first estimate
-  (``pending_status``: Ready=False, Reconciling=True), so that kstatus reads it as InProgress rather
-  than Current while it is being estimated. The estimate (or failure) status replaces its conditions.
+- A CostEstimate first seen without status gets a Pending status while its first estimate is made
+  (``pending_status``: Ready=False, Reconciling=True; the handler writes it once that takes longer than
+  ``Settings.pending_status_after``), so that kstatus reads it as InProgress rather than Current. The
+  estimate (or failure) status replaces its conditions.
 """
 
 from __future__ import annotations
