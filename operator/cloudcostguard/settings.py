@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds before the first retry after a transient failure (doubles after)."
     )
     retry_max_delay: float = Field(300.0, gt=0, description="Longest wait between retries, in seconds.")
+    pending_status_after: float = Field(
+        0.5,
+        ge=0,
+        description="Seconds a new CostEstimate's first estimate may take before a Pending status "
+        "(Reconciling=True: kstatus InProgress) is written while it finishes; 0: always, before estimating.",
+    )
     policy_status_interval: float = Field(
         60.0, gt=0, description="Seconds between CostPolicy status refreshes when no spend changed."
     )

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "resync_interval": 300.0,
     "retry_delay": 5.0,
     "retry_max_delay": 300.0,
+    "pending_status_after": 0.5,
     "policy_status_interval": 60.0,
     "leader_election": True,
     "leader_election_lease_name": "cloudcostguard-leader",

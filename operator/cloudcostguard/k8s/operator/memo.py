@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import aiohttp.web
+import kopf
 
 from cloudcostguard import metrics
 from cloudcostguard.k8s.cluster.plan_sources import UrlFetcher
@@ -34,3 +35,5 @@ class OperatorMemo(Memo):
     policy_versions: dict[str, int] = field(default_factory=dict)  # CostPolicy → spend version of its status
     policy_specs: dict[str, str] = field(default_factory=dict)  # CostPolicy → fingerprint of its spec
     servers: Servers = field(default_factory=Servers)
+    # kopf's settings (set at startup): the API client's login and timeouts, for writes kopf does not do.
+    kopf_settings: kopf.OperatorSettings | None = None
