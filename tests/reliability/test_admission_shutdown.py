@@ -74,6 +74,7 @@ async def test_sigterm_answers_every_review_in_flight_and_exits_within_the_grace
             **os.environ,
             "KUBECONFIG": str(ks.write_kubeconfig(tmp_path / "kubeconfig", url)),
             "CCG_LOG_FORMAT": "json",
+            "CCG_METRICS_SECURE": "false",  # plain /metrics: the test reads the in-flight gauge
             "CCG_WEBHOOK_CERT_DIR": str(cert_dir),
             "CCG_WEBHOOK_WORKERS": "1",  # one worker: the reviews queue for it, all in flight together
             "CCG_WEBHOOK_INLINE_MAX_RESOURCES": "0",  # every plan to the worker
