@@ -42,6 +42,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from cloudcostguard import errors, metrics
 from cloudcostguard.k8s.api.models import GROUP
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver, UrlFetcher
+from cloudcostguard.k8s.cluster.throttling import FairLimiter
 from cloudcostguard.k8s.memo import Memo
 from cloudcostguard.k8s.operator import leadership, reconcile
 from cloudcostguard.k8s.operator.loops import Reconciler
@@ -86,6 +87,11 @@ def operator_parts(settings: Settings, catalog_provider: CatalogProvider) -> dic
         catalog_provider=catalog_provider,
         resolver=PlanResolver(settings, fetcher),
         judge=reconcile.EvaluationJudge(),
+        limiter=FairLimiter(
+            settings.reconcile_max_concurrency,
+            settings.reconcile_max_concurrency_per_namespace,
+            what="reconciles",
+        ),
     )
     return {
         "reconciler": Reconciler(),

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import ipaddress
 import re
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp.abc
 import aiohttp.web
 import orjson
 import pytest
@@ -19,10 +22,15 @@ from cloudcostguard import errors
 from cloudcostguard.k8s.api.models import PlanSource
 from cloudcostguard.k8s.cluster import indexes
 from cloudcostguard.k8s.cluster.plan_sources import (
+    AddressPolicy,
+    CheckedResolver,
+    ForbiddenAddressError,
     PlanResolver,
     UrlFetcher,
     address_allowed,
+    check_url,
     digest_of,
+    guarded_socket_factory,
     gunzip,
     read_tofu_plan,
 )
@@ -146,20 +154,91 @@ def test_tofu_single_secret_is_read() -> None:
     assert read_tofu_plan([single], NS, "tfplan-default-infra.json", 10**6) == PLAN
 
 
+def tofu_chunk(index: int, payload: bytes, *, plan_id: str = "plan-main-1", name: str | None = None) -> Any:
+    return indexes.TofuPlanChunk(
+        name=name or f"tfplan-default-infra.json-{index}",
+        chunk=index,
+        plan_id=plan_id,
+        encoded=base64.b64encode(payload).decode(),
+    )
+
+
 @pytest.mark.parametrize(
-    ("chunks", "message"),
+    ("chunks", "reason", "message"),
     [
-        ([], "not found"),
-        (tofu_chunks(PLAN, 3)[:1] + tofu_chunks(PLAN, 3)[2:], "incomplete (chunks present: 0, 2)"),
-        (tofu_chunks(PLAN, 3)[:2], "a chunk may still be being written"),
-        (tofu_chunks(PLAN, 2)[:1] + tofu_chunks(PLAN, 2, plan_id="plan-main-2")[1:], "is being replaced"),
+        ([], "PlanNotFound", "Secret team-a/tfplan-default-infra.json not found"),
+        (
+            tofu_chunks(PLAN, 3)[:1] + tofu_chunks(PLAN, 3)[2:],
+            "PlanIncomplete",
+            "Secret team-a/tfplan-default-infra.json is incomplete: chunk 1 is missing (chunks present: 0, 2)",
+        ),
+        (
+            tofu_chunks(PLAN, 3)[1:],
+            "PlanIncomplete",
+            "is incomplete: chunk 0 is missing (chunks present: 1, 2)",
+        ),
+        (
+            tofu_chunks(PLAN, 3)[:2],
+            "PlanIncomplete",
+            "ends before its gzip stream does: a last chunk may be missing or still being written "
+            "(chunks present: 0, 1)",
+        ),
+        (
+            tofu_chunks(PLAN, 2)[:1] + tofu_chunks(PLAN, 2, plan_id="plan-main-2")[1:],
+            "PlanNotFound",
+            "is being replaced (chunks of plans ['plan-main-1', 'plan-main-2'])",
+        ),
     ],
-    ids=["absent", "gap", "last-chunk-missing", "mixed-plans"],
+    ids=["absent", "gap", "first-missing", "last-chunk-missing", "mixed-plans"],
 )
-def test_tofu_plan_in_transition_is_transient(chunks: list[indexes.TofuPlanChunk], message: str) -> None:
+def test_tofu_plan_in_transition_is_transient(
+    chunks: list[indexes.TofuPlanChunk], reason: str, message: str
+) -> None:
     with pytest.raises(errors.PlanSourceError, match=re.escape(message)) as caught:
         read_tofu_plan(chunks, NS, "tfplan-default-infra.json", 10**6)
     assert caught.value.transient
+    assert caught.value.reason == reason
+
+
+def test_tofu_chunk_index_claimed_twice_is_a_permanent_error_naming_both_secrets() -> None:
+    chunks = tofu_chunks(PLAN, 2)
+    duplicate = tofu_chunk(1, b"\x00" * 10, name="tfplan-default-infra.json-1-copy")
+    with pytest.raises(errors.PlanError) as caught:
+        read_tofu_plan([*chunks, duplicate], NS, "tfplan-default-infra.json", 10**6)
+    assert not caught.value.transient
+    assert caught.value.reason == "PlanChunksInvalid"
+    assert str(caught.value) == (
+        "Secret team-a/tfplan-default-infra.json: chunk 1 is claimed by two Secrets "
+        "(tfplan-default-infra.json-1, tfplan-default-infra.json-1-copy)"
+    )
+
+
+def test_tofu_extra_chunk_after_the_end_of_the_plan_is_named() -> None:
+    chunks = tofu_chunks(PLAN, 2)
+    leftover = tofu_chunk(2, gzip.compress(b"an older plan's last slice")[10:])
+    with pytest.raises(errors.PlanError) as caught:
+        read_tofu_plan([*chunks, leftover], NS, "tfplan-default-infra.json", 10**6)
+    assert caught.value.reason == "PlanChunksInvalid"
+    assert not caught.value.transient
+    assert "bytes after the end of the plan, from chunk 2 (tfplan-default-infra.json-2) on" in str(
+        caught.value
+    )
+    assert "(chunks present: 0, 1, 2)" in str(caught.value)
+
+
+def test_tofu_chunks_that_are_a_gzip_bomb_stop_at_the_limit() -> None:
+    bomb = gzip.compress(b"[" * (64 * 1024 * 1024))  # 64 MiB in ~64 KiB
+    size = -(-len(bomb) // 3)
+    chunks = [tofu_chunk(index, bomb[index * size : (index + 1) * size]) for index in range(3)]
+    with pytest.raises(errors.PlanTooLargeError, match="decompresses to more than 1048576 bytes"):
+        read_tofu_plan(chunks, NS, "tfplan-default-infra.json", 1024 * 1024)
+
+
+def test_tofu_chunk_that_is_not_base64_is_permanent() -> None:
+    chunks = tofu_chunks(PLAN, 2)
+    broken = indexes.TofuPlanChunk(chunks[1].name, 1, "plan-main-1", "not base64!")
+    with pytest.raises(errors.PlanError, match="Secret team-a/tfplan-default-infra.json-1 is not base64"):
+        read_tofu_plan([chunks[0], broken], NS, "tfplan-default-infra.json", 10**6)
 
 
 def test_tofu_plan_over_the_limit_is_permanent() -> None:
@@ -183,23 +262,203 @@ async def test_terraform_ref_finds_the_workspace_secret() -> None:
         ("172.16.0.1", False),
         ("192.168.1.1", False),
         ("127.0.0.1", False),
-        ("169.254.169.254", False),  # cloud instance metadata
+        ("127.255.255.254", False),
+        ("169.254.1.1", False),  # link-local
         ("100.64.0.1", False),  # carrier-grade NAT
+        ("100.127.255.254", False),
         ("0.0.0.0", False),
+        ("0.1.2.3", False),
+        ("192.0.0.9", False),  # IETF protocol assignments (global in Python < 3.12.4)
+        ("198.18.0.1", False),  # benchmarking
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
         ("224.0.0.1", False),
+        ("::", False),
         ("::1", False),
+        ("fe80::1", False),
         ("fe80::1%eth0", False),
         ("fd00::1", False),
+        ("fec0::1", False),  # site-local (global in Python < 3.12.4)
+        ("ff0e::1", False),  # global-scope multicast
         ("::ffff:10.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("::ffff:0:7f00:1", False),  # IPv4-translated
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b:1::1", False),  # local-use NAT64
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2001:db8::1", False),
         ("8.8.8.8", True),
         ("2001:4860:4860::8888", True),
         ("::ffff:8.8.8.8", True),
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
         ("not-an-address", False),
     ],
 )
 def test_only_public_addresses_are_allowed_by_default(address: str, allowed: bool) -> None:
     assert address_allowed(address, allow_private=False) is allowed
-    assert address_allowed(address, allow_private=True) is True
+    assert address_allowed(address, allow_private=True) is (address != "not-an-address")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a9fe:a9fe::",
+        "fd00:ec2::254",
+        "169.254.170.2",
+        "169.254.170.23",
+        "fd00:ec2::23",
+        "100.100.100.200",
+    ],
+)
+def test_cloud_metadata_is_refused_even_when_private_addresses_are_allowed(address: str) -> None:
+    for policy in (
+        AddressPolicy(),
+        AddressPolicy(allow_private=True),
+        AddressPolicy(allowed_networks=(ipaddress.ip_network("::/0"), ipaddress.ip_network("0.0.0.0/0"))),
+    ):
+        assert policy.refusal(address) == "is a cloud metadata address"
+
+
+def test_allowed_networks_open_only_those_private_addresses() -> None:
+    policy = AddressPolicy.from_settings(Settings(url_allowed_networks=["10.20.0.0/16", "fd12::/16"]))
+    assert policy.refusal("10.20.3.4") is None
+    assert policy.refusal("fd12::5") is None
+    assert policy.refusal("::ffff:10.20.3.4") is None  # the same address, mapped
+    assert policy.refusal("10.21.0.1") == "is not a public address"
+    assert policy.refusal("127.0.0.1") == "is not a public address"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason", "message"),
+    [
+        ("http://example.com/plan.json", "PlanURLInvalid", "must use https, not http"),
+        ("ftp://example.com/plan.json", "PlanURLInvalid", "must use https, not ftp"),
+        ("example.com/plan.json", "PlanURLInvalid", "must use https, not no scheme"),
+        ("https:///plan.json", "PlanURLInvalid", "has no host"),
+        ("https://127.0.0.1\\@example.com/", "PlanURLInvalid", "is not a valid URL"),
+        ("https://127.0.0.1/", "PlanURLForbidden", "127.0.0.1 is not a public address"),
+        ("https://user@127.0.0.1/", "PlanURLForbidden", "127.0.0.1 is not a public address"),
+        ("https://[::1]:8443/", "PlanURLForbidden", "::1 is not a public address"),
+        ("https://0.0.0.0/", "PlanURLForbidden", "0.0.0.0 is not a public address"),
+        ("https://100.64.0.10/", "PlanURLForbidden", "100.64.0.10 is not a public address"),
+        ("https://[fd00::1]/", "PlanURLForbidden", "fd00::1 is not a public address"),
+        ("https://[fe80::1%25eth0]/", "PlanURLForbidden", "is not a public address"),
+        ("https://[::ffff:127.0.0.1]/", "PlanURLForbidden", "is not a public address"),
+        ("https://[::ffff:169.254.169.254]/", "PlanURLForbidden", "is a cloud metadata address"),
+        ("https://169.254.169.254/latest/meta-data/", "PlanURLForbidden", "is a cloud metadata address"),
+        ("https://[fd00:ec2::254]/", "PlanURLForbidden", "is a cloud metadata address"),
+        (
+            "https://2130706433/",
+            "PlanURLForbidden",
+            "2130706433 is not a standard IP address or host name (it means 127.0.0.1)",
+        ),
+        ("https://0177.0.0.1/", "PlanURLForbidden", "(it means 127.0.0.1)"),
+        ("https://0x7f.0.0.1/", "PlanURLForbidden", "(it means 127.0.0.1)"),
+        ("https://0x7f000001/", "PlanURLForbidden", "(it means 127.0.0.1)"),
+        ("https://127.1/", "PlanURLForbidden", "(it means 127.0.0.1)"),
+        ("https://0251.0376.0251.0376/", "PlanURLForbidden", "(it means 169.254.169.254)"),
+        ("https://127.0.0.1./", "PlanURLForbidden", "(it means 127.0.0.1)"),
+        ("https://134744072/", "PlanURLForbidden", "(it means 8.8.8.8)"),  # even a public one: ambiguous
+        ("https://①②⑦.0.0.1/", "PlanURLForbidden", "127.0.0.1 is not a public address"),  # IDNA folds digits
+    ],
+)
+def test_url_check_refuses_schemes_and_address_spellings(url: str, reason: str, message: str) -> None:
+    with pytest.raises(errors.PlanError) as caught:
+        check_url(url, AddressPolicy())
+    assert caught.value.reason == reason
+    assert not caught.value.transient
+    assert message in str(caught.value)
+
+
+def test_url_check_passes_host_names_and_public_literals() -> None:
+    for url in ("https://plans.example.com/a.json", "https://8.8.8.8/a", "https://[2001:4860:4860::8888]/a"):
+        assert str(check_url(url, AddressPolicy())) == url
+
+
+class FakeResolver(aiohttp.abc.AbstractResolver):
+    """DNS answers from a table: what a hostile or rebinding DNS server could answer."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> Any:
+        self.asked.append(host)
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in self.answers[host]
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (["10.0.0.7"], "plans.example resolves to 10.0.0.7, which is not a public address"),
+        (["8.8.8.8", "127.0.0.1"], "resolves to 127.0.0.1, which is not a public address"),  # any answer
+        (["::ffff:127.0.0.1"], "which is not a public address"),
+        (["169.254.169.254"], "which is a cloud metadata address"),
+        (["fd00:ec2::254"], "which is a cloud metadata address"),
+        (["100.64.3.2"], "which is not a public address"),
+    ],
+)
+async def test_resolver_refuses_private_answers(answers: list[str], message: str) -> None:
+    resolver = CheckedResolver(inner=FakeResolver({"plans.example": answers}))
+    with pytest.raises(ForbiddenAddressError, match=re.escape(message)):
+        await resolver.resolve("plans.example", 443)
+
+
+async def test_resolver_passes_public_answers() -> None:
+    resolver = CheckedResolver(inner=FakeResolver({"plans.example": ["8.8.8.8", "2001:4860:4860::8888"]}))
+    infos = await resolver.resolve("plans.example", 443)
+    assert [info["host"] for info in infos] == ["8.8.8.8", "2001:4860:4860::8888"]
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0177.0.0.1", "0x7f.1", "127.1"])
+async def test_resolver_judges_what_getaddrinfo_makes_of_numeric_spellings(host: str) -> None:
+    """The URL check refuses these hosts; were one to reach the system resolver, what it answers
+    (inet_aton's reading, 127.0.0.1) is refused there as well."""
+    resolver = CheckedResolver()  # the real ThreadedResolver: getaddrinfo
+    with pytest.raises(ForbiddenAddressError, match="resolves to 127.0.0.1, which is not a public address"):
+        await resolver.resolve(host, 443)
+
+
+async def test_url_fetch_of_a_name_resolving_to_a_private_address_is_refused_before_connecting() -> None:
+    fake = FakeResolver({"plans.example": ["10.1.2.3"]})
+    fetcher = UrlFetcher(Settings(), resolver=fake)
+    try:
+        with pytest.raises(errors.PlanError) as caught:
+            await fetcher.fetch("https://plans.example/plan.json", namespace=NS)
+    finally:
+        await fetcher.close()
+    assert caught.value.reason == "PlanURLForbidden"
+    assert str(caught.value) == (
+        "https://plans.example/plan.json: plans.example resolves to 10.1.2.3, which is not a public address"
+    )
+    assert fake.asked == ["plans.example"]
+
+
+def test_socket_gate_refuses_forbidden_addresses_whatever_reached_it() -> None:
+    factory = guarded_socket_factory(AddressPolicy())
+    with pytest.raises(ForbiddenAddressError, match="connecting to 127.0.0.1, which is not a public address"):
+        factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443)))
+    with pytest.raises(ForbiddenAddressError, match="which is a cloud metadata address"):
+        factory((socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fd00:ec2::254", 443, 0, 0)))
+    sock = factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", 443)))
+    sock.close()
 
 
 # --- URL fetching against a local HTTPS server -------------------------------------------------------------
