@@ -530,7 +530,8 @@ class UrlFetcher:
                                 f"{url} is more than the limit of {settings.url_max_bytes} bytes"
                             )
             except ForbiddenAddressError as err:
-                raise errors.PlanError(f"{url}: {err}", reason="PlanURLForbidden") from err
+                where = url if current is target else f"{url} redirects to {current}"
+                raise errors.PlanError(f"{where}: {err}", reason="PlanURLForbidden") from err
             except aiohttp.ClientConnectorCertificateError as err:
                 raise errors.PlanSourceError(
                     f"cannot connect to {current.host}: certificate not trusted: {_describe(err)}",
@@ -539,7 +540,8 @@ class UrlFetcher:
             except aiohttp.ClientConnectorError as err:
                 cause = getattr(err, "os_error", None)
                 if isinstance(cause, ForbiddenAddressError):
-                    raise errors.PlanError(f"{url}: {cause}", reason="PlanURLForbidden") from err
+                    where = url if current is target else f"{url} redirects to {current}"
+                    raise errors.PlanError(f"{where}: {cause}", reason="PlanURLForbidden") from err
                 raise errors.PlanSourceError(
                     f"cannot connect to {current.host}: {_describe(err)}", reason="PlanFetchFailed"
                 ) from err

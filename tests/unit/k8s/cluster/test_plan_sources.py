@@ -9,6 +9,8 @@ import ipaddress
 import re
 import socket
 import ssl
+import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -559,7 +561,7 @@ async def test_url_answers_map_to_reasons(tmp_path: Path) -> None:
         await runner.cleanup()
 
 
-async def test_untrusted_certificate_is_a_transient_fetch_failure(tmp_path: Path) -> None:
+async def test_untrusted_certificate_is_a_transient_certificate_failure(tmp_path: Path) -> None:
     async def plan(_: aiohttp.web.Request) -> aiohttp.web.Response:
         return aiohttp.web.Response(body=PLAN)
 
@@ -567,9 +569,208 @@ async def test_untrusted_certificate_is_a_transient_fetch_failure(tmp_path: Path
     try:
         with pytest.raises(errors.PlanSourceError) as caught:
             await fetch(Settings(url_allow_private=True), f"https://localhost:{port}/plan")
-        assert caught.value.reason == "PlanFetchFailed"
     finally:
         await runner.cleanup()
+    assert caught.value.reason == "PlanURLCertificateInvalid"
+    assert caught.value.transient  # a certificate can be fixed: retried with backoff
+    assert "certificate not trusted" in str(caught.value)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
+
+
+async def test_certificate_for_another_host_is_refused(tmp_path: Path) -> None:
+    """The server's certificate names localhost and 127.0.0.1; reached as plans.example it is refused."""
+
+    async def plan(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(body=PLAN)
+
+    runner, port, ca = await serve(tmp_path, {"/plan": plan})
+    fake = FakeResolver({"plans.example": ["127.0.0.1"]})
+    settings = Settings(url_allowed_networks=["127.0.0.1/32"], url_ca_file=ca)
+    fetcher = UrlFetcher(settings, resolver=fake)
+    try:
+        with pytest.raises(errors.PlanSourceError) as caught:
+            await fetcher.fetch(f"https://plans.example:{port}/plan", namespace=NS)
+        assert await fetcher.fetch(f"https://127.0.0.1:{port}/plan", namespace=NS) == PLAN
+    finally:
+        await fetcher.close()
+        await runner.cleanup()
+    assert caught.value.reason == "PlanURLCertificateInvalid"
+    assert "Hostname mismatch" in str(caught.value) or "doesn't match" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("location", "reason", "message"),
+    [
+        ("https://127.0.0.2:{port}/plan", "PlanURLForbidden", "127.0.0.2 is not a public address"),
+        ("https://[::1]:{port}/plan", "PlanURLForbidden", "::1 is not a public address"),
+        ("https://169.254.169.254/latest/meta-data/", "PlanURLForbidden", "is a cloud metadata address"),
+        ("https://[::ffff:169.254.169.254]/", "PlanURLForbidden", "is a cloud metadata address"),
+        ("https://2130706433:{port}/plan", "PlanURLForbidden", "(it means 127.0.0.1)"),
+        ("https://internal.example:{port}/plan", "PlanURLForbidden", "internal.example resolves to 10.0.0.5"),
+        ("http://127.0.0.1:{port}/plan", "PlanURLInvalid", "must use https, not http"),
+        ("//169.254.169.254/x", "PlanURLForbidden", "is a cloud metadata address"),  # scheme-relative
+    ],
+)
+async def test_redirects_are_judged_like_the_first_url(
+    tmp_path: Path, location: str, reason: str, message: str
+) -> None:
+    reached: list[str] = []
+
+    async def hop(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        reached.append(request.path)
+        raise aiohttp.web.HTTPFound(location.format(port=request.url.port))
+
+    runner, port, ca = await serve(tmp_path, {"/hop": hop})
+    settings = Settings(url_allowed_networks=["127.0.0.1/32"], url_ca_file=ca)
+    fetcher = UrlFetcher(settings, resolver=FakeResolver({"internal.example": ["10.0.0.5"]}))
+    try:
+        with pytest.raises(errors.PlanError) as caught:
+            await fetcher.fetch(f"https://127.0.0.1:{port}/hop", namespace=NS)
+    finally:
+        await fetcher.close()
+        await runner.cleanup()
+    assert (caught.value.reason, caught.value.transient) == (reason, False)
+    assert str(caught.value).startswith(f"https://127.0.0.1:{port}/hop redirects to ")
+    assert message in str(caught.value)
+    assert reached == ["/hop"]  # the first hop only: the refused target was never requested
+
+
+async def test_allowed_redirects_are_followed_up_to_the_limit(tmp_path: Path) -> None:
+    async def hop(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        left = int(request.match_info["left"])
+        if left == 0:
+            return aiohttp.web.Response(body=PLAN)
+        raise aiohttp.web.HTTPFound(f"/hop/{left - 1}")
+
+    runner, port, ca = await serve(tmp_path, {"/hop/{left}": hop})
+    settings = Settings(url_allowed_networks=["127.0.0.1/32"], url_ca_file=ca)
+    try:
+        assert await fetch(settings, f"https://127.0.0.1:{port}/hop/3") == PLAN
+        with pytest.raises(errors.PlanSourceError, match="redirects more than 3 times"):
+            await fetch(settings, f"https://127.0.0.1:{port}/hop/4")
+    finally:
+        await runner.cleanup()
+
+
+async def test_truncated_and_bomb_bodies(tmp_path: Path) -> None:
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024))  # 64 MiB of spaces in ~64 KiB
+
+    async def truncated(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(body=gzip.compress(PLAN)[:-12])
+
+    async def bombed(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(body=bomb)
+
+    async def many_members(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(body=gzip.compress(b"") * 100_000)
+
+    routes = {"/truncated": truncated, "/bomb": bombed, "/members": many_members}
+    runner, port, ca = await serve(tmp_path, routes)
+    settings = Settings(url_allow_private=True, url_ca_file=ca, max_plan_bytes=1024 * 1024)
+    try:
+        with pytest.raises(errors.PlanError) as caught:
+            await fetch(settings, f"https://localhost:{port}/truncated")
+        assert (caught.value.reason, caught.value.transient) == ("PlanInvalid", False)
+        assert str(caught.value).endswith("/truncated is a truncated gzip stream")
+
+        tracemalloc.start()
+        try:
+            with pytest.raises(errors.PlanTooLargeError, match="decompresses to more than 1048576 bytes"):
+                await fetch(settings, f"https://localhost:{port}/bomb")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 8 * 1024 * 1024  # the 64 MiB never existed: at most the limit, plus the client
+
+        started = time.perf_counter()
+        with pytest.raises(errors.PlanError, match="more than 64 concatenated gzip members"):
+            await fetch(settings, f"https://localhost:{port}/members")
+        assert time.perf_counter() - started < 2.0
+    finally:
+        await runner.cleanup()
+
+
+class RawServers:
+    """Scripted TCP/TLS servers for the failures aiohttp's server will not produce; every connection is
+    closed at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tls = make_tls(tmp_path)
+        self._servers: list[asyncio.Server] = []
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self, *, tls: bool, head: bytes | None, stall: bool) -> int:
+        """A server that reads a request (when ``head`` is not None) and writes ``head``; then closes,
+        or with ``stall`` stays silent. ``head=None, tls=False``: accepts and never speaks TLS."""
+        context = None
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._writers.append(writer)
+            if tls:
+                await reader.readuntil(b"\r\n\r\n")
+            if head is not None:
+                writer.write(head)
+                await writer.drain()
+            if stall:
+                await asyncio.sleep(30)
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
+
+
+async def test_body_cut_short_is_a_transient_fetch_failure(tmp_path: Path) -> None:
+    servers = RawServers(tmp_path)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n" + PLAN[:100]
+    port = await servers.start(tls=True, head=head, stall=False)
+    try:
+        with pytest.raises(errors.PlanSourceError) as caught:
+            await fetch(
+                Settings(url_allow_private=True, url_ca_file=servers.tls.ca_file),
+                f"https://localhost:{port}/p",
+            )
+    finally:
+        await servers.close()
+    assert (caught.value.reason, caught.value.transient) == ("PlanFetchFailed", True)
+    assert "Response payload is not completed" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("tls", "head"),
+    [
+        (False, None),  # accepts the connection, never answers the TLS handshake
+        (True, None),  # handshakes, reads the request, never answers
+        (True, b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{"),  # headers, then a stalled body
+    ],
+    ids=["no-handshake", "no-answer", "stalled-body"],
+)
+async def test_every_way_of_being_slow_ends_at_the_timeout(
+    tmp_path: Path, tls: bool, head: bytes | None
+) -> None:
+    servers = RawServers(tmp_path)
+    port = await servers.start(tls=tls, head=head, stall=True)
+    settings = Settings(url_allow_private=True, url_ca_file=servers.tls.ca_file, url_timeout=0.5)
+    started = time.perf_counter()
+    try:
+        with pytest.raises(errors.PlanSourceError) as caught:
+            await fetch(settings, f"https://localhost:{port}/p")
+    finally:
+        await servers.close()
+    elapsed = time.perf_counter() - started
+    assert (caught.value.reason, caught.value.transient) == ("PlanFetchFailed", True)
+    assert "took longer than 0.5 s" in str(caught.value) or "Timeout" in str(caught.value)
+    assert 0.45 < elapsed < 1.5
 
 
 async def test_plain_http_is_refused_before_any_connection() -> None:
