@@ -123,6 +123,10 @@ class PlanResolver:
                 # Sorted keys: the same plan gives the same digest however the API server ordered it.
                 raw = orjson.dumps(source.inline, option=orjson.OPT_SORT_KEYS)
             except (TypeError, orjson.JSONEncodeError) as err:
+                if "Recursion limit" in str(err):
+                    # orjson writes at most 254 levels; real plans nest a few dozen.
+                    message = "spec.plan.inline nests values deeper than 254 levels: not a Terraform plan"
+                    raise errors.PlanError(message) from err
                 raise errors.PlanError(f"spec.plan.inline is not JSON-serialisable: {err}") from err
             if len(raw) > max_bytes:
                 raise errors.PlanTooLargeError(
