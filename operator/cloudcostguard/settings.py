@@ -83,7 +83,9 @@ class Settings(BaseSettings):
     url_timeout: float = Field(10.0, gt=0, description="Seconds to fetch a plan from spec.plan.url.")
     url_max_bytes: int = Field(20 * MiB, gt=0, description="Largest plan fetched from a URL, in bytes.")
     url_allow_private: bool = Field(
-        False, description="Allow spec.plan.url to reach private, loopback and link-local addresses."
+        False,
+        description="Allow spec.plan.url to reach private, loopback and link-local addresses (cloud "
+        "metadata addresses stay refused).",
     )
     url_ca_file: Path | None = Field(None, description="Extra CA bundle for spec.plan.url (PEM).")
     url_allowed_networks: list[str] = Field(
