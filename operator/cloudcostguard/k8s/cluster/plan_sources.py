@@ -4,6 +4,10 @@ ConfigMaps, Secrets and tofu-controller Secrets are read from kopf indexes (no A
 only URLs cause network traffic. Every failure is a ``CloudCostGuardError`` whose ``transient`` flag says
 whether retrying can help: a missing object or a network error is transient (retried with backoff), a
 plan that is not JSON, too large or behind a forbidden address is permanent (Stalled until it changes).
+
+URLs are hostile input (docs/security.md): https only, public addresses only — judged on the URL as
+aiohttp parses it, on every DNS answer and on the socket before it connects — redirects judged like the
+first URL, bounded size, time, and per-namespace concurrency and rate (``throttling``).
 """
 
 from __future__ import annotations

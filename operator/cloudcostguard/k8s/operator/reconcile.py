@@ -18,6 +18,10 @@ API server:
   too large, forbidden URL, bad spec) set Stalled=True and phase Failed and are not retried until the key
   changes (a new generation, a changed plan object, new prices).
 - Events are posted when the monthly cost changes and when a new failure appears (not on every retry).
+- Per-namespace limits (``throttling``): reading, fetching and pricing a plan holds one of the
+  namespace's reconcile slots (``ReconcileContext.limiter``), and URL fetches their own slots and rate.
+  A limit not free within ``throttle_max_wait`` is no failure: the object is looked at again, and says
+  Ready=False reason Throttled only if it has no estimate of its current generation (``_throttled``).
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@ status left alone when an estimate of this generation stands, never Stalled."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cloudcostguard import errors
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver
 from cloudcostguard.k8s.cluster.throttling import FairLimiter
-from cloudcostguard.k8s.operator import reconcile
+from cloudcostguard.k8s.operator import handlers, reconcile
 from cloudcostguard.k8s.operator.loops import EstimateState
 from cloudcostguard.pricing.catalog_provider import StaticCatalogProvider
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
@@ -29,7 +30,7 @@ class ThrottledFetcher:
 def context(
     limiter: FairLimiter | None = None, fetcher: Any = None, **settings: Any
 ) -> reconcile.ReconcileContext:
-    config = Settings(retry_delay=2.0, retry_max_delay=10.0, throttle_max_wait=0.05, **settings)
+    config = Settings(**{"retry_delay": 2.0, "retry_max_delay": 10.0, "throttle_max_wait": 0.05, **settings})
     return reconcile.ReconcileContext(
         settings=config,
         catalog_provider=StaticCatalogProvider(load_bundled_catalog()),
@@ -113,3 +114,29 @@ async def test_url_rate_limit_is_throttled_with_the_buckets_retry() -> None:
     assert outcome.status is not None
     assert conditions(outcome.status)["Ready"]["message"] == "namespace team-a is over its rate (retrying)"
     assert outcome.retry_in is not None and 4.0 <= outcome.retry_in <= 4.8
+
+
+class Stopped:
+    """What the reconcile loop reads of kopf's ``stopped`` flag."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+async def test_a_reconcile_waiting_for_its_turn_does_not_hold_up_shutdown() -> None:
+    limiter = FairLimiter(total=1, per_key=1, what="reconciles")
+    await limiter.acquire("team-a", max_wait=1, retry_after=1)
+    ctx = context(limiter, throttle_max_wait=30.0)
+    stopped = Stopped()
+    work = reconcile.reconcile_estimate(
+        estimate_object({"plan": {"inline": nat_plan(1, vpcs=1)}}), EstimateState(), ctx, EMPTY_VIEW
+    )
+    task = asyncio.ensure_future(handlers._unless_stopped(work, stopped))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert limiter.waiting("team-a") == 1
+    stopped.event.set()
+    assert await asyncio.wait_for(task, 1) is None
+    assert limiter.waiting() == 0  # the abandoned wait holds no place in the queue
