@@ -122,6 +122,34 @@ async def test_corrupt_gzip_is_a_permanent_plan_error() -> None:
     assert not caught.value.transient
 
 
+async def test_configmap_gone_from_the_index_mid_read_is_plan_not_found() -> None:
+    """kopf leaves a key with an empty store when the object is deleted: read as not found (retried,
+    and re-estimated when the ConfigMap is back), not as an error of the reader."""
+    with pytest.raises(errors.PlanSourceError) as caught:
+        await resolve(
+            {"configMapKeyRef": {"name": "plans", "key": "plan.json"}}, plan_configmaps={(NS, "plans"): []}
+        )
+    assert (caught.value.reason, caught.value.transient) == ("PlanNotFound", True)
+
+
+async def test_secret_gzip_bomb_is_refused_at_the_plan_limit() -> None:
+    bomb = gzip.compress(b"{" * (32 * 1024 * 1024))  # 32 MiB in ~32 KiB: fits a Secret
+    index = index_of(secret("plans", {"plan": bomb}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.PlanTooLargeError) as caught:
+            await resolve(
+                {"secretKeyRef": {"name": "plans", "key": "plan"}},
+                Settings(max_plan_bytes=1024 * 1024),
+                plan_secrets=index,
+            )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value) == "Secret team-a/plans key plan decompresses to more than 1048576 bytes"
+    assert peak < 4 * 1024 * 1024
+
+
 def test_gzip_bomb_stops_at_the_limit() -> None:
     bomb = gzip.compress(b"0" * (10 * 1024 * 1024))
     with pytest.raises(errors.PlanTooLargeError, match="decompresses to more than 1000 bytes"):
@@ -687,6 +715,7 @@ async def test_truncated_and_bomb_bodies(tmp_path: Path) -> None:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
+        print(f"\nbomb: 64 MiB in {len(bomb)} bytes refused at 1 MiB, peak {peak / 2**20:.1f} MiB traced")
         assert peak < 8 * 1024 * 1024  # the 64 MiB never existed: at most the limit, plus the client
 
         started = time.perf_counter()
