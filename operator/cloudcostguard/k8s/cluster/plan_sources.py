@@ -255,8 +255,8 @@ def read_tofu_plan(chunks: Any, namespace: str, base: str, max_bytes: int) -> by
     except TruncatedGzipError as err:
         # What a last chunk not yet written looks like: retry rather than stall.
         raise errors.PlanSourceError(
-            f"{what} ends before its gzip stream does: a last chunk may be missing or still being "
-            f"written (chunks present: {present})",
+            f"{what} ends before its gzip stream does: a chunk may still be being written, or the last "
+            f"one is missing (chunks present: {present})",
             reason=INCOMPLETE,
         ) from err
     if rest:

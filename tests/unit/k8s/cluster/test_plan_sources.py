@@ -211,8 +211,8 @@ def tofu_chunk(index: int, payload: bytes, *, plan_id: str = "plan-main-1", name
         (
             tofu_chunks(PLAN, 3)[:2],
             "PlanIncomplete",
-            "ends before its gzip stream does: a last chunk may be missing or still being written "
-            "(chunks present: 0, 1)",
+            "ends before its gzip stream does: a chunk may still be being written, or the last one is "
+            "missing (chunks present: 0, 1)",
         ),
         (
             tofu_chunks(PLAN, 2)[:1] + tofu_chunks(PLAN, 2, plan_id="plan-main-2")[1:],
