@@ -26,7 +26,8 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 RECONCILES = Counter(
     f"{PREFIX}_reconciles",
-    "CostEstimate reconciles by result (estimated, verdict, unchanged, stalled, retrying, failed, waiting); "
+    "CostEstimate reconciles by result (estimated, verdict, unchanged, stalled, retrying, failed, waiting, "
+    "throttled); "
     "verdict: only the budget verdict was re-judged and written, without re-estimating.",
     ["result"],
 )

@@ -7,11 +7,12 @@ unless configured.
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloudcostguard import errors
@@ -82,9 +83,26 @@ class Settings(BaseSettings):
     url_timeout: float = Field(10.0, gt=0, description="Seconds to fetch a plan from spec.plan.url.")
     url_max_bytes: int = Field(20 * MiB, gt=0, description="Largest plan fetched from a URL, in bytes.")
     url_allow_private: bool = Field(
-        False, description="Allow spec.plan.url to reach private, loopback and link-local addresses."
+        False,
+        description="Allow spec.plan.url to reach private, loopback and link-local addresses (cloud "
+        "metadata addresses stay refused).",
     )
     url_ca_file: Path | None = Field(None, description="Extra CA bundle for spec.plan.url (PEM).")
+    url_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs spec.plan.url may reach although private (e.g. an in-cluster artifact store); "
+        "cloud metadata addresses stay refused.",
+    )
+    url_max_concurrency: int = Field(16, ge=1, description="URL fetches at once, all namespaces together.")
+    url_max_concurrency_per_namespace: int = Field(
+        4, ge=1, description="URL fetches at once for the CostEstimates of one namespace."
+    )
+    url_rate_per_namespace: float = Field(
+        2.0, gt=0, description="URL fetches per second one namespace may start (token bucket refill)."
+    )
+    url_burst_per_namespace: int = Field(
+        20, ge=1, description="URL fetches one namespace may start at once before its rate applies."
+    )
 
     # --- reconciliation (operator) -------------------------------------------------------------
     resync_interval: float = Field(
@@ -96,6 +114,18 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds before the first retry after a transient failure (doubles after)."
     )
     retry_max_delay: float = Field(300.0, gt=0, description="Longest wait between retries, in seconds.")
+    reconcile_max_concurrency: int = Field(
+        16, ge=1, description="CostEstimates reconciled at once (reading, fetching and pricing plans)."
+    )
+    reconcile_max_concurrency_per_namespace: int = Field(
+        4, ge=1, description="CostEstimates of one namespace reconciled at once; others take turns."
+    )
+    throttle_max_wait: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a reconcile or URL fetch waits for a per-namespace limit before the object "
+        "reports Ready=False reason Throttled and retries.",
+    )
     pending_status_after: float = Field(
         0.5,
         ge=0,
@@ -223,6 +253,16 @@ class Settings(BaseSettings):
     operator_namespace: str | None = Field(
         None, description="Namespace the operator runs in (excluded from admission)."
     )
+
+    @field_validator("url_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as err:
+                raise ValueError(f"{item!r} is not a CIDR") from err
+        return value
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -40,6 +40,7 @@ an inline plan of up to megabytes — in a ``last-handled-configuration`` annota
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -217,20 +218,23 @@ async def reconcile_costestimate(
     state.rounds += 1
     try:
         if verdict_only:
-            outcome = await reconcile.refresh_verdict(obj, state, context, memo.cluster)
+            work = reconcile.refresh_verdict(obj, state, context, memo.cluster)
         elif pending is None:
-            outcome = await reconcile.reconcile_estimate(obj, state, context, memo.cluster)
+            work = reconcile.reconcile_estimate(obj, state, context, memo.cluster)
         else:
             status = pending
 
             async def write_pending() -> None:
                 await _write_status_now(resource, namespace, name, status, memo=memo, logger=logger)
 
-            outcome = await _noting_pending(
+            work = _noting_pending(
                 reconcile.reconcile_estimate(obj, state, context, memo.cluster),
                 write_pending,
                 after=context.settings.pending_status_after,
             )
+        outcome = await _unless_stopped(work, stopped)
+        if outcome is None:
+            return  # stopping: a reconcile waiting for a slot or a slow URL must not hold up shutdown
     except Exception:
         # A bug, not bad input: keep the loop alive and retry later; the traceback goes to the log only.
         logger.exception(
@@ -352,6 +356,27 @@ def _exit_if_operator_stopped(reconciler: Reconciler) -> None:
     again until its 5-second grace for hung tasks runs out; a cancellation ends it at once."""
     if reconciler.stopping:
         raise asyncio.CancelledError
+
+
+async def _unless_stopped(
+    work: Coroutine[Any, Any, reconcile.Outcome], stopped: kopf.DaemonStopped
+) -> reconcile.Outcome | None:
+    """``work``'s outcome, or None (``work`` cancelled) when the loop is told to stop first."""
+    task = asyncio.ensure_future(work)
+    halted = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait((task, halted), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()  # the loop itself is cancelled: the reconcile goes with it
+        raise
+    finally:
+        halted.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
 
 
 async def _wait_for_leadership(

@@ -44,6 +44,7 @@ import yaml
 from cloudcostguard import errors, metrics
 from cloudcostguard.k8s.api.models import GROUP
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver, UrlFetcher
+from cloudcostguard.k8s.cluster.throttling import FairLimiter
 from cloudcostguard.k8s.memo import Memo
 from cloudcostguard.k8s.operator import leadership, metrics_server, reconcile
 from cloudcostguard.k8s.operator.loops import Reconciler
@@ -88,6 +89,11 @@ def operator_parts(settings: Settings, catalog_provider: CatalogProvider) -> dic
         catalog_provider=catalog_provider,
         resolver=PlanResolver(settings, fetcher),
         judge=reconcile.EvaluationJudge(),
+        limiter=FairLimiter(
+            settings.reconcile_max_concurrency,
+            settings.reconcile_max_concurrency_per_namespace,
+            what="reconciles",
+        ),
     )
     return {
         "reconciler": Reconciler(),
