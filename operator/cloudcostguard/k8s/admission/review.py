@@ -46,7 +46,11 @@ def parse_review(body: bytes, handler: str | None = None) -> dict[str, Any]:
         raise ReviewError(400, f"request body is not JSON: {err}") from err
     if not isinstance(review, dict):
         raise ReviewError(400, "request body must be an AdmissionReview object")
-    if review.get("kind") != "AdmissionReview" or review.get("apiVersion") not in REVIEW_VERSIONS:
+    api_version = review.get("apiVersion")
+    # isinstance first: a list or object there is unhashable, and the set lookup would raise TypeError.
+    if review.get("kind") != "AdmissionReview" or not (
+        isinstance(api_version, str) and api_version in REVIEW_VERSIONS
+    ):
         raise ReviewError(400, "expected kind AdmissionReview, apiVersion admission.k8s.io/v1")
     payload = review.get("request")
     if not isinstance(payload, dict):

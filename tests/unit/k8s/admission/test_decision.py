@@ -197,6 +197,19 @@ def test_v1beta1_reviews_are_accepted_and_echoed() -> None:
     }
 
 
+@pytest.mark.parametrize("api_version", [["admission.k8s.io/v1"], {"v": 1}, None, 1])
+def test_a_review_whose_api_version_is_not_a_string_is_a_400(api_version: Any) -> None:
+    # A list there made the set lookup raise TypeError, a 500 (found by tests/reliability/test_fuzz.py).
+    body = review(cost_estimate("web"))
+    body["apiVersion"] = api_version
+    with pytest.raises(admission_review.ReviewError) as caught:
+        admission_review.parse_review(orjson.dumps(body), decision_module.HANDLER_COSTESTIMATE)
+    assert (caught.value.status, caught.value.reason) == (
+        400,
+        "expected kind AdmissionReview, apiVersion admission.k8s.io/v1",
+    )
+
+
 def test_a_kopf_handler_without_configuration_fails_loudly() -> None:
     with pytest.raises(kopf.AdmissionError) as caught:
         handlers.runtime_from_memo(
