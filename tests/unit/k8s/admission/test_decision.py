@@ -27,6 +27,7 @@ from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
 from tests.integration.admission.support import (
     NAMESPACE,
+    config_map,
     cost_estimate,
     cost_policy,
     nat_plan,
@@ -207,6 +208,22 @@ def test_a_review_whose_api_version_is_not_a_string_is_a_400(api_version: Any) -
     assert (caught.value.status, caught.value.reason) == (
         400,
         "expected kind AdmissionReview, apiVersion admission.k8s.io/v1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "complaint"),
+    [("CostEstimate", "not 'CostEstimate'"), (None, "not missing"), (["ConfigMap"], "not list")],
+)
+def test_a_plan_source_review_whose_object_is_of_another_kind_is_a_400(kind: Any, complaint: str) -> None:
+    # It was judged as an internal error (ValueError in the decision), found by atheris fuzzing.
+    body = review(config_map("plans", {"plan.json": "{}"}))
+    body["request"]["object"]["kind"] = kind
+    with pytest.raises(admission_review.ReviewError) as caught:
+        admission_review.parse_review(orjson.dumps(body), decision_module.HANDLER_PLAN_SOURCE)
+    assert (caught.value.status, caught.value.reason) == (
+        400,
+        f"request.object.kind must be ConfigMap, {complaint}",
     )
 
 
