@@ -396,7 +396,7 @@ def check_policy_document(document: Any) -> None:
 def check_policy_bytes(raw: bytes) -> None:
     """A policy file's text: YAML (which includes JSON)."""
     try:
-        document = yaml.safe_load(raw)
+        document = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, RecursionError, ValueError):
         return  # not the product's parser: `policy check` wraps this in a PolicyError
     check_policy_document(document)

@@ -190,6 +190,14 @@ def test_alias_bombs_are_refused_before_anything_expands_them() -> None:
     assert time.perf_counter() - started < 2
 
 
+def test_a_deeply_nested_usage_file_is_refused_at_once() -> None:
+    # The pure-Python parser took seconds to give up on this (found by tests/reliability fuzzing).
+    started = time.perf_counter()
+    with pytest.raises(errors.UsageError, match="usage file is not valid YAML"):
+        Usage.parse("[" * 100_000)
+    assert time.perf_counter() - started < 0.5
+
+
 def test_a_usage_file_for_thousands_of_resources_is_within_the_bound() -> None:
     entries = "".join(
         f"  aws_lambda_function.f{i}: {{monthly_requests: {i}, request_duration_ms: 5}}\n"
