@@ -422,7 +422,6 @@ class _ExceptionLog(logging.Handler):
 
 
 _EXCEPTIONS = _ExceptionLog()
-logging.getLogger("cloudcostguard").addHandler(_EXCEPTIONS)
 
 
 @cache
@@ -449,10 +448,15 @@ def check_review_bytes(raw: bytes, loop: asyncio.AbstractEventLoop | None = None
     """A request body at both webhook paths, as the lean path answers it: 200 with an AdmissionReview
     response, or a 4xx with a Kubernetes Status; never an exception, never an internal error."""
     runtime = admission_runtime()
+    logger = logging.getLogger("cloudcostguard")
     for handler in (HANDLER_COSTESTIMATE, HANDLER_PLAN_SOURCE):
         _EXCEPTIONS.failures.clear()
         coroutine = answer_review(handler, raw, runtime)
-        status, body, reason = loop.run_until_complete(coroutine) if loop else asyncio.run(coroutine)
+        logger.addHandler(_EXCEPTIONS)
+        try:
+            status, body, reason = loop.run_until_complete(coroutine) if loop else asyncio.run(coroutine)
+        finally:
+            logger.removeHandler(_EXCEPTIONS)
         if _EXCEPTIONS.failures:
             raise NotOurError(f"/{handler}: {_EXCEPTIONS.failures[0]}")
         answer = orjson.loads(body)
