@@ -71,6 +71,12 @@ LEADERSHIP_CHANGES = Counter(
     "Leader election on the Lease: this replica acquired, lost or released the leadership.",
     ["change"],
 )
+METRICS_AUTH_DECISIONS = Counter(
+    f"{PREFIX}_metrics_auth_decisions",
+    "Scrapes of the secure /metrics endpoint, by decision: allowed, unauthenticated (401), forbidden "
+    "(403), unavailable (503: the API server could not be asked).",
+    ["result"],
+)
 
 
 class RuntimeCollector(Collector):

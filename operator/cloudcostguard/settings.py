@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds before the first retry after a transient failure (doubles after)."
     )
     retry_max_delay: float = Field(300.0, gt=0, description="Longest wait between retries, in seconds.")
+    pending_status_after: float = Field(
+        0.5,
+        ge=0,
+        description="Seconds a new CostEstimate's first estimate may take before a Pending status "
+        "(Reconciling=True: kstatus InProgress) is written while it finishes; 0: always, before estimating.",
+    )
     policy_status_interval: float = Field(
         60.0, gt=0, description="Seconds between CostPolicy status refreshes when no spend changed."
     )
@@ -130,6 +136,29 @@ class Settings(BaseSettings):
 
     # --- process ------------------------------------------------------------------------------
     metrics_listen: str = Field("0.0.0.0:8080", description="HOST:PORT of /metrics.")
+    metrics_secure: bool = Field(
+        True,
+        description="Serve /metrics over HTTPS, only to bearer tokens the API server authenticates "
+        "(TokenReview) and allows `get` on the non-resource URL /metrics (SubjectAccessReview); false: plain "
+        "HTTP to anyone who reaches the port.",
+    )
+    metrics_cert_file: Path | None = Field(
+        None, description="TLS certificate (PEM) of /metrics (default: a generated self-signed one)."
+    )
+    metrics_key_file: Path | None = Field(None, description="TLS key (PEM) of /metrics.")
+    metrics_auth_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds to check one scraper's token with the API server (TokenReview and "
+        "SubjectAccessReview together); past it the scrape gets 503.",
+    )
+    metrics_auth_cache_ttl: float = Field(
+        30.0,
+        ge=0,
+        le=300,
+        description="Seconds a token's allow/deny decision is reused, keyed by the token's SHA-256 "
+        "(0: ask the API server on every scrape).",
+    )
     health_listen: str = Field("0.0.0.0:8081", description="HOST:PORT of /healthz and /readyz.")
     webhook_listen: str = Field("0.0.0.0:9443", description="HOST:PORT of the admission webhook (HTTPS).")
     webhook_cert_file: Path | None = Field(None, description="TLS certificate (PEM) of the webhook.")

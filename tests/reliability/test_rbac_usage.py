@@ -78,8 +78,22 @@ def grant_of(method: str, path: str, params: Any) -> Grant | None:
 
 
 def granted(objects: list[dict[str, Any]]) -> set[Grant]:
+    """What the operator's service account may do: the rules of the Roles and ClusterRoles bound to it
+    (the metrics-reader ClusterRole is for Prometheus, bound by the user)."""
+    [account] = [obj for obj in objects if obj["kind"] == "ServiceAccount"]
+    bound = {
+        (binding["roleRef"]["kind"], binding["roleRef"]["name"])
+        for binding in objects
+        if binding["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        and any(
+            subject.get("kind") == "ServiceAccount" and subject.get("name") == account["metadata"]["name"]
+            for subject in binding.get("subjects", [])
+        )
+    }
+    roles = [obj for obj in objects if (obj["kind"], obj["metadata"]["name"]) in bound]
+    assert {role["kind"] for role in roles} == {"ClusterRole", "Role"}, bound
     grants = set()
-    for _owner, rule in manifests.rbac_rules(objects):
+    for _owner, rule in manifests.rbac_rules(roles):
         assert not rule.get("resourceNames") and not rule.get("nonResourceURLs"), rule
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:

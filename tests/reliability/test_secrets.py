@@ -166,6 +166,8 @@ async def run_operator(tmp_path: Path, database: str, until_phases: set[str]) ->
             "CCG_DATABASE_URL": database,
             "CCG_DB_CONNECT_TIMEOUT": "2",
             "CCG_RETRY_DELAY": "0.5",
+            # /metrics over plain HTTP: scrape authentication is tested on its own (tests of metrics_auth).
+            "CCG_METRICS_SECURE": "false",
         }
         log_path = tmp_path / f"operator-{metrics_port}.log"
         log = log_path.open("wb")
@@ -183,7 +185,7 @@ async def run_operator(tmp_path: Path, database: str, until_phases: set[str]) ->
             await eventually(lambda: all(phase(name) in until_phases for name in names), within=90)
             await asyncio.sleep(1)  # a reconcile loop turn more, at DEBUG
             scraped = [
-                await http_text(f"http://127.0.0.1:{metrics_port}/metrics"),
+                metrics_text := await http_text(f"http://127.0.0.1:{metrics_port}/metrics"),
                 await http_text(f"http://127.0.0.1:{health}/healthz"),
                 await http_text(f"http://127.0.0.1:{health}/readyz"),
             ]
@@ -192,6 +194,7 @@ async def run_operator(tmp_path: Path, database: str, until_phases: set[str]) ->
                 process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), timeout=30)
             log.close()
+        assert "cloudcostguard_estimates_total" in metrics_text, metrics_text[:500]
         phases = {name: phase(name) for name in names}
         sent = [
             f"{request.method} {request.url} {request.body.decode(errors='replace')}"

@@ -18,6 +18,10 @@ API server:
   too large, forbidden URL, bad spec) set Stalled=True and phase Failed and are not retried until the key
   changes (a new generation, a changed plan object, new prices).
 - Events are posted when the monthly cost changes and when a new failure appears (not on every retry).
+- A CostEstimate first seen without status gets a Pending status while its first estimate is made
+  (``pending_status``: Ready=False, Reconciling=True; the handler writes it once that takes longer than
+  ``Settings.pending_status_after``), so that kstatus reads it as InProgress rather than Current. The
+  estimate (or failure) status replaces its conditions.
 """
 
 from __future__ import annotations
@@ -202,6 +206,47 @@ async def reconcile_estimate(
     if _same_estimate(obj.status, status):
         return Outcome("unchanged", source=source)
     return Outcome("estimated", status=status, event=event, source=source)
+
+
+# Why a new CostEstimate is not Ready yet (the Ready and Reconciling reasons of the Pending status).
+PENDING_REASON = "Pending"
+ESTIMATING_REASON = "Estimating"
+
+
+def pending_status(obj: EstimateObject, state: EstimateState, *, now: str) -> dict[str, Any] | None:
+    """The Pending status to write before the first estimate of a CostEstimate, or None.
+
+    Only for an object with no conditions (nothing written yet, by any replica) on this process's first
+    round: on a later round an empty ``obj.status`` may be a body older than this process's own last
+    write, and writing Pending over an estimate would hide it. So at most one extra status write per
+    new CostEstimate. ``observedGeneration`` is the generation being estimated: kstatus then reads the
+    Reconciling condition (InProgress), and Argo CD's health check Ready=False (Progressing).
+    """
+    if state.rounds or obj.status.get("conditions"):
+        return None
+    generation = obj.generation
+    return {
+        "observedGeneration": generation,
+        "phase": PENDING,
+        "conditions": [
+            cond.condition(
+                cond.READY,
+                cond.FALSE,
+                PENDING_REASON,
+                "waiting for the first estimate of the plan",
+                generation=generation,
+                now=now,
+            ),
+            cond.condition(
+                cond.RECONCILING,
+                cond.TRUE,
+                ESTIMATING_REASON,
+                "estimating the plan",
+                generation=generation,
+                now=now,
+            ),
+        ],
+    }
 
 
 def _same_inputs(old: ReconcileKey, new: ReconcileKey) -> bool:
