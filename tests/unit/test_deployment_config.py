@@ -105,7 +105,7 @@ def test_leader_election_may_use_its_lease_in_the_operator_namespace_only() -> N
         {
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],
-            "verbs": ["get", "create", "update", "patch"],
+            "verbs": ["get", "create", "patch"],
         }
     ]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

@@ -36,6 +36,10 @@ _INDEX = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]"]*)\]')
 # the candidates double with each index, and real addresses have one to three.
 _MAX_WILDCARD_INDEXES = 6
 EMPTY: Mapping[str, Any] = {}
+# Values a usage file may hold once YAML aliases are expanded: a dozen keys for each of 40,000 resources.
+# An alias bomb ("billion laughs") is a few hundred bytes that expand to billions of values; without this
+# bound the estimator's memo serialised one such value into 2 GB (found by tests/reliability fuzzing).
+MAX_USAGE_VALUES = 500_000
 
 
 class ResourceUsage:
@@ -117,8 +121,12 @@ class Usage:
             # need not pay PyYAML's import (~10 ms of a ~120 ms run).
             import yaml  # noqa: PLC0415
 
+            # libyaml's parser when PyYAML has it (the wheels do): the same safe constructor, a nesting
+            # limit, and ~100x faster on hostile input ("[" * 100_000 took 3 s in pure Python, found by
+            # tests/reliability fuzzing). The pure-Python loader stays the fallback.
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
             try:
-                document = yaml.safe_load(source)
+                document = yaml.load(source, Loader=loader)  # noqa: S506 - a safe loader
             except yaml.YAMLError as err:
                 first_line = str(err).splitlines()[0] if str(err) else "syntax error"
                 raise errors.UsageError(f"usage file is not valid YAML: {first_line}") from err
@@ -126,6 +134,7 @@ class Usage:
                 raise errors.UsageError("usage file nests values too deeply") from err
             if document is None:
                 return cls()
+            _check_expanded_size(document)
             return cls._from_document(document)
         if isinstance(source, Mapping):
             if any(key in source for key in ("version", "resource_usage", "resource_type_default_usage")):
@@ -227,6 +236,24 @@ def wildcard_patterns(address: str) -> list[str]:
         parts.append(address[position:])
         patterns.append("".join(parts))
     return patterns
+
+
+def _check_expanded_size(document: Any) -> None:
+    """Refuse a document with more than ``MAX_USAGE_VALUES`` values counted as expanded: a node reached
+    twice through aliases counts twice. The walk stops at the bound, so it costs at most that many steps."""
+    pending = [document]
+    seen = 0
+    while pending:
+        node = pending.pop()
+        seen += 1
+        if seen > MAX_USAGE_VALUES:
+            raise errors.UsageError(
+                f"usage file holds more than {MAX_USAGE_VALUES} values once its YAML aliases are expanded"
+            )
+        if isinstance(node, Mapping):
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
 
 
 def _address_map(value: Any, where: str) -> dict[str, Mapping[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -172,12 +173,38 @@ def test_wildcard_patterns_go_from_least_to_most_specific() -> None:
     assert patterns[0].count("[*]") == 9 and patterns[1].count("[*]") == 1
 
 
-def test_alias_bombs_do_not_hang() -> None:
-    # Nine levels of nine aliases: a billion leaves if anything expanded it.
+def test_alias_bombs_are_refused_before_anything_expands_them() -> None:
+    # Nine levels of nine aliases: a billion leaves if anything expanded it. The estimator's memo did:
+    # it serialised the value a pricer read into 2 GB (found by tests/reliability/test_fuzz.py).
     lines = ['a0: &a0 ["lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     bomb = "\n".join(lines)
-    with pytest.raises(errors.UsageError, match=r"unsupported usage file version \(not a number\)"):
+    refused = r"usage file holds more than 500000 values once its YAML aliases are expanded"
+    started = time.perf_counter()
+    with pytest.raises(errors.UsageError, match=refused):
         Usage.parse(f"{bomb}\nversion: *a9\n")
-    usage = Usage.parse(f"{bomb}\nversion: 0.1\nresource_usage:\n  aws_x.y: {{monthly_requests: *a9}}\n")
-    assert usage.for_resource("aws_x.y", "aws_x").decimal("monthly_requests") is None
+    with pytest.raises(errors.UsageError, match=refused):
+        Usage.parse(
+            f"{bomb}\nversion: 0.1\nresource_type_default_usage:\n  aws_s3_bucket: {{standard: *a9}}\n"
+        )
+    assert time.perf_counter() - started < 2
+
+
+def test_a_deeply_nested_usage_file_is_refused_at_once() -> None:
+    # The pure-Python parser took seconds to give up on this (found by tests/reliability fuzzing).
+    started = time.perf_counter()
+    with pytest.raises(errors.UsageError, match="usage file is not valid YAML"):
+        Usage.parse("[" * 100_000)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_usage_file_for_thousands_of_resources_is_within_the_bound() -> None:
+    entries = "".join(
+        f"  aws_lambda_function.f{i}: {{monthly_requests: {i}, request_duration_ms: 5}}\n"
+        for i in range(20_000)
+    )
+    usage = Usage.parse(f"version: 0.1\nresource_usage:\n{entries}")
+    assert (
+        usage.for_resource("aws_lambda_function.f19999", "aws_lambda_function").decimal("monthly_requests")
+        == 19999
+    )

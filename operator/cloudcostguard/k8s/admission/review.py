@@ -59,7 +59,11 @@ def parse_review(body: bytes, handler: str | None = None) -> dict[str, Any]:
         raise ReviewError(400, f"request body is not JSON: {err}") from err
     if not isinstance(review, dict):
         raise ReviewError(400, "request body must be an AdmissionReview object")
-    if review.get("kind") != "AdmissionReview" or review.get("apiVersion") not in REVIEW_VERSIONS:
+    api_version = review.get("apiVersion")
+    # isinstance first: a list or object there is unhashable, and the set lookup would raise TypeError.
+    if review.get("kind") != "AdmissionReview" or not (
+        isinstance(api_version, str) and api_version in REVIEW_VERSIONS
+    ):
         raise ReviewError(400, "expected kind AdmissionReview, apiVersion admission.k8s.io/v1")
     payload = review.get("request")
     if not isinstance(payload, dict):
@@ -89,7 +93,38 @@ def parse_review(body: bytes, handler: str | None = None) -> dict[str, Any]:
         raise ReviewError(
             400, f"/{handler} reviews {wanted}, not {resource['group'] or 'core'}/{resource['resource']}"
         )
+    if handler is not None:
+        _check_kinds(payload, OBJECT_KINDS[resource["group"], resource["resource"]])
     return review
+
+
+# The kind of the objects a review of each handled resource carries: a plan source's decision reads the
+# kind off the object (ConfigMap or Secret), and a review whose object is of another kind than its
+# resource is malformed (the API server never sends one). Found by tests/reliability fuzzing: it was
+# judged as an internal error.
+OBJECT_KINDS = {
+    ("cloudcostguard.io", "costestimates"): "CostEstimate",
+    ("", "configmaps"): "ConfigMap",
+    ("", "secrets"): "Secret",
+}
+
+
+def _check_kinds(payload: Mapping[str, Any], expected: str) -> None:
+    for field in ("object", "oldObject"):
+        document = payload.get(field)
+        if not isinstance(document, dict):
+            continue
+        # A CostEstimate's decision does not read its kind; a plan source's does, so it must be there.
+        kind = document.get("kind", expected if expected == "CostEstimate" else None)
+        if kind != expected:
+            shown = (
+                "missing"
+                if kind is None
+                else repr(kind)[:60]
+                if isinstance(kind, str)
+                else type(kind).__name__
+            )
+            raise ReviewError(400, f"request.{field}.kind must be {expected}, not {shown}")
 
 
 def response_for(review: Mapping[str, Any], decision: Decision) -> dict[str, Any]:

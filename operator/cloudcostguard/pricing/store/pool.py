@@ -78,6 +78,30 @@ def database_errors(dsn: str, doing: str) -> Iterator[None]:
         ) from err
 
 
+@contextlib.contextmanager
+def dsn_errors(dsn: str) -> Iterator[None]:
+    """asyncpg reads the URL when connecting and answers a malformed one (a port that is not a number,
+    an unclosed IPv6 bracket) with a bare ``ValueError``: a ``ConfigurationError`` naming the URL without
+    its password instead of a traceback. Found by tests/reliability/test_secrets.py."""
+    try:
+        yield
+    except ValueError as err:
+        shown = redact_dsn(dsn)
+        where = "" if shown.startswith("<") else f" ({shown})"
+        raise errors.ConfigurationError(
+            f"invalid database URL{where}: {_without_password(str(err), dsn)}"
+        ) from err
+
+
+def _without_password(text: str, dsn: str) -> str:
+    try:
+        password = urllib.parse.urlsplit(dsn).password
+    except ValueError:
+        password = None
+    text = text.splitlines()[0] if text else "malformed"
+    return text.replace(password, "***") if password else text
+
+
 # jsonb's binary wire format is a version byte (1) and the JSON text. Binary, because COPY's binary
 # format (what asyncpg's copy_records_to_table speaks) needs a binary codec for every column.
 _JSONB_VERSION = b"\x01"
@@ -123,7 +147,7 @@ async def connect(
     """One connection (loads, LISTEN); ``statement_timeout`` (seconds) raises the per-query bound."""
     if not dsn:
         raise errors.ConfigurationError("no database URL: pass --database-url or set CCG_DATABASE_URL")
-    with database_errors(dsn, "connect to PostgreSQL"):
+    with dsn_errors(dsn), database_errors(dsn, "connect to PostgreSQL"):
         # asyncpg's own connect timeout does not cover every step (TLS, auth): bound the whole thing.
         connection = await asyncio.wait_for(
             asyncpg.connect(dsn, **connect_kwargs(settings, statement_timeout=statement_timeout)),
@@ -165,7 +189,7 @@ class Database:
         if self._pool is not None:
             return
         settings = self.settings
-        with database_errors(self.dsn, "connect to PostgreSQL"):
+        with dsn_errors(self.dsn), database_errors(self.dsn, "connect to PostgreSQL"):
             self._pool = await asyncio.wait_for(
                 asyncpg.create_pool(
                     self.dsn,

@@ -27,6 +27,7 @@ from cloudcostguard.pricing.snapshot import load_bundled_catalog
 from cloudcostguard.settings import Settings
 from tests.integration.admission.support import (
     NAMESPACE,
+    config_map,
     cost_estimate,
     cost_policy,
     nat_plan,
@@ -195,6 +196,35 @@ def test_v1beta1_reviews_are_accepted_and_echoed() -> None:
             "status": {"message": "no", "code": 403},
         },
     }
+
+
+@pytest.mark.parametrize("api_version", [["admission.k8s.io/v1"], {"v": 1}, None, 1])
+def test_a_review_whose_api_version_is_not_a_string_is_a_400(api_version: Any) -> None:
+    # A list there made the set lookup raise TypeError, a 500 (found by tests/reliability/test_fuzz.py).
+    body = review(cost_estimate("web"))
+    body["apiVersion"] = api_version
+    with pytest.raises(admission_review.ReviewError) as caught:
+        admission_review.parse_review(orjson.dumps(body), decision_module.HANDLER_COSTESTIMATE)
+    assert (caught.value.status, caught.value.reason) == (
+        400,
+        "expected kind AdmissionReview, apiVersion admission.k8s.io/v1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "complaint"),
+    [("CostEstimate", "not 'CostEstimate'"), (None, "not missing"), (["ConfigMap"], "not list")],
+)
+def test_a_plan_source_review_whose_object_is_of_another_kind_is_a_400(kind: Any, complaint: str) -> None:
+    # It was judged as an internal error (ValueError in the decision), found by atheris fuzzing.
+    body = review(config_map("plans", {"plan.json": "{}"}))
+    body["request"]["object"]["kind"] = kind
+    with pytest.raises(admission_review.ReviewError) as caught:
+        admission_review.parse_review(orjson.dumps(body), decision_module.HANDLER_PLAN_SOURCE)
+    assert (caught.value.status, caught.value.reason) == (
+        400,
+        f"request.object.kind must be ConfigMap, {complaint}",
+    )
 
 
 def test_a_kopf_handler_without_configuration_fails_loudly() -> None:
