@@ -59,7 +59,8 @@ def fuzz(name: str, runs: int, work: Path, timeout: float) -> dict[str, object]:
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_a_short_coverage_guided_run_finds_no_crash(name: str, tmp_path: Path) -> None:
     figures = fuzz(name, SHORT_RUNS, tmp_path, timeout=300)
-    assert figures["runs"] == SHORT_RUNS
+    # libFuzzer's count includes the seed corpus it replays first, so it may exceed -runs
+    assert isinstance(figures["runs"], int) and figures["runs"] >= SHORT_RUNS
     assert isinstance(figures["cov"], int) and figures["cov"] > 100  # the product is instrumented
 
 
@@ -67,4 +68,4 @@ def test_a_short_coverage_guided_run_finds_no_crash(name: str, tmp_path: Path) -
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_a_long_coverage_guided_run_finds_no_crash(name: str, tmp_path: Path) -> None:
     figures = fuzz(name, LONG_RUNS, tmp_path, timeout=max(600.0, LONG_RUNS * 0.1))
-    assert figures["runs"] == LONG_RUNS
+    assert isinstance(figures["runs"], int) and figures["runs"] >= LONG_RUNS
