@@ -345,10 +345,14 @@ def evaluate(
     warnings = [fit(messages.describe([v], prefixed, short=True)) for v in warned]
     if any(v.limit != UNPRICED for v in warned) and drivers:
         warnings.append(fit("top cost drivers: " + ", ".join(str(d) for d in drivers)))
+    listed: set[tuple[tuple[str, ...], str | None]] = set()
     for violation in warned:
         if violation.limit == UNPRICED:
             subject = violation.subject if prefixed else None
-            # Several policies name the same addresses: once is enough.
+            # Several policies name the same addresses: once is enough (and made once).
+            if (violation.unpriced, subject) in listed:
+                continue
+            listed.add((violation.unpriced, subject))
             lines = messages.unpriced_warnings(violation.unpriced, subject)
             warnings.extend(line for line in lines if line not in warnings)
     return Decision(

@@ -131,12 +131,15 @@ def unpriced_warnings(addresses: Sequence[str], subject: str | None = None) -> l
     # fit() below cuts lines that a long CostEstimate name alone makes too long.
     width = max(MAX_WARNING_CHARS - len(head), 40)
     packed: list[list[str]] = []
+    length = 0  # of ", ".join(packed[-1]), kept as items are added: joining again each time is quadratic
     for address in addresses:
         item = fit(address, width)  # a very long address is cut, on a line of its own
-        if packed and len(", ".join([*packed[-1], item])) <= width:
+        if packed and length + 2 + len(item) <= width:
             packed[-1].append(item)
+            length += 2 + len(item)
         else:
             packed.append([item])
+            length = len(item)
     if len(packed) > UNPRICED_WARNING_LINES:
         kept = packed[: UNPRICED_WARNING_LINES - 1]
         left_out = len(addresses) - sum(len(items) for items in kept)
