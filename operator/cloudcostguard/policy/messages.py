@@ -6,6 +6,7 @@ percentages at the tenth of a point) so that what is compared is what is shown.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Protocol
@@ -127,6 +128,12 @@ def unpriced_added(resources: Sequence[ResourceCost]) -> tuple[str, str]:
 def unpriced_warnings(addresses: Sequence[str], subject: str | None = None) -> list[str]:
     """The addresses of unpriced additions as admission warnings, each at most MAX_WARNING_CHARS long,
     on at most UNPRICED_WARNING_LINES lines (the last one then says how many were left out)."""
+    # A remembered estimate gives the webhook the same addresses review after review: made once.
+    return list(_unpriced_warning_lines(tuple(addresses), subject))
+
+
+@functools.lru_cache(maxsize=256)
+def _unpriced_warning_lines(addresses: tuple[str, ...], subject: str | None) -> tuple[str, ...]:
     head = f"not priced in CostEstimate {subject}: " if subject else "not priced: "
     # fit() below cuts lines that a long CostEstimate name alone makes too long.
     width = max(MAX_WARNING_CHARS - len(head), 40)
@@ -144,7 +151,7 @@ def unpriced_warnings(addresses: Sequence[str], subject: str | None = None) -> l
         kept = packed[: UNPRICED_WARNING_LINES - 1]
         left_out = len(addresses) - sum(len(items) for items in kept)
         packed = [*kept, [f"and {left_out} more"]]
-    return [fit(head + ", ".join(items)) for items in packed]
+    return tuple(fit(head + ", ".join(items)) for items in packed)
 
 
 def describe(violations: Sequence[Described], prefixed: bool, *, short: bool = False) -> str:
