@@ -24,7 +24,8 @@ main targets cycle through 8 plans, so after the warm-up they are answered from 
 
 The policies the server judges against apply to every request of namespace team-a and are all within
 budget (so every request does the full work: estimate, three policies, a namespace budget over 20
-committed estimates); every answer is checked (allowed, uid echoed). A last, diagnostic target sends
+committed estimates), read from the operator's ``KopfIndexState`` over indexes made once (as kopf's
+indexes hold them); every answer is checked (allowed, uid echoed). A last, diagnostic target sends
 the same reviews for a namespace no policy selects: the lean path then answers without estimating,
 which isolates its HTTPS + parsing cost from the pricing.
 
@@ -246,7 +247,9 @@ async def serve(port: int, cert_dir: Path) -> None:
     )
     settings = Settings()
     with ThreadPoolExecutor(settings.webhook_workers, thread_name_prefix="ccg-admission") as executor:
-        runtime = AdmissionRuntime(settings, state, lambda: catalog, executor)
+        # Served from the product's KopfIndexState over indexes made once, as the operator's kopf
+        # indexes hold the objects (the in-memory state itself parses every policy on every read).
+        runtime = AdmissionRuntime(settings, state.indexed(), lambda: catalog, executor)
         memo = AdmissionMemo(
             settings=settings, catalog_provider=StaticCatalogProvider(catalog), admission=runtime
         )

@@ -225,6 +225,8 @@ class Estimate:
     # The resources by cost, made on first use: the webhook asks for the top drivers several times
     # per decision (messages, warnings), and a remembered estimate answers many decisions.
     _ranked: list[ResourceCost] | None = field(default=None, init=False, repr=False, compare=False)
+    # The unpriced additions, made on first use: every policy of every decision asks (see ``_ranked``).
+    _unpriced: list[ResourceCost] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.total_monthly_cost = sum((r.monthly_cost for r in self.resources), ZERO)
@@ -301,7 +303,10 @@ class Estimate:
     def unpriced_additions(self) -> list[ResourceCost]:
         """The resources this change adds that we cannot price (``ResourceCost.adds_unpriced``), in plan
         order: what ``CostPolicy.spec.unpriced`` judges."""
-        return [resource for resource in self.resources if resource.adds_unpriced]
+        unpriced = self._unpriced
+        if unpriced is None:
+            unpriced = self._unpriced = [resource for resource in self.resources if resource.adds_unpriced]
+        return list(unpriced)
 
     def top_resources(self, limit: int = 20) -> list[ResourceCost]:
         """The biggest cost drivers: by monthly cost, then by the size of their change."""

@@ -54,3 +54,20 @@ def decode_plan(raw: bytes) -> dict[str, Any] | None:
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
     return cast("dict[str, Any]", document)
+
+
+class _Count(TypedDict, total=False):
+    resource_changes: list[msgspec.Raw] | None
+
+
+_COUNT = msgspec.json.Decoder(_Count)
+
+
+def count_resource_changes(raw: bytes) -> int | None:
+    """How many resource changes a plan's JSON text lists, skipping over their contents; None when it
+    does not decode into that shape (the reader then says what is wrong)."""
+    try:
+        changes = _COUNT.decode(raw).get("resource_changes")
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return len(changes) if changes is not None else 0

@@ -212,15 +212,35 @@ def _object_violations(policy: CostPolicy, candidate: Candidate) -> list[Violati
     return found
 
 
-def _unpriced_violation(policy: CostPolicy, candidate: Candidate) -> Violation | None:
-    enforcement = policy.unpriced.effective(policy.enforcement)
-    if enforcement is None:
-        return None
+# A candidate's unpriced additions as the violation words them: (text, short, addresses), or None.
+_UnpricedWords = tuple[str, str, tuple[str, ...]] | None
+
+
+def _unpriced_words(candidate: Candidate) -> _UnpricedWords:
     added = candidate.estimate.unpriced_additions()
     if not added:
         return None
     text, short = messages.unpriced_added(added)
-    count = Decimal(len(added))
+    return text, short, tuple(resource.address for resource in added)
+
+
+def _unpriced_violation(
+    policy: CostPolicy, candidate: Candidate, worded: dict[int, _UnpricedWords] | None = None
+) -> Violation | None:
+    """``worded``: the candidates' words made so far in this evaluation (every policy asks the same)."""
+    enforcement = policy.unpriced.effective(policy.enforcement)
+    if enforcement is None:
+        return None
+    if worded is None:
+        words = _unpriced_words(candidate)
+    elif id(candidate) in worded:
+        words = worded[id(candidate)]
+    else:
+        words = worded[id(candidate)] = _unpriced_words(candidate)
+    if words is None:
+        return None
+    text, short, addresses = words
+    count = Decimal(len(addresses))
     return Violation(
         policy=policy.name,
         enforcement=enforcement,
@@ -231,7 +251,7 @@ def _unpriced_violation(policy: CostPolicy, candidate: Candidate) -> Violation |
         subject=candidate.name,
         text=text,
         short=short,
-        unpriced=tuple(resource.address for resource in added),
+        unpriced=addresses,
     )
 
 
@@ -298,11 +318,12 @@ def evaluate(
     committed = committed or {}
     applying = _applying([candidate.policies for candidate in candidates])
     violations: list[Violation] = []
+    worded: dict[int, _UnpricedWords] = {}
     for policy in applying:
         for candidate in candidates:
             if any(own.name == policy.name for own in candidate.policies):
                 violations.extend(_object_violations(policy, candidate))
-                unpriced = _unpriced_violation(policy, candidate)
+                unpriced = _unpriced_violation(policy, candidate, worded)
                 if unpriced is not None:
                     violations.append(unpriced)
         budget = _budget_violation(policy, namespace, candidates, committed, growth_only)
@@ -345,10 +366,14 @@ def evaluate(
     warnings = [fit(messages.describe([v], prefixed, short=True)) for v in warned]
     if any(v.limit != UNPRICED for v in warned) and drivers:
         warnings.append(fit("top cost drivers: " + ", ".join(str(d) for d in drivers)))
+    listed: set[tuple[tuple[str, ...], str | None]] = set()
     for violation in warned:
         if violation.limit == UNPRICED:
             subject = violation.subject if prefixed else None
-            # Several policies name the same addresses: once is enough.
+            # Several policies name the same addresses: once is enough (and made once).
+            if (violation.unpriced, subject) in listed:
+                continue
+            listed.add((violation.unpriced, subject))
             lines = messages.unpriced_warnings(violation.unpriced, subject)
             warnings.extend(line for line in lines if line not in warnings)
     return Decision(

@@ -6,6 +6,7 @@ percentages at the tenth of a point) so that what is compared is what is shown.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Protocol
@@ -127,21 +128,30 @@ def unpriced_added(resources: Sequence[ResourceCost]) -> tuple[str, str]:
 def unpriced_warnings(addresses: Sequence[str], subject: str | None = None) -> list[str]:
     """The addresses of unpriced additions as admission warnings, each at most MAX_WARNING_CHARS long,
     on at most UNPRICED_WARNING_LINES lines (the last one then says how many were left out)."""
+    # A remembered estimate gives the webhook the same addresses review after review: made once.
+    return list(_unpriced_warning_lines(tuple(addresses), subject))
+
+
+@functools.lru_cache(maxsize=256)
+def _unpriced_warning_lines(addresses: tuple[str, ...], subject: str | None) -> tuple[str, ...]:
     head = f"not priced in CostEstimate {subject}: " if subject else "not priced: "
     # fit() below cuts lines that a long CostEstimate name alone makes too long.
     width = max(MAX_WARNING_CHARS - len(head), 40)
     packed: list[list[str]] = []
+    length = 0  # of ", ".join(packed[-1]), kept as items are added: joining again each time is quadratic
     for address in addresses:
         item = fit(address, width)  # a very long address is cut, on a line of its own
-        if packed and len(", ".join([*packed[-1], item])) <= width:
+        if packed and length + 2 + len(item) <= width:
             packed[-1].append(item)
+            length += 2 + len(item)
         else:
             packed.append([item])
+            length = len(item)
     if len(packed) > UNPRICED_WARNING_LINES:
         kept = packed[: UNPRICED_WARNING_LINES - 1]
         left_out = len(addresses) - sum(len(items) for items in kept)
         packed = [*kept, [f"and {left_out} more"]]
-    return [fit(head + ", ".join(items)) for items in packed]
+    return tuple(fit(head + ", ".join(items)) for items in packed)
 
 
 def describe(violations: Sequence[Described], prefixed: bool, *, short: bool = False) -> str:

@@ -199,3 +199,32 @@ def test_unpriced_warnings_name_every_address_when_they_fit() -> None:
     left_out = unpriced_warnings([f"aws_made_up_thing.{'n' * 60}{i}" for i in range(10)])
     assert len(left_out) == UNPRICED_WARNING_LINES
     assert left_out[-1] == f"not priced: and {10 - (UNPRICED_WARNING_LINES - 1)} more"
+
+
+def test_unpriced_warnings_pack_each_line_as_full_as_the_width_allows() -> None:
+    # Addresses of mixed lengths: each line takes the next address while the joined line still fits,
+    # exactly as joining the line again for every address would decide.
+    addresses = [f"module.m{i}.aws_made_up_thing.{'q' * (i * 7 % 41)}{i}" for i in range(40)]
+    head = "not priced: "
+    width = MAX_WARNING_CHARS - len(head)
+    expected: list[list[str]] = []
+    for address in addresses:
+        if expected and len(", ".join([*expected[-1], address])) <= width:
+            expected[-1].append(address)
+        else:
+            expected.append([address])
+    lines = unpriced_warnings(addresses)
+    kept = expected[: UNPRICED_WARNING_LINES - 1]
+    assert lines[:-1] == [head + ", ".join(items) for items in kept]
+    assert lines[-1] == f"{head}and {len(addresses) - sum(len(items) for items in kept)} more"
+
+
+def test_unpriced_additions_are_made_once_and_each_caller_gets_its_own_list() -> None:
+    estimate = cloudcostguard.estimate(
+        plan(change("aws_made_up_thing.a", ["create"]), change("aws_made_up_thing.b", ["create"]))
+    )
+    addresses = ["aws_made_up_thing.a", "aws_made_up_thing.b"]
+    first = estimate.unpriced_additions()
+    assert [r.address for r in first] == addresses
+    first.clear()
+    assert [r.address for r in estimate.unpriced_additions()] == addresses

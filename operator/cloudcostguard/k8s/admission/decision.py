@@ -29,6 +29,7 @@ from cloudcostguard.k8s.cluster import indexes
 from cloudcostguard.k8s.cluster.estimates import estimate_spec, parse_spec
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver
 from cloudcostguard.k8s.cluster.state import ClusterState, PlanIndexes, plan_object_entry
+from cloudcostguard.plan.decoder import count_resource_changes
 from cloudcostguard.policy import evaluation
 from cloudcostguard.policy.evaluation import Candidate, Decision, Subject, Verdict
 from cloudcostguard.policy.model import CostPolicy, applicable
@@ -88,10 +89,17 @@ class AdmissionRequest:
     old: Mapping[str, Any] | None
     dry_run: bool = False
     review_bytes: int | None = None  # size of the whole AdmissionReview, when the server saw it
+    # The inline plan's JSON text, when the lean path kept it out of ``new`` (whose spec.plan.inline is
+    # then an empty object): estimated from these bytes, parsed only if no estimate of them is known.
+    inline_plan: bytes | None = None
 
     @classmethod
     def from_payload(
-        cls, handler: str, payload: Mapping[str, Any], review_bytes: int | None = None
+        cls,
+        handler: str,
+        payload: Mapping[str, Any],
+        review_bytes: int | None = None,
+        inline_plan: bytes | None = None,
     ) -> AdmissionRequest:
         new = indexes.mapping(payload.get("object"))
         old = payload.get("oldObject")
@@ -107,6 +115,7 @@ class AdmissionRequest:
             old=old if isinstance(old, Mapping) else None,
             dry_run=bool(payload.get("dryRun")),
             review_bytes=review_bytes,
+            inline_plan=inline_plan,
         )
 
 
@@ -224,8 +233,14 @@ async def _decide_costestimate(request: AdmissionRequest, runtime: AdmissionRunt
         return Decision(Verdict.NO_POLICY, "no CostPolicy applies", reason="NoPolicy")
     try:
         spec = parse_spec(indexes.mapping(request.new.get("spec")))
-        plan = await _resolve_plan(request.namespace, spec, runtime, runtime.state.plan_indexes())
-        estimate = await _estimate(plan, spec, runtime, request.review_bytes)
+        plan: dict[str, Any] | bytes
+        if request.inline_plan is not None and spec.plan.inline is not None:
+            plan = request.inline_plan
+        else:
+            plan = await _resolve_plan(request.namespace, spec, runtime, runtime.state.plan_indexes())
+        estimate = await _estimate(
+            plan, spec, runtime, request.review_bytes, inline=request.inline_plan is not None
+        )
     except errors.CloudCostGuardError as err:
         return evaluation.evaluate_failure(subjects=[Subject(request.name, policies)], error=err)
     return evaluation.evaluate(
@@ -344,12 +359,15 @@ async def _estimate(
     spec: CostEstimateSpec,
     runtime: AdmissionRuntime,
     review_bytes: int | None = None,
+    *,
+    inline: bool = False,
 ) -> Estimate:
     """Estimate in-process; large plans in the webhook's worker threads, bounded by the decision timeout.
 
     ``review_bytes``, when known, bounds the size of an inline plan: when it is within the plan limit,
     the plan is estimated as parsed, without the canonical re-serialisation ``cloudcostguard.estimate``
-    does for ``status.planDigest`` (which the webhook does not report).
+    does for ``status.planDigest`` (which the webhook does not report). ``inline``: ``plan`` is an inline
+    plan's JSON text (the lean path's), offloaded by its resource count as a parsed one would be.
     """
     bounded = isinstance(plan, dict) and review_bytes is not None and review_bytes <= runtime.max_plan_bytes
     return await estimate_spec(
@@ -362,4 +380,17 @@ async def _estimate(
         executor=runtime.executor,
         give_up_after=runtime.settings.webhook_decision_timeout,
         remember=True,
+        resource_changes=_resource_changes(plan, runtime.settings) if inline else None,
     )
+
+
+def _resource_changes(plan: dict[str, Any] | bytes, settings: Settings) -> int | None:
+    """How many resource changes an inline plan's text lists, as far as offloading needs to know."""
+    if not isinstance(plan, bytes):
+        return None
+    # Every resource change has an "actions" key: counting the text is an upper bound, and when that is
+    # within the limit no exact count is needed (no escapes: an escaped key would hide from the count).
+    bound = plan.count(b'"actions"')
+    if bound <= settings.webhook_inline_max_resources and plan.find(b"\\u") < 0:
+        return bound
+    return count_resource_changes(plan)

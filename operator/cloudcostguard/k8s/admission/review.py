@@ -8,8 +8,9 @@ for the same decision, so the lean path and kopf's path give the API server the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
+import msgspec
 import orjson
 
 from cloudcostguard import metrics
@@ -37,6 +38,65 @@ STATUS_REASONS = {
     429: "TooManyRequests",
     503: "ServiceUnavailable",
 }
+
+
+# Where a CREATE review keeps an inline plan: found by a typed decode that skips everything else.
+class _InlineSource(TypedDict, total=False):
+    inline: msgspec.Raw
+
+
+class _Spec(TypedDict, total=False):
+    plan: _InlineSource
+
+
+class _Object(TypedDict, total=False):
+    spec: _Spec
+
+
+class _Request(TypedDict, total=False):
+    operation: Any
+    object: _Object
+
+
+class _Located(TypedDict, total=False):
+    request: _Request
+
+
+_LOCATE = msgspec.json.Decoder(_Located)
+
+
+def split_inline_plan(body: bytes) -> tuple[bytes, bytes] | None:
+    """``(body with the inline plan as {}, the plan's JSON text)`` for a CREATE review whose
+    ``spec.plan.inline`` is a JSON object written once in the body; None for any other review.
+
+    The plan is most of a large review's bytes and objects; the decision needs it only for the estimate,
+    which the webhook remembers by the plan's bytes: parsed only when it has to be estimated. Only CREATE:
+    an UPDATE compares the old and new specs as parsed objects.
+    """
+    try:
+        located = _LOCATE.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # not this shape (or not JSON): the full parse says why
+        return None
+    request = located.get("request") or {}
+    if request.get("operation") != "CREATE":
+        return None
+    raw = request.get("object", {}).get("spec", {}).get("plan", {}).get("inline")
+    if raw is None:
+        return None
+    plan = bytes(raw)
+    if not plan.startswith(b"{"):
+        return None
+    # The plan's text once in the body: then that text is the inline plan's, whatever else the review
+    # holds. Searched for by its head (searching a whole large plan costs more than decoding it): any
+    # other occurrence of the plan would hold the head too.
+    head = plan[:_HEAD_BYTES]
+    start = body.find(head)
+    if start < 0 or not body.startswith(plan, start) or body.find(head, start + 1) >= 0:
+        return None
+    return body[:start] + b"{}" + body[start + len(plan) :], plan
+
+
+_HEAD_BYTES = 256
 
 
 class ReviewError(Exception):
@@ -145,12 +205,16 @@ async def answer_review(
     handler: str, body: bytes, runtime: AdmissionRuntime
 ) -> tuple[int, bytes, str | None]:
     """The lean path: HTTP status, JSON body and (for a 4xx) the reason, for one request body."""
+    split = split_inline_plan(body)
     try:
-        review = parse_review(body, handler)
+        review = parse_review(body if split is None else split[0], handler)
     except ReviewError as err:
         metrics.ADMISSION_REJECTED_REVIEWS.labels(str(err.status)).inc()
         return err.status, rejection(err), err.reason
-    decision = await decide(AdmissionRequest.from_payload(handler, review["request"], len(body)), runtime)
+    request = AdmissionRequest.from_payload(
+        handler, review["request"], len(body), inline_plan=None if split is None else split[1]
+    )
+    decision = await decide(request, runtime)
     return 200, orjson.dumps(response_for(review, decision)), None
 
 

@@ -58,6 +58,7 @@ async def estimate_spec(
     executor: Executor | None = None,
     give_up_after: float | None = None,
     remember: bool = False,
+    resource_changes: int | None = None,
 ) -> Estimate:
     """Estimate ``plan`` for ``spec``: in-process, or for a large plan in ``executor`` (None: the loop's
     default one), giving up after ``give_up_after`` seconds when one is set (the thread finishes on its own).
@@ -67,6 +68,8 @@ async def estimate_spec(
     ``remember``: whole estimates are kept per catalog (``estimation.memo.EstimateMemo``) and the same
     plan, usage and settings are answered from there: the webhook, which the API server sends the same
     objects again and again (diffs, dry runs, re-applies).
+    ``resource_changes``: for an inline plan given as its JSON text, how many resource changes it lists:
+    it goes to a worker thread by that count, as a parsed inline plan does.
     """
     as_of = datetime.now(UTC).date()  # one day for the estimate and its memo key
     default_region = spec.default_region or settings.default_region
@@ -83,7 +86,9 @@ async def estimate_spec(
             plan_digest=plan_digest,
         )
 
-    if isinstance(plan, bytes):
+    if resource_changes is not None:
+        heavy = resource_changes > settings.webhook_inline_max_resources
+    elif isinstance(plan, bytes):
         heavy = len(plan) > OFFLOAD_PLAN_BYTES
     else:
         changes = plan.get("resource_changes")

@@ -276,3 +276,77 @@ async def test_the_same_object_reviewed_again_is_not_estimated_again(monkeypatch
     bigger = await decision_module.decide(request_for(cost_estimate("a", plan=nat_plan(4))), webhook)
     assert len(calls) == 3  # another usage, another plan: estimated afresh
     assert (first.verdict, more.verdict, bigger.verdict) == (Verdict.WITHIN_BUDGET,) * 2 + (Verdict.DENY,)
+
+
+# --- the lean path's inline plan, kept as bytes ----------------------------------------------------------
+
+
+def test_a_create_reviews_inline_plan_is_split_out_of_the_body() -> None:
+    plan = nat_plan(3)
+    body = orjson.dumps(review(cost_estimate("web", plan=plan)))
+    split = admission_review.split_inline_plan(body)
+    assert split is not None
+    light, raw = split
+    assert orjson.loads(raw) == plan
+    whole, rest = orjson.loads(body), orjson.loads(light)
+    assert rest["request"]["object"]["spec"]["plan"] == {"inline": {}}
+    whole["request"]["object"]["spec"]["plan"]["inline"] = {}
+    assert rest == whole
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["update", "inline is a list", "plan text twice", "not JSON", "config map source"],
+)
+def test_other_reviews_are_not_split(case: str) -> None:
+    plan: Any = nat_plan(1)
+    obj = cost_estimate("web", plan=plan)
+    body_review = review(obj)
+    if case == "update":
+        body_review = review(obj, operation="UPDATE", old=obj)
+    elif case == "inline is a list":
+        obj["spec"]["plan"]["inline"] = [plan]
+        body_review = review(obj)
+    elif case == "plan text twice":
+        body_review["request"]["options"] = plan  # the same object elsewhere: which text is the plan?
+    elif case == "config map source":
+        body_review = review(cost_estimate("web", config_map=("plans", "web.json")))
+    body = b'{"request": ' if case == "not JSON" else orjson.dumps(body_review)
+    assert admission_review.split_inline_plan(body) is None
+
+
+async def test_the_lean_path_decides_an_inline_plan_as_the_parsed_request_is_decided() -> None:
+    """The same verdict, message and warnings from the plan's bytes as from the parsed review: within
+    budget, over it, and a plan that is no Terraform plan."""
+    state = InMemoryClusterState(policies=[cost_policy("cap", maxMonthlyCost="100")])
+    for plan in (nat_plan(2), nat_plan(6), {"not": "a plan"}):
+        body = orjson.dumps(review(cost_estimate("web", plan=plan)))
+        assert admission_review.split_inline_plan(body) is not None
+        status, answer, _ = await admission_review.answer_review(
+            decision_module.HANDLER_COSTESTIMATE, body, runtime(state)
+        )
+        parsed = orjson.loads(body)
+        expected = await decision_module.decide(
+            AdmissionRequest.from_payload(decision_module.HANDLER_COSTESTIMATE, parsed["request"], len(body)),
+            runtime(state),
+        )
+        assert status == 200
+        assert orjson.loads(answer) == admission_review.response_for(parsed, expected)
+    assert not expected.allowed and "not a Terraform plan" in expected.message
+
+
+async def test_the_lean_paths_inline_plan_goes_to_a_worker_thread_by_its_resource_count(
+    estimate_threads: list[str],
+) -> None:
+    state = InMemoryClusterState(policies=[cost_policy("cap", maxMonthlyCost="100")])
+    settings = Settings(webhook_inline_max_resources=5)
+    with ThreadPoolExecutor(1, thread_name_prefix="ccg-admission") as executor:
+        for resources in (5, 6):
+            body = orjson.dumps(review(cost_estimate(f"r{resources}", plan=nat_plan(resources))))
+            assert admission_review.split_inline_plan(body) is not None
+            status, _, _ = await admission_review.answer_review(
+                decision_module.HANDLER_COSTESTIMATE, body, runtime(state, settings, executor)
+            )
+            assert status == 200
+    assert estimate_threads[0] == threading.current_thread().name
+    assert estimate_threads[1].startswith("ccg-admission")

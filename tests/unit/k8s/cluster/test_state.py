@@ -95,3 +95,31 @@ def test_binding_keeps_the_live_index_objects_and_names_missing_ones() -> None:
     assert state.bind({**given, "unrelated": object()}) == []
     assert all(state._index(name) is given[name] for name in given)
     assert state.bind({}) == ["namespace_labels", "costestimate_spend", "plan_configmaps", "plan_secrets"]
+
+
+def test_the_in_memory_state_indexed_reads_as_it_does() -> None:
+    """``InMemoryClusterState.indexed()`` (what the webhook benchmark serves from) answers every read
+    as the in-memory state itself does, from indexes made once by the same index functions."""
+    from cloudcostguard.k8s.testing import InMemoryClusterState
+
+    web = cost_estimate("web", config_map=("plans", "web.json"), labels={"tier": "web"}, monthly_cost="32.85")
+    db = cost_estimate("db", monthly_cost="100.00")
+    plans = config_map("plans", {"web.json": orjson.dumps(nat_plan(2)).decode()})
+    state = InMemoryClusterState(
+        policies=[cost_policy("cap", maxMonthlyCost="50"), cost_policy("broken", maxMonthlyCost="lots")],
+        labels_by_namespace={NAMESPACE: {"env": "prod"}},
+        estimates={NAMESPACE: [web, db]},
+        sources=[plans],
+    )
+    indexed = state.indexed()
+    assert [str(p) for p in indexed.cost_policies()] == [str(p) for p in state.cost_policies()]
+    assert [p.name for p in indexed.cost_policies() if isinstance(p, CostPolicy)] == ["cap"]
+    assert indexed.namespace_labels(NAMESPACE) == state.namespace_labels(NAMESPACE) == {"env": "prod"}
+    assert indexed.namespace_labels("elsewhere") is None
+    assert indexed.namespaces() == state.namespaces()
+    assert indexed.committed_spend(NAMESPACE) == state.committed_spend(NAMESPACE)
+    assert indexed.committed_spend(NAMESPACE) == {"web": Decimal("32.85"), "db": Decimal("100.00")}
+    reference = indexes.PlanRef(NAMESPACE, "ConfigMap", "plans")
+    assert list(indexed.plan_users(reference)) == list(state.plan_users(reference))
+    assert [u.name for u in indexed.plan_users(reference)] == ["web"]
+    assert indexed.plan_indexes() == state.plan_indexes()
