@@ -65,6 +65,12 @@ RECONCILE_DURATION = Histogram(
 STATUS_WRITES = Counter(
     f"{PREFIX}_status_writes", "Status patches sent, by object kind (costestimate, costpolicy).", ["kind"]
 )
+STATUS_WRITE_FAILURES = Counter(
+    f"{PREFIX}_status_write_failures",
+    "Status patches the Kubernetes API did not take (409, 5xx, timeout), by object kind; each is sent "
+    "again after a backoff (retry_delay doubling up to retry_max_delay).",
+    ["kind"],
+)
 EVENTS_POSTED = Counter(f"{PREFIX}_events_posted", "Kubernetes Events posted, by type.", ["type"])
 LEADERSHIP_CHANGES = Counter(
     f"{PREFIX}_leadership_changes",

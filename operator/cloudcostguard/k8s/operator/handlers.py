@@ -1,13 +1,14 @@
 """kopf registrations of the operator: indexes, watchers and the per-object reconcile loops.
 
 Thin by design (STYLE rule 2): each handler turns kopf's kwargs into plain values, calls ``reconcile`` /
-``policy_status`` and applies the result to kopf's ``patch``. How the pieces fit:
+``policy_status`` and writes the resulting status (``status_writes``). How the pieces fit:
 
 - Indexes (``cluster.kopf_indexes``, shared with the webhook) keep namespaces, CostEstimate spend, plan
   users, plan ConfigMaps/Secrets, tofu-controller plan Secrets and CostPolicies in memory; handlers read
   them through ``memo.cluster`` (``cluster.state.KopfIndexState``).
-- Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles, and
-  returns so that kopf applies the status patch. Only the timer writes status, so reconciles of one
+- Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles and
+  writes the status itself (``status_writes``: a write the API refuses is retried with backoff, where a
+  patch left to kopf would end the timer for good). Only the timer writes status, so reconciles of one
   object never race. A wake-up asks either for a full reconcile (spec change, referenced plan object
   change, new prices, retry due, periodic resync, leadership gained) or only for a new budget verdict
   (the namespace's spend, a CostPolicy's spec, namespace or object labels changed), which re-judges the
@@ -28,7 +29,7 @@ resourceVersion test, so a second replica's add is refused and re-checked), and 
 replica whose loop stopped removes it. A leadership-only timer (a ``when=`` filter) would instead make
 a standby's kopf see a finalizer no handler needs and remove it while the leader re-adds it, forever.
 Releasing on the first stopped loop is safe: a loop holds nothing to clean up, and the leader's late
-status patch to an object that is gone is a 404 kopf ignores.
+status patch to an object that is gone is a 404 ``status_writes`` ignores.
 
 No changing handlers (on.create/update/resume) are used: they would make kopf store the whole spec —
 an inline plan of up to megabytes — in a ``last-handled-configuration`` annotation.
@@ -37,6 +38,7 @@ an inline plan of up to megabytes — in a ``last-handled-configuration`` annota
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -44,13 +46,13 @@ from typing import Any
 
 import kopf
 
-from cloudcostguard import metrics
+from cloudcostguard import errors, metrics
 from cloudcostguard.k8s.api import conditions as cond
 from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.k8s.cluster import indexes
 from cloudcostguard.k8s.cluster import kopf_indexes as registered
 from cloudcostguard.k8s.cluster.indexes import plain
-from cloudcostguard.k8s.operator import leadership, policy_status, reconcile
+from cloudcostguard.k8s.operator import leadership, policy_status, reconcile, status_writes
 from cloudcostguard.k8s.operator.loops import EstimateState, Reconciler
 from cloudcostguard.k8s.operator.memo import OperatorMemo
 
@@ -174,7 +176,6 @@ async def reconcile_costestimate(
     namespace: str | None,
     name: str,
     body: Any,
-    patch: kopf.Patch,
     memo: OperatorMemo,
     logger: kopf.Logger,
     **kwargs: Any,
@@ -230,9 +231,14 @@ async def reconcile_costestimate(
     metrics.RECONCILES.labels(outcome.result).inc()
     if outcome.reason is not None and outcome.result in ("retrying", "failed"):
         metrics.ESTIMATE_FAILURES.labels(outcome.reason).inc()
+    # What the API did not take last round goes with this round's patch (merge-patches compose).
+    to_write = outcome.status
+    if state.unwritten is not None:
+        to_write = {**state.unwritten, **(outcome.status or {})}
+    write_error = None
+    if to_write is not None:
+        write_error = await _write_estimate_status(memo, kwargs["resource"], namespace, name, to_write, state)
     if outcome.status is not None:
-        patch.status.update(outcome.status)
-        metrics.STATUS_WRITES.labels("costestimate").inc()
         if outcome.result == "estimated":
             metrics.ESTIMATES.labels(outcome.source).inc()
             metrics.record_coverage(outcome.status.get("coverage"))
@@ -247,7 +253,33 @@ async def reconcile_costestimate(
         metrics.EVENTS_POSTED.labels(event_type).inc()
         log = logger.warning if event_type == "Warning" else logger.info
         log("%s: %s", reason, message)
-    state.next_check = context.clock() + reconcile.next_wakeup(outcome, state, context)
+    delay = reconcile.next_wakeup(outcome, state, context)
+    if write_error is not None:
+        delay = min(delay, reconcile.backoff_delay(state.write_failures, context.settings))
+        logger.warning("%s; retrying in %.1f s", write_error, delay)
+    state.next_check = context.clock() + delay
+
+
+async def _write_estimate_status(
+    memo: OperatorMemo,
+    resource: kopf.Resource,
+    namespace: str,
+    name: str,
+    status: dict[str, Any],
+    state: EstimateState,
+) -> str | None:
+    """Write the status (``status_writes``); on failure keep it for the next round and say why."""
+    try:
+        await status_writes.write_status(memo.kopf_settings, resource, namespace, name, status)
+    except errors.StatusWriteError as err:
+        state.unwritten = status
+        state.write_failures += 1
+        metrics.STATUS_WRITE_FAILURES.labels("costestimate").inc()
+        return str(err)
+    state.unwritten = None
+    state.write_failures = 0
+    metrics.STATUS_WRITES.labels("costestimate").inc()
+    return None
 
 
 # Verdicts worth an Event when an estimate moves into them: DryRun records a would-be denial (the point of
@@ -318,7 +350,7 @@ async def _wait(
 
 @kopf.timer(*COSTPOLICIES, id="policy-status", interval=POLICY_DEBOUNCE)
 async def refresh_costpolicy_status(
-    *, name: str, body: Any, patch: kopf.Patch, memo: OperatorMemo, **kwargs: Any
+    *, name: str, body: Any, memo: OperatorMemo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     stopped: kopf.DaemonStopped = kwargs["stopped"]
     reconciler = memo.reconciler
@@ -351,6 +383,20 @@ async def refresh_costpolicy_status(
         previous=body.get("status") or {},
         now=cond.now_rfc3339(),
     )
-    if policy_status.status_changed(body.get("status") or {}, new) and elected.is_leader():
-        patch.status.update(new)
-        metrics.STATUS_WRITES.labels("costpolicy").inc()
+    if not policy_status.status_changed(body.get("status") or {}, new) or not elected.is_leader():
+        return
+    failures = memo.policy_write_failures
+    try:
+        await status_writes.write_status(memo.kopf_settings, kwargs["resource"], None, name, new)
+    except errors.StatusWriteError as err:
+        # Not written: the next round refreshes again, after a backoff (no busy retry against the API).
+        seen.pop(name, None)
+        failures[name] = failures.get(name, 0) + 1
+        delay = reconcile.backoff_delay(failures[name], memo.reconcile_context.settings)
+        metrics.STATUS_WRITE_FAILURES.labels("costpolicy").inc()
+        logger.warning("%s; retrying in %.1f s", err, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), timeout=delay)
+        return
+    failures.pop(name, None)
+    metrics.STATUS_WRITES.labels("costpolicy").inc()

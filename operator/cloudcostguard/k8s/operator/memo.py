@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import aiohttp.web
+import kopf
 
 from cloudcostguard import metrics
 from cloudcostguard.k8s.cluster.plan_sources import UrlFetcher
@@ -31,4 +32,7 @@ class OperatorMemo(Memo):
     leadership: Leadership  # who may write: a LeaderElector on a Lease, or Standalone
     policy_versions: dict[str, int] = field(default_factory=dict)  # CostPolicy → spend version of its status
     policy_specs: dict[str, str] = field(default_factory=dict)  # CostPolicy → fingerprint of its spec
+    policy_write_failures: dict[str, int] = field(default_factory=dict)  # CostPolicy → failed writes in a row
     servers: Servers = field(default_factory=Servers)
+    # kopf's settings, kept at startup: status writes go through kopf's API client (its login, session).
+    kopf_settings: kopf.OperatorSettings | None = None

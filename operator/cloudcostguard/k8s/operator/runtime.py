@@ -298,6 +298,7 @@ async def start_operator(kopf_settings: kopf.OperatorSettings, memo: OperatorMem
     servers, provider = memo.servers, memo.catalog_provider
     reconciler, elected = memo.reconciler, memo.leadership
     configure_kopf(kopf_settings, config)
+    memo.kopf_settings = kopf_settings
     try:
         # Probes first: liveness must answer while a large catalog is still loading.
         await _serve(servers, "health", _health_app(memo), config.health_listen, "health_listen")
