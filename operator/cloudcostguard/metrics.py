@@ -110,7 +110,11 @@ class RuntimeCollector(Collector):
             )
             # Staleness, version id and refreshes of the PostgreSQL-backed catalog: the CATALOG_* metrics
             # below, set by the pricing store's provider when it is in use.
-            age = GaugeMetricFamily(f"{PREFIX}_catalog_age_seconds", "Seconds since the catalog was loaded.")
+            age = GaugeMetricFamily(
+                f"{PREFIX}_catalog_age_seconds",
+                "Seconds since the catalog served was last known current: loaded, or confirmed by "
+                "PostgreSQL as still the current version (grows while PostgreSQL is unreachable).",
+            )
             age.add_metric([], float(status.age_seconds))
             yield age
         phases = GaugeMetricFamily(

@@ -29,6 +29,9 @@ class ReconcileKey:
     plan_digest: str | None
     pricing_version: str | None
     policies: str | None = None
+    # The catalog was served while PostgreSQL could not confirm it current: a flip either way is a new
+    # estimate at the next look, so that status.pricingStaleSince says how the numbers were made.
+    pricing_stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -66,6 +67,7 @@ _ESTIMATE_FIELDS = (
     "diffMonthlyCost",
     "planDigest",
     "pricingVersion",
+    "pricingStaleSince",
     "resourceCounts",
     "topResources",
     "unsupportedResourceTypes",
@@ -148,6 +150,7 @@ async def reconcile_estimate(
         error = errors.PricingError("the price catalog is not loaded yet")
         return _failed(obj, state, ctx, ReconcileKey(obj.generation, None, None), error, source=source)
     catalog = provider.current()
+    stale_since = pricing_stale_since(provider)
 
     plan_indexes = cluster.plan_indexes()
     try:
@@ -163,7 +166,13 @@ async def reconcile_estimate(
         return _failed(obj, state, ctx, key, err, permanent=not err.transient, source=source)
 
     policies = ctx.judge.applicable(obj, cluster) if ctx.judge is not None else ()
-    key = ReconcileKey(obj.generation, resolved.digest, catalog.version, policies_fingerprint(policies))
+    key = ReconcileKey(
+        obj.generation,
+        resolved.digest,
+        catalog.version,
+        policies_fingerprint(policies),
+        pricing_stale=stale_since is not None,
+    )
     if state.reconciled is not None and state.failure is None and _same_inputs(state.reconciled, key):
         if state.basis is not None and state.written is not None and ctx.judge is not None:
             # The estimate stands; only the verdict may have moved (policies, spend of the namespace).
@@ -189,7 +198,7 @@ async def reconcile_estimate(
         return _failed(obj, state, ctx, key, err, permanent=not err.transient, source=source)
 
     outcome = ctx.judge.judge(obj, estimate, policies, cluster) if ctx.judge is not None else None
-    status = estimate_status(obj, estimate, resolved, outcome, now=ctx.now())
+    status = estimate_status(obj, estimate, resolved, outcome, now=ctx.now(), pricing_stale_since=stale_since)
     state.reconciled = key
     state.failure = None
     state.basis = verdict_basis(estimate)
@@ -206,11 +215,20 @@ async def reconcile_estimate(
 
 def _same_inputs(old: ReconcileKey, new: ReconcileKey) -> bool:
     """The same estimate would come out (the policies only decide the verdict)."""
-    return (old.generation, old.plan_digest, old.pricing_version) == (
+    return (old.generation, old.plan_digest, old.pricing_version, old.pricing_stale) == (
         new.generation,
         new.plan_digest,
         new.pricing_version,
+        new.pricing_stale,
     )
+
+
+def pricing_stale_since(provider: CatalogProvider) -> str | None:
+    """When the catalog served was last confirmed current, if PostgreSQL cannot confirm it now."""
+    status = provider.status()
+    if not status.stale:
+        return None
+    return datetime.fromtimestamp(status.loaded_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def refresh_verdict(
@@ -233,6 +251,7 @@ async def refresh_verdict(
         or key.generation != obj.generation
         or not provider.ready
         or provider.current().version != key.pricing_version
+        or provider.status().stale != key.pricing_stale
     ):
         return await reconcile_estimate(obj, state, ctx, cluster)
     policies = ctx.judge.applicable(obj, cluster)
@@ -298,6 +317,7 @@ def _status_matches(obj: EstimateObject, key: ReconcileKey) -> bool:
         and status.get("observedGeneration") == key.generation
         and status.get("planDigest") == key.plan_digest
         and status.get("pricingVersion") == key.pricing_version
+        and (status.get("pricingStaleSince") is not None) == key.pricing_stale
         and key.policies is None
         and cond.is_true(status.get("conditions"), cond.READY)
     )
@@ -310,6 +330,7 @@ def estimate_status(
     outcome: PolicyOutcome | None,
     *,
     now: str,
+    pricing_stale_since: str | None = None,
 ) -> dict[str, Any]:
     """The status after a successful estimate (DESIGN §4 field names)."""
     summary = estimate.summary()
@@ -321,6 +342,9 @@ def estimate_status(
         f"{monthly} {currency}/month ({_signed(estimate.diff_total_monthly_cost)} {currency}) "
         f"from {resolved.origin}, {catalog_label(estimate)} prices"
     )
+    if pricing_stale_since is not None:
+        message += f" (not confirmed current since {pricing_stale_since}: the pricing store is unreachable)"
+
     budget = budget_condition(outcome, generation=generation, now=now, previous=previous)
     top = [
         {
@@ -342,6 +366,7 @@ def estimate_status(
         "diffMonthlyCost": diff,
         "planDigest": resolved.digest,
         "pricingVersion": estimate.pricing_version,
+        "pricingStaleSince": pricing_stale_since,  # None removes it (merge-patch)
         "lastEstimatedTime": now,
         "resourceCounts": {
             "total": summary["totalDetectedResources"],
