@@ -11,6 +11,7 @@ for one object delays no other.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,8 +22,11 @@ import pytest
 
 from cloudcostguard.k8s.operator import handlers, reconcile, status_writes
 from tests import kmock_support as ks
-from tests.integration.operator.conftest import OperatorFactory, eventually
-from tests.integration.operator.conftest import operator as operator  # noqa: F401 - the fixture
+from tests.integration.operator.conftest import (
+    OperatorFactory,
+    eventually,
+    operator,  # noqa: F401 - fixture
+)
 from tests.plans import money, nat_monthly, nat_plan
 from tests.reliability.kube_faults import (
     Fault,
@@ -93,7 +97,7 @@ async def create(kube: FaultyEmulator, name: str, gateways: int = 1) -> None:
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def backoff_bounds(attempt: int) -> tuple[float, float]:
@@ -104,7 +108,9 @@ def backoff_bounds(attempt: int) -> tuple[float, float]:
 
 
 async def test_conflicts_on_status_writes_are_retried_with_a_growing_bounded_backoff(
-    kube: FaultyEmulator, operator: OperatorFactory, estimates: list[str]
+    kube: FaultyEmulator,
+    operator: OperatorFactory,  # noqa: F811
+    estimates: list[str],
 ) -> None:
     # A 409 on a status merge-patch: before the fix, kopf's timer ended on it, the estimate was never
     # written and the object never reconciled again by this process.
@@ -130,7 +136,9 @@ async def test_conflicts_on_status_writes_are_retried_with_a_growing_bounded_bac
 
 
 async def test_server_errors_on_status_writes_lose_no_update_and_start_no_storm(
-    kube: FaultyEmulator, operator: OperatorFactory, estimates: list[str]
+    kube: FaultyEmulator,
+    operator: OperatorFactory,  # noqa: F811
+    estimates: list[str],
 ) -> None:
     names = [f"stack-{index}" for index in range(4)]
     faults = {
@@ -153,7 +161,9 @@ async def test_server_errors_on_status_writes_lose_no_update_and_start_no_storm(
 
 
 async def test_an_update_computed_while_writes_fail_is_the_one_written(
-    kube: FaultyEmulator, operator: OperatorFactory, estimates: list[str]
+    kube: FaultyEmulator,
+    operator: OperatorFactory,  # noqa: F811
+    estimates: list[str],
 ) -> None:
     """A new generation arrives while the first estimate's write keeps failing: the status ends with
     the newest estimate (merge-patches compose), and nothing older is written after it."""
@@ -180,7 +190,8 @@ async def test_an_update_computed_while_writes_fail_is_the_one_written(
 
 
 async def test_a_410_gone_on_the_watch_makes_the_operator_re_list_and_keep_reconciling(
-    kube: FaultyEmulator, operator: OperatorFactory
+    kube: FaultyEmulator,
+    operator: OperatorFactory,  # noqa: F811
 ) -> None:
     gone = kube.inject(Fault(is_watch(ks.COSTESTIMATES), watch_error=410, times=2))
     async with operator():
@@ -193,7 +204,8 @@ async def test_a_410_gone_on_the_watch_makes_the_operator_re_list_and_keep_recon
 
 
 async def test_dropped_watch_streams_are_reopened_and_new_objects_still_reconciled(
-    kube: FaultyEmulator, operator: OperatorFactory
+    kube: FaultyEmulator,
+    operator: OperatorFactory,  # noqa: F811
 ) -> None:
     async with operator():
         await create(kube, "before")
@@ -209,7 +221,8 @@ async def test_dropped_watch_streams_are_reopened_and_new_objects_still_reconcil
 
 
 async def test_a_slow_status_write_delays_no_other_object(
-    kube: FaultyEmulator, operator: OperatorFactory
+    kube: FaultyEmulator,
+    operator: OperatorFactory,  # noqa: F811
 ) -> None:
     slow = kube.inject(Fault(named("slow", is_status_patch(ks.COSTESTIMATES)), delay=4.0, times=1))
     async with operator():
@@ -225,7 +238,9 @@ async def test_a_slow_status_write_delays_no_other_object(
 
 
 async def test_a_status_write_that_hangs_is_abandoned_at_its_timeout_and_retried(
-    kube: FaultyEmulator, operator: OperatorFactory, monkeypatch: pytest.MonkeyPatch
+    kube: FaultyEmulator,
+    operator: OperatorFactory,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(status_writes, "WRITE_TIMEOUT", 1.0)
     # The first write hangs for 20 s (an overloaded API server). The client gives up after 1 s; this

@@ -31,12 +31,17 @@ from cloudcostguard.pricing.store.postgres_provider import PostgresCatalogProvid
 from cloudcostguard.settings import Settings
 from tests import kmock_support as ks
 from tests.integration.admission.support import cost_estimate, cost_policy, review
-from tests.integration.operator.conftest import OperatorFactory, eventually
-from tests.integration.operator.conftest import kube as kube  # noqa: F401 - fixture
-from tests.integration.operator.conftest import operator as operator  # noqa: F401 - fixture
-from tests.integration.pricing.conftest import database_url as database_url  # noqa: F401 - fixture
-from tests.integration.pricing.conftest import make_settings
-from tests.integration.pricing.conftest import store_url as store_url  # noqa: F401 - fixture
+from tests.integration.operator.conftest import (
+    OperatorFactory,
+    eventually,
+    kube,  # noqa: F401 - fixture
+    operator,  # noqa: F401 - fixture
+)
+from tests.integration.pricing.conftest import (
+    database_url,  # noqa: F401 - fixture
+    make_settings,
+    store_url,  # noqa: F401 - fixture
+)
 from tests.integration.pricing.proxy import TcpProxy
 from tests.plans import money, nat_monthly, nat_plan
 from tests.unit.pricing.offers.samples import EC2_2017, S3_EXCERPT
@@ -188,8 +193,12 @@ async def test_after_a_postgresql_restart_the_listener_and_the_pool_reconnect(
         for restart in range(3):
             assert await restart_postgresql_sessions(database_url) >= 1
             await until(lambda: not provider.status().stale, f"reconnection after restart {restart}")
-            loaded = await load_offer_files(store_url, settings, [(EC2_2017 if restart % 2 else S3_EXCERPT, "x")])
-            await until(lambda v=loaded.version_id: provider.version_id == v, f"NOTIFY after restart {restart}")
+            loaded = await load_offer_files(
+                store_url, settings, [(EC2_2017 if restart % 2 else S3_EXCERPT, "x")]
+            )
+            await until(
+                lambda v=loaded.version_id: provider.version_id == v, f"NOTIFY after restart {restart}"
+            )
     finally:
         await provider.stop()
 
@@ -209,7 +218,8 @@ async def test_cli_estimate_through_a_black_holed_database_fails_in_time_with_on
     proxy.pause()
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cloudcostguard", "estimate", str(plan), "--database-url", via(store_url, proxy.port),
+        sys.executable, "-m", "cloudcostguard", "estimate", str(plan),
+        "--database-url", via(store_url, proxy.port),
         env={"CCG_DB_CONNECT_TIMEOUT": "1", "PATH": "/usr/bin:/bin"}, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -240,7 +250,10 @@ async def admit(port: int, obj: dict[str, Any]) -> tuple[bool, float]:
 
 async def readyz(port: int, *, as_json: bool = False) -> tuple[int, Any]:
     url = f"http://127.0.0.1:{port}/readyz" + ("?format=json" if as_json else "")
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, session.get(url) as r:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+        session.get(url) as r,
+    ):
         return r.status, (await r.json()) if as_json else await r.text()
 
 
@@ -257,7 +270,10 @@ async def test_the_operator_and_webhook_keep_serving_while_postgresql_is_black_h
     )
     kube.objects["v1/namespaces", None, "team-a"] = ks.namespace("team-a")
     kube.objects[ks.COSTPOLICIES, None, "cap"] = ks.k8s_object(
-        "cloudcostguard.io/v1alpha1", "CostPolicy", "cap", **{"spec": cost_policy("cap", maxMonthlyCost="40")["spec"]}
+        "cloudcostguard.io/v1alpha1",
+        "CostPolicy",
+        "cap",
+        **{"spec": cost_policy("cap", maxMonthlyCost="40")["spec"]},
     )
 
     kube.objects[ks.COSTESTIMATES, "team-a", "before"] = ks.costestimate(

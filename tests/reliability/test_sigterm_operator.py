@@ -38,11 +38,11 @@ SLOW, INLINE = 6, 4  # CostEstimates with a slow URL plan, and with an inline pl
 
 
 class PlanServer:
-    """HTTPS plan server: while ``hold`` is set each answer waits (a stuck CI artifact store)."""
+    """HTTPS plan server: until ``released`` is set each answer waits (a stuck CI artifact store)."""
 
     def __init__(self, tls_dir: Path) -> None:
         self.tls = make_tls(tls_dir)
-        self.hold = asyncio.Event()
+        self.released = asyncio.Event()  # set: answer at once
         self.started: list[str] = []
         self.port = ks.free_port()
         self._runner: aiohttp.web.AppRunner | None = None
@@ -50,10 +50,11 @@ class PlanServer:
     async def _serve(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
         name = request.match_info["name"]
         self.started.append(name)
-        while self.hold.is_set():
-            await asyncio.sleep(0.1)
+        await self.released.wait()
         gateways = int(name.rsplit("-", 1)[1]) + 1
-        return aiohttp.web.Response(body=orjson.dumps(nat_plan(gateways, vpcs=1)), content_type="application/json")
+        return aiohttp.web.Response(
+            body=orjson.dumps(nat_plan(gateways, vpcs=1)), content_type="application/json"
+        )
 
     async def __aenter__(self) -> PlanServer:
         app = aiohttp.web.Application()
@@ -66,7 +67,7 @@ class PlanServer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.hold.clear()
+        self.released.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -93,7 +94,8 @@ async def start_operator(tmp_path: Path, url: str, plans: PlanServer, run: int) 
     with (tmp_path / f"operator-{run}.log").open("wb") as log:  # the child keeps its own descriptor
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces",
-            "--health-listen", f"127.0.0.1:{ks.free_port()}", "--metrics-listen", f"127.0.0.1:{ks.free_port()}",
+            "--health-listen", f"127.0.0.1:{ks.free_port()}",
+            "--metrics-listen", f"127.0.0.1:{ks.free_port()}",
             "--webhook-listen", f"127.0.0.1:{ks.free_port()}",
             env=env, cwd=ROOT, stdout=log, stderr=log,
         )  # fmt: skip
@@ -121,19 +123,23 @@ async def test_sigterm_during_reconciles_releases_the_lease_in_time_and_loses_no
     emulator, url = kube
     emulator.objects["v1/namespaces", None, NS] = ks.namespace(NS)
     async with PlanServer(tmp_path) as plans:
-        plans.hold.set()
         for index in range(SLOW):
             spec = {"plan": {"url": f"https://localhost:{plans.port}/plans/slow-{index}.json"}}
-            emulator.objects[ks.COSTESTIMATES, NS, f"slow-{index}"] = ks.costestimate(f"slow-{index}", NS, spec)
+            emulator.objects[ks.COSTESTIMATES, NS, f"slow-{index}"] = ks.costestimate(
+                f"slow-{index}", NS, spec
+            )
         for index in range(INLINE):
             spec = {"plan": {"inline": nat_plan(index + 1, vpcs=1)}}
-            emulator.objects[ks.COSTESTIMATES, NS, f"inline-{index}"] = ks.costestimate(f"inline-{index}", NS, spec)
+            emulator.objects[ks.COSTESTIMATES, NS, f"inline-{index}"] = ks.costestimate(
+                f"inline-{index}", NS, spec
+            )
 
         first = await start_operator(tmp_path, url, plans, 1)
         try:
             inline = [f"inline-{index}" for index in range(INLINE)]
             await eventually(
-                lambda: all(status_of(emulator, name).get("phase") == "Estimated" for name in inline), within=60
+                lambda: all(status_of(emulator, name).get("phase") == "Estimated" for name in inline),
+                within=60,
             )
             await eventually(lambda: len(set(plans.started)) == SLOW, within=30)  # every fetch in flight
             assert lease_spec(emulator).get("holderIdentity")
@@ -152,13 +158,14 @@ async def test_sigterm_during_reconciles_releases_the_lease_in_time_and_loses_no
             assert status_of(emulator, f"slow-{index}").get("phase") != "Estimated"  # not finished yet
 
         # A new process (the restarted pod) takes the released Lease at once and finishes everything.
-        plans.hold.clear()
+        plans.released.set()
         restarted_at = time.monotonic()
         second = await start_operator(tmp_path, url, plans, 2)
         try:
             names = [f"slow-{index}" for index in range(SLOW)] + inline
             await eventually(
-                lambda: all(status_of(emulator, name).get("phase") == "Estimated" for name in names), within=60
+                lambda: all(status_of(emulator, name).get("phase") == "Estimated" for name in names),
+                within=60,
             )
             finished = time.monotonic() - restarted_at
             print(f"restart to every object estimated: {finished:.1f} s")

@@ -237,7 +237,9 @@ async def reconcile_costestimate(
         to_write = {**state.unwritten, **(outcome.status or {})}
     write_error = None
     if to_write is not None:
-        write_error = await _write_estimate_status(memo, kwargs["resource"], namespace, name, to_write, state)
+        write_error = await _write_estimate_status(
+            memo, kwargs["resource"], namespace=namespace, name=name, status=to_write, state=state
+        )
     if outcome.status is not None:
         if outcome.result == "estimated":
             metrics.ESTIMATES.labels(outcome.source).inc()
@@ -263,6 +265,7 @@ async def reconcile_costestimate(
 async def _write_estimate_status(
     memo: OperatorMemo,
     resource: kopf.Resource,
+    *,
     namespace: str,
     name: str,
     status: dict[str, Any],

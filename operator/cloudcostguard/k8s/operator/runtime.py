@@ -270,7 +270,8 @@ def _health_app(memo: Memo) -> aiohttp.web.Application:
         code = 200 if ready else 503
         detail = catalog_detail(memo)
         if request.query.get("format") == "json":
-            return aiohttp.web.json_response({"ready": ready, "reason": reason, "catalog": detail}, status=code)
+            body = {"ready": ready, "reason": reason, "catalog": detail}
+            return aiohttp.web.json_response(body, status=code)
         text = reason + "\n"
         if detail is not None and detail["stale"]:
             text += (

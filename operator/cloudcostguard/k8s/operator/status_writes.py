@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import kopf
@@ -41,7 +41,9 @@ async def write_status(
     if kopf_settings is None:  # start_operator() keeps them; a handler cannot run before it
         raise errors.StatusWriteError("the operator has not started: no API client yet")
     subresource = "status" if "status" in resource.subresources else None
-    url = resource.get_url(namespace=namespace or None, name=name, subresource=subresource)
+    # kopf's NamespaceName is a NewType of str (not re-exported by kopf): cast, as kopf does internally.
+    scope = cast("Any", namespace or None)
+    url = resource.get_url(namespace=scope, name=name, subresource=subresource)
     try:
         response = await kopf_api.request(
             "patch",
