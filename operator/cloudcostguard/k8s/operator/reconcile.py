@@ -357,7 +357,7 @@ def estimate_status(
         for resource in estimate.top_resources(TOP_RESOURCES_MAX)
         if resource.monthly_cost or resource.diff_monthly_cost
     ]
-    return {
+    status: dict[str, Any] = {
         "observedGeneration": generation,
         "phase": ESTIMATED,
         "currency": currency,
@@ -366,7 +366,6 @@ def estimate_status(
         "diffMonthlyCost": diff,
         "planDigest": resolved.digest,
         "pricingVersion": estimate.pricing_version,
-        "pricingStaleSince": pricing_stale_since,  # None removes it (merge-patch)
         "lastEstimatedTime": now,
         "resourceCounts": {
             "total": summary["totalDetectedResources"],
@@ -394,6 +393,9 @@ def estimate_status(
             budget,
         ],
     }
+    if pricing_stale_since is not None or obj.status.get("pricingStaleSince") is not None:
+        status["pricingStaleSince"] = pricing_stale_since  # None removes an earlier mark (merge-patch)
+    return status
 
 
 def coverage_status(estimate: Estimate) -> dict[str, Any]:
