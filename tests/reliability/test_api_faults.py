@@ -128,6 +128,7 @@ async def test_conflicts_on_status_writes_are_retried_with_a_growing_bounded_bac
     assert len(estimates) == 1  # estimated once; only the write was repeated
     assert status_patches(kube, "egress") == 6  # 5 refused, 1 taken, none after
     intervals = gaps([*conflicts.hits, written_at])
+    print("409 x5: seconds between write attempts", [round(gap, 2) for gap in intervals])
     for attempt, interval in enumerate(intervals, start=1):
         least, most = backoff_bounds(attempt)
         assert least <= interval <= most, (attempt, intervals)
@@ -234,6 +235,7 @@ async def test_a_slow_status_write_delays_no_other_object(
         fast_took = time.monotonic() - started
         assert status_of(kube, "slow").get("phase") is None  # its write is still in flight
         await eventually(estimated(kube, "slow"), within=15)
+    print(f"slow write (4 s) on one object: the other estimated and written in {fast_took:.2f} s")
     assert fast_took < 3.0  # well inside the 4 s the other object's write hangs
 
 
@@ -251,6 +253,7 @@ async def test_a_status_write_that_hangs_is_abandoned_at_its_timeout_and_retried
         await eventually(lambda: len(hung.hits) == 1)
         await eventually(estimated(kube, "egress"), within=10)
         took = time.monotonic() - hung.hits[0]
+    print(f"hung write (20 s): written by the retry {took:.2f} s after the first attempt")
     # Timeout (1 s) + one backoff step + the loop pause, not the 20 s the answer would have taken.
     assert took < status_writes.WRITE_TIMEOUT + backoff_bounds(1)[1]
     assert status_patches(kube, "egress") == 2

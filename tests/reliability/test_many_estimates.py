@@ -121,7 +121,9 @@ async def test_every_estimate_ends_priced_by_the_latest_of_three_versions(
 
     within = objects * SECONDS_PER_OBJECT + 60
     started = time.monotonic()
-    async with operator(database_url=store_url, catalog_refresh_interval=3600, resync_interval=3600):
+    async with operator(
+        database_url=store_url, catalog_refresh_interval=3600, resync_interval=3600, stop_within=within
+    ):
         # The first switch while a third is estimated, the second while a third is at the second version.
         await until(lambda: count(kube, names, at(first.version_id)) >= objects // 3, "a third at v1", within)
         at_first_switch = count(kube, names, at(first.version_id))
@@ -138,6 +140,8 @@ async def test_every_estimate_ends_priced_by_the_latest_of_three_versions(
         await until(lambda: count(kube, names, at(third.version_id)) == objects, "every one at v3", within)
         took = time.monotonic() - started
         await asyncio.sleep(2)  # nothing more to do: nothing more may happen
+        stopping = time.monotonic()
+    stopped_in = time.monotonic() - stopping
 
     hourly = nat_unit_price("NatGateway-Hours") * 3
     for index, name in enumerate(names):
@@ -151,5 +155,5 @@ async def test_every_estimate_ends_priced_by_the_latest_of_three_versions(
     assert len(computed) <= 3 * objects
     print(
         f"{objects} CostEstimates, versions switched at {at_first_switch} and {at_second_switch} done: "
-        f"all at the third in {took:.1f} s; {len(computed)} estimates computed"
+        f"all at the third in {took:.1f} s; {len(computed)} estimates computed; stopped in {stopped_in:.1f} s"
     )
