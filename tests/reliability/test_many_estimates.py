@@ -122,7 +122,16 @@ async def test_every_estimate_ends_priced_by_the_latest_of_three_versions(
     within = objects * SECONDS_PER_OBJECT + 60
     started = time.monotonic()
     async with operator(
-        database_url=store_url, catalog_refresh_interval=3600, resync_interval=3600, stop_within=within
+        database_url=store_url,
+        catalog_refresh_interval=3600,
+        resync_interval=3600,
+        stop_within=within,
+        # KMock shares this event loop: at 2,000 objects a Lease renewal can wait longer than the
+        # default 10 s renew deadline behind the reconciles, which no separate API server would make
+        # it do. Longer timings keep the test about pricing versions, not about an overloaded loop.
+        leader_election_lease_duration=120,
+        leader_election_renew_deadline=90,
+        leader_election_retry_period=5,
     ):
         # The first switch while a third is estimated, the second while a third is at the second version.
         await until(lambda: count(kube, names, at(first.version_id)) >= objects // 3, "a third at v1", within)
