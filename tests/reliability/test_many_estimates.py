@@ -20,6 +20,7 @@ from typing import Any
 
 import kmock
 import pytest
+from prometheus_client import REGISTRY
 
 from cloudcostguard.k8s.operator import reconcile
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
@@ -49,6 +50,10 @@ async def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     async with faulty_server(history=False) as (emulator, url):
         monkeypatch.setenv("KUBECONFIG", str(ks.write_kubeconfig(tmp_path / "kubeconfig", url)))
         yield emulator
+
+
+def leadership_gains() -> float:
+    return REGISTRY.get_sample_value("cloudcostguard_leadership_changes_total", {"change": "acquired"}) or 0.0
 
 
 def gateways_of(index: int) -> int:
@@ -119,6 +124,7 @@ async def test_every_estimate_ends_priced_by_the_latest_of_three_versions(
             status.get("phase") == "Estimated" and str(status.get("pricingVersion")).startswith(prefix)
         )
 
+    gains_before = leadership_gains()
     within = objects * SECONDS_PER_OBJECT + 60
     started = time.monotonic()
     async with operator(
@@ -158,11 +164,14 @@ async def test_every_estimate_ends_priced_by_the_latest_of_three_versions(
         assert status["pricingVersion"].startswith(f"pg-{third.version_id}-"), name
         assert status["monthlyCost"] == money(HOURS_PER_MONTH * hourly * Decimal(gateways_of(index))), name
         assert status["observedGeneration"] == 1
-    # At most one estimate per object and version (three versions), whatever the switches interrupted.
-    by_version = {version: computed.count(version) for version in set(computed)}
-    assert all(n <= objects for n in by_version.values()), by_version
-    assert len(computed) <= 3 * objects
+    # No storm: an object is estimated once per version, and once more per leadership gained while its
+    # status was not yet written (a new leader forgets what it did not see written). The first
+    # acquisition is the start itself.
+    gains = leadership_gains() - gains_before
+    by_version = {version: computed.count(version) for version in sorted(set(computed))}
+    assert len(computed) <= objects * (2 + gains), (by_version, gains)
     print(
         f"{objects} CostEstimates, versions switched at {at_first_switch} and {at_second_switch} done: "
-        f"all at the third in {took:.1f} s; {len(computed)} estimates computed; stopped in {stopped_in:.1f} s"
+        f"all at the third in {took:.1f} s; estimates per version {list(by_version.values())}, "
+        f"leadership gained {gains} times; stopped in {stopped_in:.1f} s"
     )
