@@ -40,6 +40,10 @@ typecheck: ## mypy --strict on the package.
 test: ## Run every test (PostgreSQL tests need CCG_TEST_DATABASE_URL; see README).
 	$(BIN)/pytest -q tests
 
+.PHONY: reliability
+reliability: ## Run the reliability tests, long cases (minutes) included; figures in RELIABILITY.md.
+	$(BIN)/pytest -q -s -m "reliability_long or not reliability_long" tests/reliability
+
 .PHONY: test-unit
 test-unit: ## Run the unit tests only (no database, no API server).
 	$(BIN)/pytest -q tests/unit

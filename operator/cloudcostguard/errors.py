@@ -55,6 +55,18 @@ class PlanSourceError(CloudCostGuardError):
     transient = True
 
 
+class ThrottledError(CloudCostGuardError):
+    """A per-namespace limit (reconcile slots, URL fetch slots or rate) was not free in time: nothing is
+    wrong with the object, it is looked at again after ``retry_after`` seconds."""
+
+    reason = "Throttled"
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UsageError(CloudCostGuardError):
     """The usage file or ``spec.usage`` is malformed."""
 

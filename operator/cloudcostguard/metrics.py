@@ -26,7 +26,8 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 RECONCILES = Counter(
     f"{PREFIX}_reconciles",
-    "CostEstimate reconciles by result (estimated, verdict, unchanged, stalled, retrying, failed, waiting); "
+    "CostEstimate reconciles by result (estimated, verdict, unchanged, stalled, retrying, failed, waiting, "
+    "throttled); "
     "verdict: only the budget verdict was re-judged and written, without re-estimating.",
     ["result"],
 )
@@ -76,6 +77,12 @@ LEADERSHIP_CHANGES = Counter(
     f"{PREFIX}_leadership_changes",
     "Leader election on the Lease: this replica acquired, lost or released the leadership.",
     ["change"],
+)
+METRICS_AUTH_DECISIONS = Counter(
+    f"{PREFIX}_metrics_auth_decisions",
+    "Scrapes of the secure /metrics endpoint, by decision: allowed, unauthenticated (401), forbidden "
+    "(403), unavailable (503: the API server could not be asked).",
+    ["result"],
 )
 
 
@@ -174,6 +181,20 @@ ADMISSION_REJECTED_REVIEWS = Counter(
     "cloudcostguard_admission_rejected_reviews",
     "Requests answered with an HTTP 4xx because they were not a usable AdmissionReview.",
     ["status"],
+)
+ADMISSION_IN_FLIGHT = Gauge(
+    "cloudcostguard_admission_in_flight",
+    "Admission reviews in flight now: body being read, or being decided (at most CCG_WEBHOOK_MAX_IN_FLIGHT).",
+)
+ADMISSION_OVERLOAD_REJECTIONS = Counter(
+    "cloudcostguard_admission_overload_rejections",
+    "Admission reviews answered HTTP 429 at once because CCG_WEBHOOK_MAX_IN_FLIGHT were in flight "
+    "(the webhook's failurePolicy decided them).",
+    ["handler"],
+)
+ADMISSION_READ_TIMEOUTS = Counter(
+    "cloudcostguard_admission_read_timeouts",
+    "Requests whose body did not arrive within CCG_WEBHOOK_READ_TIMEOUT (answered 408, connection closed).",
 )
 ADMISSION_INVALID_POLICIES = Counter(
     "cloudcostguard_admission_invalid_policies",

@@ -45,7 +45,13 @@ def render(estimate: Estimate, output_format: str) -> str:
 
 
 def render_json(estimate: Estimate) -> str:
-    return orjson.dumps(estimate.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return render_json_bytes(estimate).decode()
+
+
+def render_json_bytes(estimate: Estimate) -> bytes:
+    """The JSON document as UTF-8 bytes, for writers that take bytes: decoding megabytes of JSON into a
+    ``str`` doubles them, or more (a str of a non-Latin-1 character takes 2–4 bytes per character)."""
+    return orjson.dumps(estimate.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
 # --- formatting helpers -------------------------------------------------------------------------

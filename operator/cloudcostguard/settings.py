@@ -7,11 +7,12 @@ unless configured.
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloudcostguard import errors
@@ -82,9 +83,26 @@ class Settings(BaseSettings):
     url_timeout: float = Field(10.0, gt=0, description="Seconds to fetch a plan from spec.plan.url.")
     url_max_bytes: int = Field(20 * MiB, gt=0, description="Largest plan fetched from a URL, in bytes.")
     url_allow_private: bool = Field(
-        False, description="Allow spec.plan.url to reach private, loopback and link-local addresses."
+        False,
+        description="Allow spec.plan.url to reach private, loopback and link-local addresses (cloud "
+        "metadata addresses stay refused).",
     )
     url_ca_file: Path | None = Field(None, description="Extra CA bundle for spec.plan.url (PEM).")
+    url_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs spec.plan.url may reach although private (e.g. an in-cluster artifact store); "
+        "cloud metadata addresses stay refused.",
+    )
+    url_max_concurrency: int = Field(16, ge=1, description="URL fetches at once, all namespaces together.")
+    url_max_concurrency_per_namespace: int = Field(
+        4, ge=1, description="URL fetches at once for the CostEstimates of one namespace."
+    )
+    url_rate_per_namespace: float = Field(
+        2.0, gt=0, description="URL fetches per second one namespace may start (token bucket refill)."
+    )
+    url_burst_per_namespace: int = Field(
+        20, ge=1, description="URL fetches one namespace may start at once before its rate applies."
+    )
 
     # --- reconciliation (operator) -------------------------------------------------------------
     resync_interval: float = Field(
@@ -96,6 +114,24 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds before the first retry after a transient failure (doubles after)."
     )
     retry_max_delay: float = Field(300.0, gt=0, description="Longest wait between retries, in seconds.")
+    reconcile_max_concurrency: int = Field(
+        16, ge=1, description="CostEstimates reconciled at once (reading, fetching and pricing plans)."
+    )
+    reconcile_max_concurrency_per_namespace: int = Field(
+        4, ge=1, description="CostEstimates of one namespace reconciled at once; others take turns."
+    )
+    throttle_max_wait: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a reconcile or URL fetch waits for a per-namespace limit before the object "
+        "reports Ready=False reason Throttled and retries.",
+    )
+    pending_status_after: float = Field(
+        0.5,
+        ge=0,
+        description="Seconds a new CostEstimate's first estimate may take before a Pending status "
+        "(Reconciling=True: kstatus InProgress) is written while it finishes; 0: always, before estimating.",
+    )
     policy_status_interval: float = Field(
         60.0, gt=0, description="Seconds between CostPolicy status refreshes when no spend changed."
     )
@@ -130,6 +166,29 @@ class Settings(BaseSettings):
 
     # --- process ------------------------------------------------------------------------------
     metrics_listen: str = Field("0.0.0.0:8080", description="HOST:PORT of /metrics.")
+    metrics_secure: bool = Field(
+        True,
+        description="Serve /metrics over HTTPS, only to bearer tokens the API server authenticates "
+        "(TokenReview) and allows `get` on the non-resource URL /metrics (SubjectAccessReview); false: plain "
+        "HTTP to anyone who reaches the port.",
+    )
+    metrics_cert_file: Path | None = Field(
+        None, description="TLS certificate (PEM) of /metrics (default: a generated self-signed one)."
+    )
+    metrics_key_file: Path | None = Field(None, description="TLS key (PEM) of /metrics.")
+    metrics_auth_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds to check one scraper's token with the API server (TokenReview and "
+        "SubjectAccessReview together); past it the scrape gets 503.",
+    )
+    metrics_auth_cache_ttl: float = Field(
+        30.0,
+        ge=0,
+        le=300,
+        description="Seconds a token's allow/deny decision is reused, keyed by the token's SHA-256 "
+        "(0: ask the API server on every scrape).",
+    )
     health_listen: str = Field("0.0.0.0:8081", description="HOST:PORT of /healthz and /readyz.")
     webhook_listen: str = Field("0.0.0.0:9443", description="HOST:PORT of the admission webhook (HTTPS).")
     webhook_cert_file: Path | None = Field(None, description="TLS certificate (PEM) of the webhook.")
@@ -158,6 +217,29 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a webhook estimate may take before the plan counts as not estimable.",
     )
+    webhook_max_in_flight: int = Field(
+        32,
+        ge=1,
+        description="Reviews in flight at once (body being read, or being decided); more are answered "
+        "HTTP 429 at once, and the webhook's failurePolicy applies.",
+    )
+    webhook_read_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a webhook client has for the TLS handshake, and for a request body once its "
+        "headers are in.",
+    )
+    webhook_idle_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a webhook connection may wait for its next complete request head (idle "
+        "keep-alive, or headers still arriving) before it is closed.",
+    )
+    webhook_client_ca_file: Path | None = Field(
+        None,
+        description="CA (PEM) of the API server's client certificate: with it, webhook connections "
+        "without a certificate it signed are refused at the TLS handshake.",
+    )
     webhook_fast_path: bool = Field(
         True,
         description="Answer the webhook paths with the lean in-process handler (false: kopf's machinery).",
@@ -171,6 +253,16 @@ class Settings(BaseSettings):
     operator_namespace: str | None = Field(
         None, description="Namespace the operator runs in (excluded from admission)."
     )
+
+    @field_validator("url_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as err:
+                raise ValueError(f"{item!r} is not a CIDR") from err
+        return value
 
 
 def load_settings(**overrides: Any) -> Settings:

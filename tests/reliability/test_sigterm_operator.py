@@ -87,6 +87,10 @@ async def start_operator(tmp_path: Path, url: str, plans: PlanServer, run: int) 
         "CCG_URL_CA_FILE": str(plans.tls.ca_file),
         "CCG_URL_TIMEOUT": "300",  # the fetch must still be under way when SIGTERM comes
         "CCG_OPERATOR_NAMESPACE": LEASE_NAMESPACE,
+        # Every reconcile and fetch of the namespace at once (the defaults take 4 at a time): all the
+        # fetches are in flight when the signal comes.
+        "CCG_RECONCILE_MAX_CONCURRENCY_PER_NAMESPACE": str(SLOW + INLINE),
+        "CCG_URL_MAX_CONCURRENCY_PER_NAMESPACE": str(SLOW),
         "CCG_LEADER_ELECTION_LEASE_DURATION": "4",
         "CCG_LEADER_ELECTION_RENEW_DEADLINE": "3",
         "CCG_LEADER_ELECTION_RETRY_PERIOD": "0.5",

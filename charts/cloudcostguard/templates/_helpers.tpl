@@ -35,6 +35,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- printf "%s-webhook-tls" (include "cloudcostguard.fullname" .) -}}
 {{- end -}}
 
+{{- define "cloudcostguard.metricsService" -}}
+{{- printf "%s-metrics" (include "cloudcostguard.fullname" .) -}}
+{{- end -}}
+
+{{- define "cloudcostguard.metricsSecret" -}}
+{{- printf "%s-metrics-tls" (include "cloudcostguard.fullname" .) -}}
+{{- end -}}
+
 {{- define "cloudcostguard.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}

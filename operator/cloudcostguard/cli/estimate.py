@@ -54,7 +54,7 @@ def register(subcommands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top, so that `cloudcostguard --help` stays fast.
     import cloudcostguard  # noqa: PLC0415
-    from cloudcostguard.render import render  # noqa: PLC0415
+    from cloudcostguard.render import render, render_json_bytes  # noqa: PLC0415
 
     settings = cli_settings(default_region=args.default_region)
     if args.plan == "-" and args.usage == "-":
@@ -72,8 +72,16 @@ def run(args: argparse.Namespace) -> int:
     )
     for warning in estimate.warnings:
         print(f"cloudcostguard: warning: {warning}", file=sys.stderr)
-    sys.stdout.write(render(estimate, args.format))
-    sys.stdout.flush()
+    del plan_bytes, usage  # read: only the estimate is needed from here on (peak memory)
+    binary = getattr(sys.stdout, "buffer", None)
+    if args.format == "json" and binary is not None:
+        # A large plan's JSON goes out as bytes, never as one big str (peak memory, issue 11).
+        sys.stdout.flush()
+        binary.write(render_json_bytes(estimate))
+        binary.flush()
+    else:
+        sys.stdout.write(render(estimate, args.format))
+        sys.stdout.flush()
     if args.fail_on_unpriced:
         unpriced = estimate.coverage().unpriced
         if unpriced:

@@ -17,6 +17,7 @@ import ssl
 import tempfile
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -214,12 +215,16 @@ class WebhookHarness:
         registry: kopf.OperatorRegistry | None = None,
         extra_resources: Any = (),
         client_limit: int = 20,
+        executor: Executor | None = None,
+        client_ca_file: str | None = None,
     ) -> None:
         self.state = state if state is not None else InMemoryClusterState()
         self.settings = settings or Settings()
         self._registry = registry
         self._extra_resources = extra_resources
         self._client_limit = client_limit
+        self._executor = executor
+        self._client_ca_file = client_ca_file
         self._directory = tempfile.TemporaryDirectory(prefix="ccg-webhook-test-")
         self.memo = AdmissionMemo(
             settings=self.settings, catalog_provider=StaticCatalogProvider(load_bundled_catalog())
@@ -239,13 +244,17 @@ class WebhookHarness:
             settings=self.settings,
             state=self.state,
             catalog=lambda: catalog,
-            executor=None,
+            executor=self._executor,
         )
         self.memo.admission = self.runtime
         self._server = server.AdmissionServer(
             runtime=lambda: self.runtime,
             lean_handlers=HANDLER_IDS if self.settings.webhook_fast_path else (),
             max_body_bytes=self.settings.webhook_max_review_bytes,
+            max_in_flight=self.settings.webhook_max_in_flight,
+            read_timeout=self.settings.webhook_read_timeout,
+            idle_timeout=self.settings.webhook_idle_timeout,
+            client_ca_file=self._client_ca_file,
             addr="127.0.0.1",
             port=0,  # kopf picks a free port
             certfile=str(paths.cert_file),
@@ -273,6 +282,15 @@ class WebhookHarness:
         if self._server is not None:
             await self._server.__aexit__(None, None, None)
         self._directory.cleanup()
+
+    @property
+    def server(self) -> server.AdmissionServer:
+        assert self._server is not None, "the harness is not running"
+        return self._server
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     async def post(
         self, path: str, body: bytes | Mapping[str, Any], *, headers: Mapping[str, str] | None = None

@@ -48,6 +48,9 @@ def operator(kube: kmock.KubernetesEmulator) -> OperatorFactory:
                 "webhook_listen": f"127.0.0.1:{kmock_support.free_port()}",
                 "retry_delay": 0.2,
                 "retry_max_delay": 1.0,
+                # Deterministic status-write counts on a loaded machine: no Pending status unless a
+                # test asks for one (pending_status_after=0, or a small value with a slow plan source).
+                "pending_status_after": 60.0,
                 "log_format": "text",
                 **overrides,
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
@@ -13,6 +14,7 @@ import aiohttp.web
 import kmock
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
@@ -83,6 +85,55 @@ async def test_create_writes_the_estimate_into_status(
     assert kube.objects[ks.COSTESTIMATES, NS, "egress"]["metadata"]["finalizers"] == [
         "cloudcostguard.io/finalizer"
     ]
+
+
+def status_patch_bodies(kube: kmock.KubernetesEmulator, name: str) -> list[dict[str, Any]]:
+    path = ks.url_of(ks.COSTESTIMATES, NS, name, "status")
+    return [dict(r.data) for r in kube if r.method == "PATCH" and r.url.path == path]
+
+
+def condition_states(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+
+
+async def test_a_new_estimate_is_pending_before_its_first_estimate(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    """kstatus reads an object without conditions as Current: the operator marks it Reconciling first."""
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    async with operator(pending_status_after=0):
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("fresh", NS, {"plan": {"inline": nat_plan(1)}}))
+        await eventually(lambda: status_of(kube, "fresh").get("phase") == "Estimated")
+
+    pending, estimated = [body["status"] for body in status_patch_bodies(kube, "fresh")]
+    assert (pending["observedGeneration"], pending["phase"]) == (1, "Pending")
+    assert condition_states(pending) == {"Ready": ("False", "Pending"), "Reconciling": ("True", "Estimating")}
+    assert estimated["phase"] == "Estimated"
+    # The estimate replaced the conditions: Reconciling is gone from the live object.
+    live = condition_states(status_of(kube, "fresh"))
+    assert live == {
+        "Ready": ("True", "Estimated"),
+        "Estimated": ("True", "Estimated"),
+        "WithinBudget": ("Unknown", "NoPolicy"),
+    }
+
+
+async def test_a_new_invalid_estimate_goes_from_pending_to_stalled(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    spec = {"plan": {"inline": nat_plan(1, format_version="9.0")}}
+    async with operator(pending_status_after=0):
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("bad", NS, spec))
+        await eventually(lambda: status_of(kube, "bad").get("phase") == "Failed")
+    pending, failed = [body["status"] for body in status_patch_bodies(kube, "bad")]
+    assert condition_states(pending)["Reconciling"] == ("True", "Estimating")
+    assert condition_states(failed) == {
+        "Ready": ("False", "PlanInvalid"),
+        "Estimated": ("False", "PlanInvalid"),
+        "Stalled": ("True", "PlanInvalid"),
+    }
+    assert "Reconciling" not in condition_states(status_of(kube, "bad"))
 
 
 def digest(raw: bytes) -> str:
@@ -297,3 +348,77 @@ async def test_delete_waits_for_the_finalizer(kube: kmock.KubernetesEmulator, op
         async with kube.delete(ks.url_of(ks.COSTESTIMATES, NS, "short")) as response:
             assert response.status == 200
         await eventually(lambda: ks.live_object(kube, ks.COSTESTIMATES, NS, "short") == {})
+
+
+def coverage_counts() -> dict[str, float]:
+    """cloudcostguard_estimated_resources_total by coverage class (this process's registry)."""
+    return {
+        name: REGISTRY.get_sample_value("cloudcostguard_estimated_resources_total", {"coverage": name}) or 0.0
+        for name in ("priced", "free", "unsupported", "priceNotFound")
+    }
+
+
+async def test_an_estimate_reports_its_coverage_in_status_and_in_the_metric(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    plan = nat_plan(2, vpcs=1)
+    plan["resource_changes"].append(
+        {
+            "address": "aws_made_up_thing.queue",
+            "mode": "managed",
+            "type": "aws_made_up_thing",
+            "name": "queue",
+            "change": {"actions": ["create"], "before": None, "after": {}, "after_unknown": {}},
+        }
+    )
+    before = coverage_counts()
+    async with operator():
+        await create(kube, ks.COSTESTIMATES, ks.costestimate("partial", NS, {"plan": {"inline": plan}}))
+        await eventually(lambda: status_of(kube, "partial").get("phase") == "Estimated")
+    coverage = status_of(kube, "partial")["coverage"]
+    assert (coverage["priced"], coverage["free"], coverage["unsupported"], coverage["priceNotFound"]) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert coverage["unsupportedAddresses"] == ["aws_made_up_thing.queue"]
+    grown = {name: value - before[name] for name, value in coverage_counts().items()}
+    assert grown == {"priced": 2.0, "free": 1.0, "unsupported": 1.0, "priceNotFound": 0.0}
+
+
+async def test_a_slow_first_estimate_is_pending_while_its_plan_is_fetched(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory, tmp_path: Any
+):
+    """The default path: no Pending write for a fast estimate (the tests' operators wait 60 s), but one
+    that takes longer than pending_status_after — here a plan URL answering after 1.5 s — is marked."""
+    kube.objects["v1/namespaces", None, NS] = ks.namespace(NS)
+    tls = make_tls(tmp_path)
+    plan_bytes = orjson.dumps(nat_plan(2, vpcs=1))
+
+    async def serve_slowly(_: aiohttp.web.Request) -> aiohttp.web.Response:
+        await asyncio.sleep(1.5)
+        return aiohttp.web.Response(body=plan_bytes, content_type="application/json")
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/plan.json", serve_slowly)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    runner = aiohttp.web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    port = ks.free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    try:
+        async with operator(url_allow_private=True, url_ca_file=tls.ca_file, pending_status_after=0.2):
+            spec = {"plan": {"url": f"https://localhost:{port}/plan.json"}}
+            await create(kube, ks.COSTESTIMATES, ks.costestimate("slow", NS, spec))
+            await eventually(lambda: status_of(kube, "slow").get("phase") == "Pending")
+            assert condition_states(status_of(kube, "slow"))["Reconciling"] == ("True", "Estimating")
+            assert "monthlyCost" not in status_of(kube, "slow")
+            await eventually(lambda: status_of(kube, "slow").get("phase") == "Estimated")
+    finally:
+        await runner.cleanup()
+    assert status_of(kube, "slow")["monthlyCost"] == money(nat_monthly(2))
+    assert "Reconciling" not in condition_states(status_of(kube, "slow"))
+    assert status_patches(kube, "slow") == 2

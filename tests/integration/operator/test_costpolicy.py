@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from tests import kmock_support as ks
 from tests.integration.operator.conftest import OperatorFactory, eventually
-from tests.integration.operator.test_costestimate import create
+from tests.integration.operator.test_costestimate import create, patch
 from tests.plans import money, nat_monthly, nat_plan
 
 pytestmark = pytest.mark.kmock
@@ -136,3 +136,33 @@ async def test_a_sibling_estimate_moves_the_namespace_budget_verdict_of_the_othe
 def estimates_made() -> float:
     """Estimates written by this process (the counter behind cloudcostguard_estimates_total)."""
     return REGISTRY.get_sample_value("cloudcostguard_estimates_total", {"source": "inline"}) or 0.0
+
+
+async def test_an_invalid_policy_is_stalled_until_its_spec_is_fixed(
+    kube: kmock.KubernetesEmulator, operator: OperatorFactory
+):
+    kube.objects["v1/namespaces", None, "shop"] = ks.namespace("shop")
+    # A number where Kubernetes avoids floats: money limits are decimal strings.
+    kube.objects[ks.COSTPOLICIES, None, "typo"] = policy(
+        "typo", {"enforcement": "Deny", "limits": {"maxMonthlyCost": 300}}
+    )
+
+    def conditions() -> dict[str, tuple[str, str]]:
+        return {
+            c["type"]: (c["status"], c["reason"]) for c in policy_status(kube, "typo").get("conditions", [])
+        }
+
+    async with operator(policy_status_interval=0.5):
+        await eventually(lambda: "Stalled" in conditions())
+        assert conditions() == {"Ready": ("False", "PolicyInvalid"), "Stalled": ("True", "PolicyInvalid")}
+        await patch(
+            kube,
+            ks.url_of(ks.COSTPOLICIES, None, "typo"),
+            {"metadata": {"generation": 2}, "spec": {"limits": {"maxMonthlyCost": "300"}}},
+        )
+        await eventually(lambda: conditions().get("Ready") == ("True", "StatusCurrent"))
+    assert conditions() == {
+        "Ready": ("True", "StatusCurrent"),
+        "WithinBudget": ("Unknown", "NoNamespaceBudget"),
+    }
+    assert policy_status(kube, "typo")["observedGeneration"] == 2

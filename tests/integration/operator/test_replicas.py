@@ -103,6 +103,8 @@ async def replicas(tmp_path: Path, server: str, names: tuple[str, ...]) -> Async
                 "CCG_LEADER_ELECTION_LEASE_DURATION": str(LEASE_DURATION),
                 "CCG_LEADER_ELECTION_RENEW_DEADLINE": str(RENEW_DEADLINE),
                 "CCG_LEADER_ELECTION_RETRY_PERIOD": str(RETRY_PERIOD),
+                # Plain /metrics: leadership is read from it (the secure mode: test_metrics_auth.py).
+                "CCG_METRICS_SECURE": "false",
             }
             log = tmp_path / f"{name}.log"
             output = log.open("wb")

@@ -42,6 +42,8 @@ async def test_run_serves_probes_and_metrics_and_stops_on_sigterm(tmp_path: Path
             **os.environ,
             "KUBECONFIG": str(ks.write_kubeconfig(tmp_path / "kubeconfig", url)),
             "CCG_LOG_FORMAT": "json",
+            # Plain /metrics here; the authenticated default is run in test_metrics_auth.py.
+            "CCG_METRICS_SECURE": "false",
         }
         log = (tmp_path / "operator.log").open("wb")
         process = await asyncio.create_subprocess_exec(

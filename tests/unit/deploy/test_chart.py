@@ -24,8 +24,14 @@ def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [obj for obj in objects if obj["kind"] == kind]
 
 
-def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    [found] = by_kind(objects, kind)
+def one(objects: list[dict[str, Any]], kind: str, suffix: str = "") -> dict[str, Any]:
+    """The one object of ``kind`` (whose name ends with ``suffix``, when several are expected)."""
+    [found] = [obj for obj in by_kind(objects, kind) if obj["metadata"]["name"].endswith(suffix)]
+    return found
+
+
+def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    [found] = [obj for obj in by_kind(objects, kind) if obj["metadata"]["name"] == name]
     return found
 
 
@@ -65,7 +71,15 @@ def test_default_install_matches_the_kustomize_tree() -> None:
     assert {"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Certificate"}.isdisjoint(kinds)
     [role] = config_objects("rbac/role.yaml")
     [lease_role] = config_objects("rbac/leader_election_role.yaml")
-    assert one(objects, "ClusterRole")["rules"] == role["rules"]
+    [reader] = config_objects("rbac/metrics_reader_role.yaml")
+    assert sorted(obj["metadata"]["name"] for obj in by_kind(objects, "ClusterRole")) == [
+        "ccg-cloudcostguard",
+        "ccg-cloudcostguard-metrics-reader",
+    ]
+    assert named(objects, "ClusterRole", "ccg-cloudcostguard")["rules"] == role["rules"]
+    assert one(objects, "ClusterRole", "-metrics-reader")["rules"] == reader["rules"]
+    # No subject is assumed: without metrics.reader.subjects nobody is bound to read /metrics.
+    assert [b["metadata"]["name"] for b in by_kind(objects, "ClusterRoleBinding")] == ["ccg-cloudcostguard"]
     assert one(objects, "Role")["rules"] == lease_role["rules"]
     deployment = one(objects, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
@@ -111,7 +125,7 @@ def test_webhooks_are_the_kustomize_webhooks_and_a_generated_pair_serves_them() 
         webhook_without_wiring(e) for e in kustomize["webhooks"]
     ]
     service = next(obj for obj in by_kind(objects, "Service") if obj["metadata"]["name"].endswith("-webhook"))
-    secret = one(objects, "Secret")
+    secret = one(objects, "Secret", "-webhook-tls")
     ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
     served = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
     served.verify_directly_issued_by(ca)
@@ -147,11 +161,19 @@ def test_full_values_switch_every_option_on() -> None:
             "flux-system",
         ]
         assert "caBundle" not in entry["clientConfig"]  # cert-manager injects it
-    certificate = one(objects, "Certificate")
+    certificate = one(objects, "Certificate", "-webhook")
     assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
         f"{NAMESPACE}/{certificate['metadata']['name']}"
     )
     assert certificate["spec"]["issuerRef"] == {"kind": "ClusterIssuer", "name": "internal-ca"}
+    # The /metrics certificate comes from the same issuer, for the metrics Service's names.
+    metrics_certificate = one(objects, "Certificate", "-metrics")
+    assert metrics_certificate["spec"]["issuerRef"] == certificate["spec"]["issuerRef"]
+    assert metrics_certificate["spec"]["secretName"] == "ccg-cloudcostguard-metrics-tls"
+    assert metrics_certificate["spec"]["dnsNames"][0] == f"ccg-cloudcostguard-metrics.{NAMESPACE}.svc"
+    reader_binding = one(objects, "ClusterRoleBinding", "-metrics-reader")
+    assert reader_binding["roleRef"]["name"] == "ccg-cloudcostguard-metrics-reader"
+    assert reader_binding["subjects"] == values["metrics"]["reader"]["subjects"]
     assert by_kind(objects, "Issuer") == [] and by_kind(objects, "Secret") == []
     deployment = one(objects, "Deployment")
     [container] = deployment["spec"]["template"]["spec"]["containers"]

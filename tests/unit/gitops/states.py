@@ -83,9 +83,10 @@ async def reconcile_once(
     *,
     policies: list[dict[str, Any]] | None = None,
     tofu_plans: dict[Any, Any] | None = None,
+    status: dict[str, Any] | None = None,
 ) -> reconcile.Outcome:
-    """One reconcile of a new CostEstimate (generation 1, no status) against the given indexes."""
-    obj = reconcile.EstimateObject(namespace, name, 1, {}, spec, {})
+    """One reconcile of a CostEstimate (generation 1; new: no status) against the given indexes."""
+    obj = reconcile.EstimateObject(namespace, name, 1, {}, spec, status or {})
     ctx = _context(judged=policies is not None)
     view = _view(policies or [], tofu_plans)
     return await reconcile.reconcile_estimate(obj, EstimateState(), ctx, view)
@@ -107,6 +108,20 @@ async def _reconciled(
     outcome = await reconcile_once(NAMESPACE, name, spec, policies=policies)
     assert outcome.status is not None, f"{name}: the reconcile wrote nothing ({outcome.result})"
     return _estimate(name, spec, outcome.status)
+
+
+def pending_status(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The status the operator writes when it first sees a CostEstimate, before estimating it."""
+    obj = reconcile.EstimateObject(NAMESPACE, name, 1, {}, spec, {})
+    status = reconcile.pending_status(obj, EstimateState(), now=NOW)
+    assert status is not None, f"{name}: no Pending status for a new CostEstimate"
+    return status
+
+
+def merged(status: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``status`` after a JSON merge-patch of its fields (lists, such as conditions, are replaced)."""
+    result = {**status, **patch}
+    return {key: value for key, value in result.items() if value is not None}
 
 
 INLINE = {"plan": {"inline": nat_plan(2)}}
@@ -133,7 +148,10 @@ async def costestimates() -> dict[str, dict[str, Any]]:
     """State name → the CostEstimate as the API server would return it after the operator wrote status."""
     cheap_limit = {"maxMonthlyCost": "10"}
     states = {
-        "pending": _estimate("web", INLINE, {}),
+        # Created, and the operator has not seen it yet: no status at all.
+        "new": _estimate("web", INLINE, {}),
+        # First seen: the Pending status written before the first estimate.
+        "pending": _estimate("web", INLINE, pending_status("web", INLINE)),
         "estimated": await _reconciled("web", INLINE),
         "within-budget": await _reconciled("web", INLINE, [_policy("Deny", maxMonthlyCost="100000")]),
         "over-budget-deny": await _reconciled("web", INLINE, [_policy("Deny", **cheap_limit)]),
@@ -249,6 +267,7 @@ def expected_costpolicy_health(obj: dict[str, Any]) -> dict[str, str]:
 
 # The health every state must get, by the issue's rules (independent of both implementations above).
 COSTESTIMATE_HEALTH = {
+    "new": "Progressing",
     "pending": "Progressing",
     "generation-not-observed": "Progressing",
     "plan-missing": "Progressing",

@@ -129,3 +129,19 @@ def test_unpriced_resources_are_named_as_such() -> None:
     assert (
         "; unpriced resources (team-budget, Warn): CostPolicy team-budget: adds 1 resource" in warn["message"]
     )
+
+
+def test_pending_is_progressing_and_an_invalid_policy_degraded() -> None:
+    estimate_script = (CUSTOMIZATIONS / "CostEstimate" / "health.lua").read_text()
+    estimates = states.all_states()["CostEstimate"]
+    assert argocd_health(estimate_script, estimates["pending"]) == {
+        "status": "Progressing",
+        "message": "Pending: waiting for the first estimate of the plan",
+    }
+    policy_script = (CUSTOMIZATIONS / "CostPolicy" / "health.lua").read_text()
+    invalid = states.all_states()["CostPolicy"]["invalid"]
+    assert [c["type"] for c in invalid["status"]["conditions"]] == ["Ready", "Stalled"]
+    assert argocd_health(policy_script, invalid) == {
+        "status": "Degraded",
+        "message": "PolicyInvalid: spec.limits.maxMonthlyCost: Input should be a valid string",
+    }

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from dataclasses import replace
 
 import pytest
 
+from cloudcostguard.k8s.operator import reconcile
+from cloudcostguard.k8s.operator.loops import EstimateState
 from tests.unit.gitops import kstatus, states
 
 COSTESTIMATE_KSTATUS = {
-    # No status yet: kstatus cannot tell (rule 6). Flux's wait is still safe: the webhook has already
-    # judged the object at apply time, and healthCheckExprs (docs/gitops/flux.md) can wait for Ready.
-    "pending": kstatus.CURRENT,
+    # No status at all (the instant between creation and the operator's first look): kstatus cannot
+    # tell (rule 6). Flux's wait is still safe: the webhook has already judged the object at apply time,
+    # and healthCheckExprs (docs/gitops/flux.md) wait for Ready.
+    "new": kstatus.CURRENT,
+    # First seen, the estimate taking a while: the operator writes Pending (Reconciling=True, Ready=False).
+    "pending": kstatus.IN_PROGRESS,
     "generation-not-observed": kstatus.IN_PROGRESS,
     "plan-missing": kstatus.IN_PROGRESS,  # transient: Ready=False, retrying
     "estimated": kstatus.CURRENT,
@@ -37,9 +43,8 @@ COSTPOLICY_KSTATUS = {
     "no-namespace-budget": kstatus.CURRENT,
     "over-budget-warn": kstatus.CURRENT,
     "over-budget-deny": kstatus.CURRENT,
-    # Ready=False (PolicyInvalid) without Stalled: Flux waits until its timeout and reports the message;
-    # a Stalled condition on invalid policies would make it fail at once.
-    "invalid": kstatus.IN_PROGRESS,
+    # Ready=False and Stalled=True (PolicyInvalid): only a new spec fixes it, so Flux fails at once.
+    "invalid": kstatus.FAILED,
 }
 
 
@@ -69,6 +74,63 @@ def test_failed_and_in_progress_carry_the_operators_message(
     assert missing.message.endswith("(retrying)")
     newer = kstatus.compute(estimates["generation-not-observed"])
     assert newer.message == "CostEstimate generation is 2, but latest observed generation is 1"
+    assert kstatus.compute(estimates["pending"]).message == "estimating the plan"
+    invalid_policy = kstatus.compute(objects["CostPolicy"]["invalid"])
+    assert invalid_policy.message == "spec.limits.maxMonthlyCost: Input should be a valid string"
+
+
+def test_pending_is_in_progress_until_the_estimate_replaces_it() -> None:
+    """The real sequence: the Pending status, then the reconcile that estimates, merge-patched over it."""
+    pending = states.pending_status("web", states.INLINE)
+    conditions = {c["type"]: c for c in pending["conditions"]}
+    assert (pending["observedGeneration"], pending["phase"]) == (1, "Pending")
+    assert (conditions["Reconciling"]["status"], conditions["Reconciling"]["reason"]) == (
+        "True",
+        "Estimating",
+    )
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "Pending")
+    assert all(c["observedGeneration"] == 1 for c in pending["conditions"])
+    before = states._estimate("web", states.INLINE, pending)
+    assert kstatus.compute(before).status == kstatus.IN_PROGRESS
+
+    outcome = asyncio.run(states.reconcile_once(states.NAMESPACE, "web", states.INLINE, status=pending))
+    assert outcome.result == "estimated" and outcome.status is not None
+    after = states._estimate("web", states.INLINE, states.merged(pending, outcome.status))
+    assert "Reconciling" not in {c["type"] for c in after["status"]["conditions"]}
+    assert after["status"]["phase"] == "Estimated"
+    assert kstatus.compute(after) == kstatus.Result(kstatus.CURRENT, "Resource is Ready")
+
+
+def test_pending_then_a_failure_is_in_progress_or_failed_never_current() -> None:
+    pending = states.pending_status("web", states.INLINE)
+    for spec, expected in (
+        ({"plan": {"configMapKeyRef": states.MISSING_CONFIGMAP}}, kstatus.IN_PROGRESS),
+        ({"plan": {"inline": {"format_version": "9.0"}}}, kstatus.FAILED),
+    ):
+        outcome = asyncio.run(states.reconcile_once(states.NAMESPACE, "web", spec, status=pending))
+        assert outcome.status is not None
+        after = states._estimate("web", spec, states.merged(pending, outcome.status))
+        assert "Reconciling" not in {c["type"] for c in after["status"]["conditions"]}
+        assert kstatus.compute(after).status == expected
+
+
+def test_pending_is_written_once_per_new_object() -> None:
+    """Only for an object without conditions, on the first round: never over a status already written."""
+    obj = reconcile.EstimateObject(states.NAMESPACE, "web", 1, {}, states.INLINE, {})
+    assert reconcile.pending_status(obj, EstimateState(), now=states.NOW) is not None
+    assert reconcile.pending_status(obj, EstimateState(rounds=1), now=states.NOW) is None
+    written = replace(obj, status=states.pending_status("web", states.INLINE))
+    assert reconcile.pending_status(written, EstimateState(), now=states.NOW) is None
+
+
+def test_an_invalid_policy_fails_until_fixed(objects: dict[str, dict[str, dict[str, object]]]) -> None:
+    invalid = objects["CostPolicy"]["invalid"]
+    conditions = {c["type"]: c for c in invalid["status"]["conditions"]}  # type: ignore[index]
+    assert (conditions["Stalled"]["status"], conditions["Stalled"]["reason"]) == ("True", "PolicyInvalid")
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "PolicyInvalid")
+    fixed = objects["CostPolicy"]["no-namespace-budget"]
+    assert kstatus.compute(fixed).status == kstatus.CURRENT
+    assert "Stalled" not in {c["type"] for c in fixed["status"]["conditions"]}  # type: ignore[index]
 
 
 def test_the_operator_marks_what_kstatus_reads() -> None:

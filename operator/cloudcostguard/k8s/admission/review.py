@@ -26,6 +26,19 @@ from cloudcostguard.policy.evaluation import Decision
 REVIEW_VERSIONS = frozenset({"admission.k8s.io/v1", "admission.k8s.io/v1beta1"})
 
 
+# Kubernetes ``Status`` reasons (metav1.StatusReason) of the HTTP errors the webhook answers. None of
+# them asks the API server to retry (``ServerTimeout`` or ``details.retryAfterSeconds`` would).
+STATUS_REASONS = {
+    400: "BadRequest",
+    404: "NotFound",
+    408: "Timeout",
+    409: "Conflict",
+    413: "RequestEntityTooLarge",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+}
+
+
 class ReviewError(Exception):
     """The request is not a usable AdmissionReview: answered with an HTTP 4xx and this reason."""
 
@@ -114,7 +127,7 @@ def rejection(err: ReviewError) -> bytes:
             "kind": "Status",
             "status": "Failure",
             "message": err.reason,
-            "reason": "BadRequest" if err.status == 400 else "RequestEntityTooLarge",
+            "reason": STATUS_REASONS.get(err.status, "BadRequest"),
             "code": err.status,
         }
     )

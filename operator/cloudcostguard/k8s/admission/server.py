@@ -17,6 +17,21 @@ e.g. on cert-manager renewal).
   the reason (kopf would answer some of them with a 500), and bodies over
   ``settings.webhook_max_review_bytes`` get a 413 (kopf's aiohttp default is 1 MiB, below what an
   object with a large inline plan can be).
+
+And bounds, on both paths (RELIABILITY.md, "Admission webhook bounds"):
+
+- at most ``webhook_max_in_flight`` reviews are in flight (body being read, or being decided); the
+  next is answered 429 at once (``limits``: why 429, why counted from the request head, and why the
+  API server then applies the failurePolicy rather than retrying);
+- a slow client holds a connection, never a worker, and not for long: the TLS handshake and a request
+  body each get ``webhook_read_timeout`` (a late body is answered 408 and its connection closed), and a
+  connection without a complete request head (idle keep-alive, or headers trickling in) is closed after
+  ``webhook_idle_timeout`` (aiohttp's keep-alive timer, which runs from the connection's start and
+  after each response, until the next request head is complete);
+- TLS 1.2 or later only; with ``webhook_client_ca_file``, the client (the API server) must present a
+  certificate that CA signed, or the handshake fails;
+- on shutdown the listener closes and the reviews in flight are answered within ``shutdown_timeout``
+  (the read and decision timeouts: below the pod's grace period), then the rest is cancelled.
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ import base64
 import gc
 import hashlib
 import logging
+import ssl
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Collection
@@ -38,7 +54,7 @@ import kopf
 import orjson
 
 from cloudcostguard import errors, metrics
-from cloudcostguard.k8s.admission import certificates, kopf_webhook, review
+from cloudcostguard.k8s.admission import certificates, kopf_webhook, limits, review
 from cloudcostguard.k8s.admission.decision import HANDLER_IDS, AdmissionRuntime
 from cloudcostguard.k8s.admission.memo import AdmissionMemo
 from cloudcostguard.pricing.catalog import PriceCatalog
@@ -58,12 +74,24 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
         runtime: Callable[[], AdmissionRuntime | None],
         lean_handlers: Collection[str] = HANDLER_IDS,
         max_body_bytes: int = 8 * 1024 * 1024,
+        max_in_flight: int = 32,
+        read_timeout: float = 5.0,
+        idle_timeout: float = 30.0,
+        shutdown_timeout: float = 20.0,
+        client_ca_file: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if client_ca_file is not None:
+            # kopf loads it and would only ask for a certificate (CERT_OPTIONAL): require one.
+            kwargs.update(verify_cafile=client_ca_file, verify_mode=ssl.CERT_REQUIRED)
         super().__init__(**kwargs)
         self.runtime = runtime
         self.lean_handlers = tuple(lean_handlers)
         self.max_body_bytes = max_body_bytes
+        self.limit = limits.InFlightLimit(max_in_flight)
+        self.read_timeout = read_timeout
+        self.idle_timeout = idle_timeout
+        self.shutdown_timeout = shutdown_timeout
 
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
         # The same life cycle as kopf's WebhookServer.__call__, with our routes and body limit.
@@ -72,6 +100,9 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
             # after this is noticed (a baseline taken after the yield would miss an early one).
             loaded = await self._files_digest()
             cadata, context = self.tls_context()
+            if context is not None:
+                # Python's default already; said here so that no kopf or Python change lowers it.
+                context.minimum_version = ssl.TLSVersion.TLSv1_2
             root = self.path.rstrip("/") if self.path else ""
             app = aiohttp.web.Application(client_max_size=self.max_body_bytes)
             routes = [
@@ -80,12 +111,20 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
             routes.append(aiohttp.web.post(f"{root}/{KOPF_PREFIX}/{{id}}", self._through_kopf(fn)))
             routes.append(aiohttp.web.post(f"{root}/{{id:.*}}", self._through_kopf(fn)))
             app.add_routes(routes)
-            runner = aiohttp.web.AppRunner(app, handle_signals=False, access_log=None)
+            runner = aiohttp.web.AppRunner(
+                app,
+                handle_signals=False,
+                access_log=None,
+                shutdown_timeout=self.shutdown_timeout,
+                keepalive_timeout=self.idle_timeout,
+                # Unread body after an early answer (413, 429): drained for keep-alive, but not longer.
+                lingering_time=self.read_timeout,
+            )
             await runner.setup()
             try:
                 addr = self.addr or None
                 port = self.listen_port()
-                site = aiohttp.web.TCPSite(runner, addr, port, ssl_context=context, reuse_address=True)
+                site = _TLSSite(runner, addr, port, ssl_context=context, handshake_timeout=self.read_timeout)
                 await site.start()
                 schema = "http" if context is None else "https"
                 url = self.advertised_url(schema, port)
@@ -101,7 +140,8 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
 
     async def _files_digest(self) -> str:
         digest = hashlib.sha256()
-        for path in (Path(p) for p in (self.certfile, self.pkeyfile, self.cafile) if p is not None):
+        files = (self.certfile, self.pkeyfile, self.cafile, self.verify_cafile)
+        for path in (Path(p) for p in files if p is not None):
             try:
                 digest.update(await asyncio.to_thread(path.read_bytes))
             except OSError:
@@ -122,10 +162,16 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
             runtime = self.runtime()
             if runtime is None:
                 return _status_response(503, "the admission webhook is starting")
-            body = await _read_body(request, self.max_body_bytes)
-            if isinstance(body, aiohttp.web.StreamResponse):
-                return body
-            status, payload, reason = await review.answer_review(handler, body, runtime)
+            if not self.limit.try_enter():
+                return self._overloaded(handler)  # at once: not even the body is read
+            try:
+                await limits.let_arrivals_count()
+                body = await _read_body(request, self.max_body_bytes, self.read_timeout)
+                if isinstance(body, aiohttp.web.StreamResponse):
+                    return body
+                status, payload, reason = await review.answer_review(handler, body, runtime)
+            finally:
+                self.limit.leave()
             metrics.ADMISSION_DURATION.labels(handler).observe(time.perf_counter() - started)
             return aiohttp.web.Response(
                 body=payload, status=status, reason=_ascii(reason), content_type="application/json"
@@ -135,41 +181,107 @@ class AdmissionServer(kopf_webhook.WebhookServerBase):
 
     def _through_kopf(self, fn: kopf.WebhookFn) -> Callable[[aiohttp.web.Request], Any]:
         async def serve(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
-            body = await _read_body(request, self.max_body_bytes)
-            if isinstance(body, aiohttp.web.StreamResponse):
-                return body
-            try:
-                parsed = review.parse_review(body)
-            except review.ReviewError as err:
-                metrics.ADMISSION_REJECTED_REVIEWS.labels(str(err.status)).inc()
-                return _status_response(err.status, err.reason)
             webhook = request.match_info.get("id")
-            # What kopf's WebhookServer._serve passes on: the apiserver's identity for handlers.
-            sslpeer = request.transport.get_extra_info("peercert") if request.transport else None
+            if not self.limit.try_enter():
+                return self._overloaded(webhook or "")
             try:
-                response = await fn(
-                    cast("kopf_webhook.ReviewRequest", parsed),
-                    webhook=webhook,
-                    sslpeer=sslpeer,
-                    headers=dict(request.headers),
-                )
-            except kopf_webhook.AmbiguousResourceError as err:
-                return _status_response(409, str(err) or "ambiguous resource")
-            except kopf_webhook.UnknownResourceError as err:
-                return _status_response(404, str(err) or "no handler for this resource")
-            except kopf_webhook.WebhookError as err:
-                return _status_response(400, str(err) or "bad admission request")
-            return aiohttp.web.Response(body=orjson.dumps(response), content_type="application/json")
+                await limits.let_arrivals_count()
+                body = await _read_body(request, self.max_body_bytes, self.read_timeout)
+                if isinstance(body, aiohttp.web.StreamResponse):
+                    return body
+                return await self._kopf_answer(fn, request, body, webhook)
+            finally:
+                self.limit.leave()
 
         return serve
 
+    def _overloaded(self, handler: str) -> aiohttp.web.Response:
+        metrics.ADMISSION_OVERLOAD_REJECTIONS.labels(handler).inc()
+        return _status_response(limits.OVERLOAD_STATUS, self.limit.overload_message())
 
-async def _read_body(request: aiohttp.web.Request, limit: int) -> bytes | aiohttp.web.StreamResponse:
+    async def _kopf_answer(
+        self, fn: kopf.WebhookFn, request: aiohttp.web.Request, body: bytes, webhook: str | None
+    ) -> aiohttp.web.StreamResponse:
+        try:
+            parsed = review.parse_review(body)
+        except review.ReviewError as err:
+            metrics.ADMISSION_REJECTED_REVIEWS.labels(str(err.status)).inc()
+            return _status_response(err.status, err.reason)
+        # What kopf's WebhookServer._serve passes on: the apiserver's identity for handlers.
+        sslpeer = request.transport.get_extra_info("peercert") if request.transport else None
+        try:
+            response = await fn(
+                cast("kopf_webhook.ReviewRequest", parsed),
+                webhook=webhook,
+                sslpeer=sslpeer,
+                headers=dict(request.headers),
+            )
+        except kopf_webhook.AmbiguousResourceError as err:
+            return _status_response(409, str(err) or "ambiguous resource")
+        except kopf_webhook.UnknownResourceError as err:
+            return _status_response(404, str(err) or "no handler for this resource")
+        except kopf_webhook.WebhookError as err:
+            return _status_response(400, str(err) or "bad admission request")
+        return aiohttp.web.Response(body=orjson.dumps(response), content_type="application/json")
+
+
+class _TLSSite(aiohttp.web.BaseSite):
+    """aiohttp's ``TCPSite`` with a bound on the TLS handshake (asyncio's default is 60 s), which
+    ``TCPSite`` does not pass on: a client that connects and stalls mid-handshake is dropped then."""
+
+    __slots__ = ("_handshake_timeout", "_host", "_port")
+
+    def __init__(
+        self,
+        runner: aiohttp.web.BaseRunner,
+        host: str | None,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        handshake_timeout: float,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context)
+        self._host, self._port, self._handshake_timeout = host, port, handshake_timeout
+
+    @property
+    def name(self) -> str:
+        return f"{'https' if self._ssl_context else 'http'}://{self._host or '0.0.0.0'}:{self._port}"  # noqa: S104
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None  # set by runner.setup(), which BaseSite.__init__ checked
+        self._server = await asyncio.get_running_loop().create_server(
+            server,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            reuse_address=True,
+            ssl_handshake_timeout=self._handshake_timeout if self._ssl_context is not None else None,
+        )
+
+
+async def _read_body(
+    request: aiohttp.web.Request, limit: int, read_timeout: float
+) -> bytes | aiohttp.web.StreamResponse:
+    """The whole body, or the error to answer: 413 over ``limit`` bytes, 408 after ``read_timeout`` s."""
     try:
-        return await request.read()
+        async with asyncio.timeout(read_timeout):
+            return await request.read()
     except aiohttp.web.HTTPRequestEntityTooLarge:
         metrics.ADMISSION_REJECTED_REVIEWS.labels("413").inc()
         return _status_response(413, f"AdmissionReview larger than the limit of {limit} bytes")
+    except TimeoutError:
+        metrics.ADMISSION_READ_TIMEOUTS.inc()
+        response = _status_response(408, f"request body not received within {read_timeout:g} s")
+        # The rest of a slow body is not waited for (aiohttp would linger to drain it): the 408 is
+        # written, then the connection closed.
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        if request.transport is not None:
+            request.transport.close()
+        return response
 
 
 def _ascii(reason: str | None) -> str | None:
@@ -231,6 +343,12 @@ def configure_admission(
         runtime=lambda: memo.admission,
         lean_handlers=HANDLER_IDS if settings.webhook_fast_path else (),
         max_body_bytes=settings.webhook_max_review_bytes,
+        max_in_flight=settings.webhook_max_in_flight,
+        read_timeout=settings.webhook_read_timeout,
+        idle_timeout=settings.webhook_idle_timeout,
+        # A review that just arrived: its body, then its decision; below the pod's grace period (30 s).
+        shutdown_timeout=settings.webhook_read_timeout + settings.webhook_decision_timeout,
+        client_ca_file=str(settings.webhook_client_ca_file) if settings.webhook_client_ca_file else None,
         addr=addr,
         port=port,
         host=settings.webhook_host,

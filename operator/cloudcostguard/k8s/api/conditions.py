@@ -7,6 +7,14 @@ CostEstimate conditions:
 - ``WithinBudget``: the CostPolicy verdict (Unknown until a policy evaluation is available).
 - ``Stalled``: True on a permanent failure (the operator stops retrying until the spec or plan changes);
   kstatus reads Stalled=True as "Failed" and Ready=False without Stalled as "InProgress".
+- ``Reconciling``: True only in the Pending status of a new CostEstimate whose first estimate is taking
+  a while (``Settings.pending_status_after``), until that estimate (or failure) replaces the
+  conditions: without it a new object has no conditions, which kstatus reads as "Current".
+
+CostPolicy conditions: ``Ready`` (False with reason PolicyInvalid for a spec the operator cannot use),
+``WithinBudget`` (every matched namespace within ``namespaceMonthlyBudget``), and ``Stalled`` (True with
+Ready=False for an invalid spec: kstatus "Failed", so a Flux sync fails at once instead of waiting for
+its timeout; it goes when the spec is fixed).
 
 ``lastTransitionTime`` changes only when a condition's status changes, as the convention asks.
 """
@@ -21,6 +29,7 @@ READY = "Ready"
 ESTIMATED = "Estimated"
 WITHIN_BUDGET = "WithinBudget"
 STALLED = "Stalled"
+RECONCILING = "Reconciling"
 
 TRUE: Literal["True"] = "True"
 FALSE: Literal["False"] = "False"

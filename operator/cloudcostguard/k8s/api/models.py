@@ -243,6 +243,11 @@ class CostEstimateStatus(ApiModel):
     conditions: list[Condition] | None = Field(
         None,
         max_length=16,
+        description=(
+            "Ready (True: the current generation and plan are estimated), Estimated, WithinBudget (the "
+            "CostPolicy verdict), Stalled (True on a permanent failure), and Reconciling (True only while "
+            "a new CostEstimate waits for its first estimate: phase Pending, Ready=False reason Pending)."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
 
@@ -338,6 +343,11 @@ class CostPolicyStatus(ApiModel):
     conditions: list[Condition] | None = Field(
         None,
         max_length=16,
+        description=(
+            "Ready (False, reason PolicyInvalid, for a spec that cannot be used), WithinBudget (every "
+            "matched namespace within namespaceMonthlyBudget), and Stalled (True with Ready=False for an "
+            "invalid spec, until it is fixed)."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
 

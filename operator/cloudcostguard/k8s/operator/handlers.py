@@ -9,7 +9,10 @@ Thin by design (STYLE rule 2): each handler turns kopf's kwargs into plain value
 - Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles and
   writes the status itself (``status_writes``: a write the API refuses is retried with backoff, where a
   patch left to kopf would end the timer for good). Only the timer writes status, so reconciles of one
-  object never race. A wake-up asks either for a full reconcile (spec change, referenced plan object
+  object never race. The Pending status of a CostEstimate seen for the first time
+  (``reconcile.pending_status``) is written by the same timer in the middle of its first round, when
+  that round takes longer than ``pending_status_after`` (``_noting_pending``), before the round's own.
+  A wake-up asks either for a full reconcile (spec change, referenced plan object
   change, new prices, retry due, periodic resync, leadership gained) or only for a new budget verdict
   (the namespace's spend, a CostPolicy's spec, namespace or object labels changed), which re-judges the
   last estimate without reading the plan again (``reconcile.refresh_verdict``).
@@ -41,9 +44,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+import aiohttp
 import kopf
 
 from cloudcostguard import errors, metrics
@@ -52,7 +56,7 @@ from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.k8s.cluster import indexes
 from cloudcostguard.k8s.cluster import kopf_indexes as registered
 from cloudcostguard.k8s.cluster.indexes import plain
-from cloudcostguard.k8s.operator import leadership, policy_status, reconcile, status_writes
+from cloudcostguard.k8s.operator import kopf_api, leadership, policy_status, reconcile, status_writes
 from cloudcostguard.k8s.operator.loops import EstimateState, Reconciler
 from cloudcostguard.k8s.operator.memo import OperatorMemo
 
@@ -176,6 +180,7 @@ async def reconcile_costestimate(
     namespace: str | None,
     name: str,
     body: Any,
+    resource: kopf.Resource,
     memo: OperatorMemo,
     logger: kopf.Logger,
     **kwargs: Any,
@@ -209,12 +214,27 @@ async def reconcile_costestimate(
         status=body.get("status") or {},
     )
     started = time.perf_counter()
+    pending = None if verdict_only else reconcile.pending_status(obj, state, now=context.now())
     state.rounds += 1
     try:
         if verdict_only:
-            outcome = await reconcile.refresh_verdict(obj, state, context, memo.cluster)
+            work = reconcile.refresh_verdict(obj, state, context, memo.cluster)
+        elif pending is None:
+            work = reconcile.reconcile_estimate(obj, state, context, memo.cluster)
         else:
-            outcome = await reconcile.reconcile_estimate(obj, state, context, memo.cluster)
+            status = pending
+
+            async def write_pending() -> None:
+                await _write_status_now(resource, namespace, name, status, memo=memo, logger=logger)
+
+            work = _noting_pending(
+                reconcile.reconcile_estimate(obj, state, context, memo.cluster),
+                write_pending,
+                after=context.settings.pending_status_after,
+            )
+        outcome = await _unless_stopped(work, stopped)
+        if outcome is None:
+            return  # stopping: a reconcile waiting for a slot or a slow URL must not hold up shutdown
     except Exception:
         # A bug, not bad input: keep the loop alive and retry later; the traceback goes to the log only.
         logger.exception(
@@ -238,7 +258,7 @@ async def reconcile_costestimate(
     write_error = None
     if to_write is not None:
         write_error = await _write_estimate_status(
-            memo, kwargs["resource"], namespace=namespace, name=name, status=to_write, state=state
+            memo, resource, namespace=namespace, name=name, status=to_write, state=state
         )
     if outcome.status is not None:
         if outcome.result == "estimated":
@@ -285,6 +305,68 @@ async def _write_estimate_status(
     return None
 
 
+async def _noting_pending(
+    work: Coroutine[Any, Any, reconcile.Outcome],
+    write_pending: Callable[[], Awaitable[None]],
+    *,
+    after: float,
+) -> reconcile.Outcome:
+    """Run the first reconcile of a new CostEstimate; when it has not finished ``after`` seconds in (a URL
+    to fetch, a large plan; at once when 0), write the Pending status while it goes on.
+
+    A fast estimate thus costs no extra status write (and no extra watch event for every replica to
+    process); a slow one is InProgress to kstatus instead of Current. The Pending write always lands
+    before the round's own status: the timer writes that only once this returns.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        if after > 0:
+            await asyncio.wait((task,), timeout=after)
+        if not task.done():
+            await write_pending()
+        return await task
+    except BaseException:
+        task.cancel()  # the timer was stopped (shutdown, deletion): the reconcile goes with it
+        raise
+
+
+async def _write_status_now(
+    resource: kopf.Resource,
+    namespace: str,
+    name: str,
+    status: Mapping[str, Any],
+    *,
+    memo: OperatorMemo,
+    logger: kopf.Logger,
+) -> None:
+    """Merge-patch ``status`` at once, in the middle of a round: the round's own status is written only
+    when the round ends, and the Pending status must be there while the estimate is being made.
+
+    Best effort: when it fails, the round's own status write (the estimate or the failure) follows
+    anyway, so it is logged, not retried. kopf's request timeout bounds it (``runtime.configure_kopf``).
+    """
+    settings = memo.kopf_settings
+    if settings is None:  # before startup: cannot happen once kopf runs the timers
+        return
+    url = resource.get_url(namespace=kopf_api.NamespaceName(namespace), name=name, subresource="status")
+    try:
+        response = await kopf_api.request(
+            "patch",
+            url,
+            settings=settings,
+            payload={"status": status},
+            headers={"Content-Type": "application/merge-patch+json"},
+            backoffs=(),
+            logger=logger,
+        )
+        async with response:
+            pass
+    except (kopf_api.APIError, aiohttp.ClientError, TimeoutError) as err:
+        logger.warning("could not write the Pending status: %s", err)
+        return
+    metrics.STATUS_WRITES.labels("costestimate").inc()
+
+
 # Verdicts worth an Event when an estimate moves into them: DryRun records a would-be denial (the point of
 # DryRun), Warn and Deny say the committed change no longer fits its budget.
 _VERDICT_EVENTS = {"DryRun": "Normal", "Warn": "Warning", "Deny": "Warning"}
@@ -308,6 +390,27 @@ def _exit_if_operator_stopped(reconciler: Reconciler) -> None:
     again until its 5-second grace for hung tasks runs out; a cancellation ends it at once."""
     if reconciler.stopping:
         raise asyncio.CancelledError
+
+
+async def _unless_stopped(
+    work: Coroutine[Any, Any, reconcile.Outcome], stopped: kopf.DaemonStopped
+) -> reconcile.Outcome | None:
+    """``work``'s outcome, or None (``work`` cancelled) when the loop is told to stop first."""
+    task = asyncio.ensure_future(work)
+    halted = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait((task, halted), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()  # the loop itself is cancelled: the reconcile goes with it
+        raise
+    finally:
+        halted.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
 
 
 async def _wait_for_leadership(

@@ -12,6 +12,7 @@ from cloudcostguard.k8s.cluster.plan_sources import UrlFetcher
 from cloudcostguard.k8s.memo import Memo
 from cloudcostguard.k8s.operator.leadership import Leadership
 from cloudcostguard.k8s.operator.loops import Reconciler
+from cloudcostguard.k8s.operator.metrics_server import MetricsEndpoint
 from cloudcostguard.k8s.operator.reconcile import ReconcileContext
 
 
@@ -22,6 +23,7 @@ class Servers:
     runners: list[aiohttp.web.AppRunner] = field(default_factory=list)
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)  # server name → bound address
     collector: metrics.RuntimeCollector | None = None
+    metrics: MetricsEndpoint | None = None  # /metrics: its certificate watch and authorizer
 
 
 @dataclass(eq=False, kw_only=True)
@@ -34,5 +36,5 @@ class OperatorMemo(Memo):
     policy_specs: dict[str, str] = field(default_factory=dict)  # CostPolicy → fingerprint of its spec
     policy_write_failures: dict[str, int] = field(default_factory=dict)  # CostPolicy → failed writes in a row
     servers: Servers = field(default_factory=Servers)
-    # kopf's settings, kept at startup: status writes go through kopf's API client (its login, session).
+    # kopf's settings (set at startup): the API client's login and timeouts, for writes kopf does not do.
     kopf_settings: kopf.OperatorSettings | None = None

@@ -23,6 +23,8 @@ from cloudcostguard.k8s.cluster.state import ClusterState
 from cloudcostguard.policy import selectors
 from cloudcostguard.policy.model import parse_money
 
+POLICY_INVALID = errors.PolicyError.reason  # "PolicyInvalid", as the webhook reports it
+
 _COMPARED = (
     "observedGeneration",
     "matchedNamespaces",
@@ -53,11 +55,23 @@ def policy_status(
             # A merge-patch with None removes the numbers of the last valid spec: they no longer apply.
             **{name: None for name in _COMPARED if name != "observedGeneration"},
             "lastUpdatedTime": now,
+            # Stalled as well as Ready=False: only a new spec can fix it, and kstatus reads Stalled=True
+            # as Failed (a Flux sync fails at once with this message, instead of at its timeout). A
+            # valid spec's status replaces the conditions, Stalled with them.
             "conditions": [
                 cond.condition(
                     cond.READY,
                     cond.FALSE,
-                    "PolicyInvalid",
+                    POLICY_INVALID,
+                    message,
+                    generation=generation,
+                    now=now,
+                    previous=previous_conditions,
+                ),
+                cond.condition(
+                    cond.STALLED,
+                    cond.TRUE,
+                    POLICY_INVALID,
                     message,
                     generation=generation,
                     now=now,

@@ -18,6 +18,14 @@ API server:
   too large, forbidden URL, bad spec) set Stalled=True and phase Failed and are not retried until the key
   changes (a new generation, a changed plan object, new prices).
 - Events are posted when the monthly cost changes and when a new failure appears (not on every retry).
+- Per-namespace limits (``throttling``): reading, fetching and pricing a plan holds one of the
+  namespace's reconcile slots (``ReconcileContext.limiter``), and URL fetches their own slots and rate.
+  A limit not free within ``throttle_max_wait`` is no failure: the object is looked at again, and says
+  Ready=False reason Throttled only if it has no estimate of its current generation (``_throttled``).
+- A CostEstimate first seen without status gets a Pending status while its first estimate is made
+  (``pending_status``: Ready=False, Reconciling=True; the handler writes it once that takes longer than
+  ``Settings.pending_status_after``), so that kstatus reads it as InProgress rather than Current. The
+  estimate (or failure) status replaces its conditions.
 """
 
 from __future__ import annotations
@@ -37,11 +45,17 @@ import orjson
 from cloudcostguard import errors
 from cloudcostguard.estimation.model import Estimate, money
 from cloudcostguard.k8s.api import conditions as cond
-from cloudcostguard.k8s.api.models import COVERAGE_ADDRESSES_MAX, TOP_RESOURCES_MAX, UNSUPPORTED_TYPES_MAX
+from cloudcostguard.k8s.api.models import (
+    COVERAGE_ADDRESSES_MAX,
+    TOP_RESOURCES_MAX,
+    UNSUPPORTED_TYPES_MAX,
+    CostEstimateSpec,
+)
 from cloudcostguard.k8s.cluster.estimates import estimate_spec, parse_spec
 from cloudcostguard.k8s.cluster.indexes import plain
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver, ResolvedPlan
 from cloudcostguard.k8s.cluster.state import ClusterState
+from cloudcostguard.k8s.cluster.throttling import FairLimiter
 from cloudcostguard.k8s.operator.loops import (
     ESTIMATED,
     FAILED,
@@ -52,6 +66,7 @@ from cloudcostguard.k8s.operator.loops import (
 )
 from cloudcostguard.policy import evaluation
 from cloudcostguard.policy.model import CostPolicy, applicable
+from cloudcostguard.pricing.catalog import PriceCatalog
 from cloudcostguard.pricing.catalog_provider import CatalogProvider
 from cloudcostguard.settings import Settings
 
@@ -111,13 +126,15 @@ class ReconcileContext:
     catalog_provider: CatalogProvider
     resolver: PlanResolver
     judge: PolicyJudge | None = None
+    # Reconcile slots, shared round-robin between namespaces (None: unlimited, as in unit tests).
+    limiter: FairLimiter | None = None
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], str] = cond.now_rfc3339
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    result: str  # estimated | verdict | unchanged | stalled | retrying | failed | waiting
+    result: str  # estimated | verdict | unchanged | stalled | retrying | failed | waiting | throttled
     status: dict[str, Any] | None = None  # merge-patch of .status (None: write nothing)
     event: tuple[str, str, str] | None = None  # (type, reason, message) to post on the object
     retry_in: float | None = None  # seconds until the next attempt (transient failures)
@@ -150,8 +167,31 @@ async def reconcile_estimate(
         error = errors.PricingError("the price catalog is not loaded yet")
         return _failed(obj, state, ctx, ReconcileKey(obj.generation, None, None), error, source=source)
     catalog = provider.current()
-    stale_since = pricing_stale_since(provider)
+    limiter = ctx.limiter
+    if limiter is None:
+        return await _reconcile_plan(obj, state, ctx, cluster, spec=spec, catalog=catalog)
+    try:
+        async with limiter.slot(
+            obj.namespace, max_wait=settings.throttle_max_wait, retry_after=settings.retry_delay
+        ):
+            return await _reconcile_plan(obj, state, ctx, cluster, spec=spec, catalog=catalog)
+    except errors.ThrottledError as err:  # no reconcile slot came free in time
+        return _throttled(obj, state, ctx, err, source=source)
 
+
+async def _reconcile_plan(
+    obj: EstimateObject,
+    state: EstimateState,
+    ctx: ReconcileContext,
+    cluster: ClusterState,
+    *,
+    spec: CostEstimateSpec,
+    catalog: PriceCatalog,
+) -> Outcome:
+    """Read the plan, estimate it, judge it: the part of a reconcile that holds a reconcile slot."""
+    settings = ctx.settings
+    source = spec.plan.kind
+    stale_since = pricing_stale_since(ctx.catalog_provider)
     plan_indexes = cluster.plan_indexes()
     try:
         resolved = await ctx.resolver.resolve(
@@ -161,6 +201,8 @@ async def reconcile_estimate(
             plan_secrets=plan_indexes.plan_secrets,
             tofu_plans=plan_indexes.tofu_plans,
         )
+    except errors.ThrottledError as err:  # the namespace's URL fetch rate or slots
+        return _throttled(obj, state, ctx, err, source=source)
     except errors.CloudCostGuardError as err:
         key = ReconcileKey(obj.generation, None, catalog.version)
         return _failed(obj, state, ctx, key, err, permanent=not err.transient, source=source)
@@ -211,6 +253,47 @@ async def reconcile_estimate(
     if _same_estimate(obj.status, status):
         return Outcome("unchanged", source=source)
     return Outcome("estimated", status=status, event=event, source=source)
+
+
+# Why a new CostEstimate is not Ready yet (the Ready and Reconciling reasons of the Pending status).
+PENDING_REASON = "Pending"
+ESTIMATING_REASON = "Estimating"
+
+
+def pending_status(obj: EstimateObject, state: EstimateState, *, now: str) -> dict[str, Any] | None:
+    """The Pending status to write before the first estimate of a CostEstimate, or None.
+
+    Only for an object with no conditions (nothing written yet, by any replica) on this process's first
+    round: on a later round an empty ``obj.status`` may be a body older than this process's own last
+    write, and writing Pending over an estimate would hide it. So at most one extra status write per
+    new CostEstimate. ``observedGeneration`` is the generation being estimated: kstatus then reads the
+    Reconciling condition (InProgress), and Argo CD's health check Ready=False (Progressing).
+    """
+    if state.rounds or obj.status.get("conditions"):
+        return None
+    generation = obj.generation
+    return {
+        "observedGeneration": generation,
+        "phase": PENDING,
+        "conditions": [
+            cond.condition(
+                cond.READY,
+                cond.FALSE,
+                PENDING_REASON,
+                "waiting for the first estimate of the plan",
+                generation=generation,
+                now=now,
+            ),
+            cond.condition(
+                cond.RECONCILING,
+                cond.TRUE,
+                ESTIMATING_REASON,
+                "estimating the plan",
+                generation=generation,
+                now=now,
+            ),
+        ],
+    }
 
 
 def _same_inputs(old: ReconcileKey, new: ReconcileKey) -> bool:
@@ -515,6 +598,51 @@ def _failed(
         retry_in=delay,
         source=source,
         reason=error.reason,
+    )
+
+
+def _throttled(
+    obj: EstimateObject,
+    state: EstimateState,
+    ctx: ReconcileContext,
+    error: errors.ThrottledError,
+    *,
+    source: str,
+) -> Outcome:
+    """A per-namespace limit was not free in time: try again later, failing nothing.
+
+    An object whose estimate of this generation stands (this process made it, or the status says so)
+    keeps its status untouched: the refresh is only postponed. Any other gets Ready=False reason
+    Throttled (phase Pending, never Stalled), so that ``kubectl get`` says why it has no estimate yet.
+    """
+    retry_in = error.retry_after * random.uniform(1.0, 1.2)  # noqa: S311 - spreads retries, not secret
+    reconciled = state.reconciled
+    if (
+        state.failure is None and reconciled is not None and reconciled.generation == obj.generation
+    ) or _estimated_at_generation(obj):
+        return Outcome("throttled", retry_in=retry_in, source=source, reason=error.reason)
+    message = str(error)
+    status = failure_status(obj, error.reason, message, permanent=False, now=ctx.now())
+    event: tuple[str, str, str] | None = None
+    if state.last_event != (error.reason, message):
+        event = ("Normal", error.reason, message)
+        state.last_event = (error.reason, message)
+    return Outcome(
+        "throttled",
+        status=None if _same_failure(obj.status, status) else status,
+        event=event,
+        retry_in=retry_in,
+        source=source,
+        reason=error.reason,
+    )
+
+
+def _estimated_at_generation(obj: EstimateObject) -> bool:
+    status = obj.status
+    return (
+        status.get("phase") == ESTIMATED
+        and status.get("observedGeneration") == obj.generation
+        and cond.is_true(status.get("conditions"), cond.READY)
     )
 
 

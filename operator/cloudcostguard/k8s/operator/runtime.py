@@ -9,7 +9,9 @@ rule 6):
 - ``memo.reconciler`` / ``memo.reconcile_context`` / ``memo.url_fetcher`` — reconcile state and tools;
 - ``memo.leadership`` — who may write: a ``leadership.LeaderElector`` on a Lease (started here at
   startup, released at cleanup), or ``leadership.Standalone`` with ``run --standalone``;
-- ``memo.cluster`` — the cluster-state view over kopf's indexes, bound at startup.
+- ``memo.cluster`` — the cluster-state view over kopf's indexes, bound at startup;
+- ``memo.servers`` — the probe and ``/metrics`` servers (``metrics_server``: HTTPS with TokenReview and
+  SubjectAccessReview by default, plain HTTP with ``CCG_METRICS_SECURE=false``).
 
 ``cloudcostguard.k8s.process`` composes this with the admission webhook into one process.
 
@@ -29,6 +31,7 @@ import asyncio
 import importlib
 import logging
 import os
+import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,13 +41,13 @@ from typing import Any
 import aiohttp.web
 import kopf
 import yaml
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from cloudcostguard import errors, metrics
 from cloudcostguard.k8s.api.models import GROUP
 from cloudcostguard.k8s.cluster.plan_sources import PlanResolver, UrlFetcher
+from cloudcostguard.k8s.cluster.throttling import FairLimiter
 from cloudcostguard.k8s.memo import Memo
-from cloudcostguard.k8s.operator import leadership, reconcile
+from cloudcostguard.k8s.operator import leadership, metrics_server, reconcile
 from cloudcostguard.k8s.operator.loops import Reconciler
 from cloudcostguard.k8s.operator.memo import OperatorMemo, Servers
 from cloudcostguard.pricing import catalog_file
@@ -87,6 +90,11 @@ def operator_parts(settings: Settings, catalog_provider: CatalogProvider) -> dic
         catalog_provider=catalog_provider,
         resolver=PlanResolver(settings, fetcher),
         judge=reconcile.EvaluationJudge(),
+        limiter=FairLimiter(
+            settings.reconcile_max_concurrency,
+            settings.reconcile_max_concurrency_per_namespace,
+            what="reconciles",
+        ),
     )
     return {
         "reconciler": Reconciler(),
@@ -286,22 +294,20 @@ def _health_app(memo: Memo) -> aiohttp.web.Application:
     return app
 
 
-def _metrics_app() -> aiohttp.web.Application:
-    async def serve(_: aiohttp.web.Request) -> aiohttp.web.Response:
-        payload = await asyncio.to_thread(generate_latest, REGISTRY)
-        return aiohttp.web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app = aiohttp.web.Application()
-    app.router.add_get("/metrics", serve)
-    return app
-
-
-async def _serve(state: Servers, name: str, app: aiohttp.web.Application, listen: str, setting: str) -> None:
+async def _serve(
+    state: Servers,
+    name: str,
+    app: aiohttp.web.Application,
+    listen: str,
+    setting: str,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
     host, port = parse_listen(listen, setting)
     runner = aiohttp.web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     state.runners.append(runner)
-    site = aiohttp.web.TCPSite(runner, host, port)
+    site = aiohttp.web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as err:
@@ -333,7 +339,11 @@ async def start_operator(kopf_settings: kopf.OperatorSettings, memo: OperatorMem
     try:
         # Probes first: liveness must answer while a large catalog is still loading.
         await _serve(servers, "health", _health_app(memo), config.health_listen, "health_listen")
-        await _serve(servers, "metrics", _metrics_app(), config.metrics_listen, "metrics_listen")
+        endpoint = metrics_server.build_endpoint(config, kopf_settings)
+        servers.metrics = endpoint
+        listen, context = config.metrics_listen, endpoint.ssl_context
+        await _serve(servers, "metrics", endpoint.app, listen, "metrics_listen", ssl_context=context)
+        endpoint.start()
     except errors.ConfigurationError as err:
         raise kopf.PermanentError(str(err)) from err
     await provider.start()
@@ -405,3 +415,6 @@ async def stop_operator(memo: OperatorMemo) -> None:
     for runner in reversed(servers.runners):
         await runner.cleanup()
     servers.runners.clear()
+    if servers.metrics is not None:
+        await servers.metrics.close()
+        servers.metrics = None

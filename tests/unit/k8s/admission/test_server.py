@@ -175,3 +175,28 @@ async def test_renewed_certificate_files_restart_the_listener_with_them(tmp_path
         ):
             assert answer.status == 503  # served with the new certificate (no runtime configured here)
         await generator.aclose()
+
+
+async def test_the_webhook_bounds_come_from_the_settings(tmp_path: Path) -> None:
+    client_ca = certificates.generate_self_signed(tmp_path / "client", ["kube-apiserver"]).ca_file
+    settings = Settings(
+        webhook_listen="127.0.0.1:0",
+        webhook_cert_dir=tmp_path / "serving",
+        webhook_max_in_flight=7,
+        webhook_read_timeout=2.5,
+        webhook_idle_timeout=12,
+        webhook_decision_timeout=6,
+        webhook_client_ca_file=client_ca,
+    )
+    kopf_settings, memo = configured(settings)
+    await webhook.stop_admission(memo)
+    server = kopf_settings.admission.server
+    assert isinstance(server, webhook.AdmissionServer)
+    assert (server.limit.limit, server.read_timeout, server.idle_timeout) == (7, 2.5, 12)
+    assert server.shutdown_timeout == 2.5 + 6  # a body, then its decision
+    assert (server.verify_cafile, server.verify_mode) == (str(client_ca), ssl.CERT_REQUIRED)
+    # Without a client CA, none is asked for.
+    plain, plain_memo = configured(Settings(webhook_listen="127.0.0.1:0", webhook_cert_dir=tmp_path / "p"))
+    await webhook.stop_admission(plain_memo)
+    assert isinstance(plain.admission.server, webhook.AdmissionServer)
+    assert (plain.admission.server.verify_cafile, plain.admission.server.verify_mode) == (None, None)

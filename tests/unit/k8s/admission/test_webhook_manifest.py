@@ -119,7 +119,12 @@ def test_timeout_leaves_room_for_the_webhook_to_answer_first() -> None:
 
 def test_service_and_certificate_match_the_webhook_client_config() -> None:
     services = [d for d in documents(WEBHOOK_DIR) if d.get("kind") == "Service"]
-    certificates = [d for d in documents(ROOT / "config" / "certmanager") if d.get("kind") == "Certificate"]
+    # The webhook's Certificate (metrics_certificate.yaml issues the /metrics one, for another Service).
+    certificates = [
+        d
+        for d in documents(ROOT / "config" / "certmanager")
+        if d.get("kind") == "Certificate" and d["spec"]["secretName"] == "cloudcostguard-webhook-tls"
+    ]
     (service,), (certificate,) = services, certificates
     name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
     for entry in webhook_entries():

@@ -88,10 +88,32 @@ def test_invalid_policy_reports_policy_invalid_and_clears_the_numbers() -> None:
     result = status(
         {"enforcement": "Deny", "namespaceSelector": {"matchExpressions": [{"key": "x", "operator": "In"}]}}
     )
-    [ready] = result["conditions"]
+    ready, stalled = result["conditions"]
     assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "False", "PolicyInvalid")
     assert "operator In needs values" in ready["message"]
+    # Only a new spec fixes it: Stalled, so that kstatus reads Failed rather than InProgress.
+    assert (stalled["type"], stalled["status"], stalled["reason"]) == ("Stalled", "True", "PolicyInvalid")
+    assert stalled["message"] == ready["message"]
     assert result["namespaces"] is None and result["matchedNamespaces"] is None
+
+
+def test_a_fixed_policy_is_no_longer_stalled() -> None:
+    invalid = status({"enforcement": "Deny", "limits": {"maxMonthlyCost": 300}})
+    assert [c["type"] for c in invalid["conditions"]] == ["Ready", "Stalled"]
+    fixed = policy_status.policy_status(
+        {"enforcement": "Deny", "limits": {"maxMonthlyCost": "300"}},
+        generation=4,
+        cluster=cluster(SPEND),
+        previous=invalid,
+        now="2026-02-01T00:00:00Z",
+    )
+    # The merge-patch replaces the list: no Stalled condition is left behind.
+    assert [(c["type"], c["status"]) for c in fixed["conditions"]] == [
+        ("Ready", "True"),
+        ("WithinBudget", "Unknown"),
+    ]
+    assert fixed["conditions"][0]["lastTransitionTime"] == "2026-02-01T00:00:00Z"
+    assert policy_status.status_changed(invalid, fixed)
 
 
 def test_status_changes_only_when_something_but_time_changed() -> None:
