@@ -251,6 +251,11 @@ async def reconcile_costestimate(
     metrics.RECONCILES.labels(outcome.result).inc()
     if outcome.reason is not None and outcome.result in ("retrying", "failed"):
         metrics.ESTIMATE_FAILURES.labels(outcome.reason).inc()
+    if outcome.status is not None and outcome.result == "estimated":
+        # Counted before the write, as when kopf wrote after the handler: whoever sees the status sees
+        # the metric too. A write the API refuses is resent without counting the estimate again.
+        metrics.ESTIMATES.labels(outcome.source).inc()
+        metrics.record_coverage(outcome.status.get("coverage"))
     # What the API did not take last round goes with this round's patch (merge-patches compose).
     to_write = outcome.status
     if state.unwritten is not None:
@@ -261,9 +266,6 @@ async def reconcile_costestimate(
             memo, resource, namespace=namespace, name=name, status=to_write, state=state
         )
     if outcome.status is not None:
-        if outcome.result == "estimated":
-            metrics.ESTIMATES.labels(outcome.source).inc()
-            metrics.record_coverage(outcome.status.get("coverage"))
         budget_event = verdict_event(obj.status.get("policy"), outcome.status.get("policy"))
         if budget_event is not None:
             event_type, reason, message = budget_event
@@ -292,6 +294,7 @@ async def _write_estimate_status(
     state: EstimateState,
 ) -> str | None:
     """Write the status (``status_writes``); on failure keep it for the next round and say why."""
+    metrics.STATUS_WRITES.labels("costestimate").inc()  # sent; the failures are counted apart
     try:
         await status_writes.write_status(memo.kopf_settings, resource, namespace, name, status)
     except errors.StatusWriteError as err:
@@ -301,7 +304,6 @@ async def _write_estimate_status(
         return str(err)
     state.unwritten = None
     state.write_failures = 0
-    metrics.STATUS_WRITES.labels("costestimate").inc()
     return None
 
 
@@ -492,6 +494,7 @@ async def refresh_costpolicy_status(
     if not policy_status.status_changed(body.get("status") or {}, new) or not elected.is_leader():
         return
     failures = memo.policy_write_failures
+    metrics.STATUS_WRITES.labels("costpolicy").inc()  # sent; the failures are counted apart
     try:
         await status_writes.write_status(memo.kopf_settings, kwargs["resource"], None, name, new)
     except errors.StatusWriteError as err:
@@ -505,4 +508,3 @@ async def refresh_costpolicy_status(
             await asyncio.wait_for(stopped.wait(), timeout=delay)
         return
     failures.pop(name, None)
-    metrics.STATUS_WRITES.labels("costpolicy").inc()
