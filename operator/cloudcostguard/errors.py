@@ -91,3 +91,10 @@ class PolicyError(CloudCostGuardError):
     """A CostPolicy is malformed (bad money string, bad selector)."""
 
     reason = "PolicyInvalid"
+
+
+class StatusWriteError(CloudCostGuardError):
+    """The Kubernetes API refused or failed a status write (409, 5xx, timeout, connection lost)."""
+
+    reason = "StatusWriteFailed"
+    transient = True

@@ -66,6 +66,12 @@ RECONCILE_DURATION = Histogram(
 STATUS_WRITES = Counter(
     f"{PREFIX}_status_writes", "Status patches sent, by object kind (costestimate, costpolicy).", ["kind"]
 )
+STATUS_WRITE_FAILURES = Counter(
+    f"{PREFIX}_status_write_failures",
+    "Status patches the Kubernetes API did not take (409, 5xx, timeout), by object kind; each is sent "
+    "again after a backoff (retry_delay doubling up to retry_max_delay).",
+    ["kind"],
+)
 EVENTS_POSTED = Counter(f"{PREFIX}_events_posted", "Kubernetes Events posted, by type.", ["type"])
 LEADERSHIP_CHANGES = Counter(
     f"{PREFIX}_leadership_changes",
@@ -111,7 +117,11 @@ class RuntimeCollector(Collector):
             )
             # Staleness, version id and refreshes of the PostgreSQL-backed catalog: the CATALOG_* metrics
             # below, set by the pricing store's provider when it is in use.
-            age = GaugeMetricFamily(f"{PREFIX}_catalog_age_seconds", "Seconds since the catalog was loaded.")
+            age = GaugeMetricFamily(
+                f"{PREFIX}_catalog_age_seconds",
+                "Seconds since the catalog served was last known current: loaded, or confirmed by "
+                "PostgreSQL as still the current version (grows while PostgreSQL is unreachable).",
+            )
             age.add_metric([], float(status.age_seconds))
             yield age
         phases = GaugeMetricFamily(

@@ -36,11 +36,11 @@ def operator(kube: kmock.KubernetesEmulator) -> OperatorFactory:
     As ``cloudcostguard run`` does, with every handler of this build registered (the admission
     webhook's too: kopf refuses to run validating handlers without the server they need), kopf without
     peering, and leader election on unless ``leader_election=False`` is given (alone, it takes the
-    Lease in KMock at once).
+    Lease in KMock at once). The operator must stop within ``stop_within`` seconds.
     """
 
     @contextlib.asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[Any]:
+    async def start(*, stop_within: float = 30.0, **overrides: Any) -> AsyncIterator[Any]:
         settings = Settings(
             **{
                 "metrics_listen": "127.0.0.1:0",
@@ -69,7 +69,7 @@ def operator(kube: kmock.KubernetesEmulator) -> OperatorFactory:
             yield memo
         finally:
             stop.set()
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(stop_within):
                 await task
 
     return start

@@ -1,5 +1,12 @@
-"""A TCP proxy in front of PostgreSQL that a test can cut: "the database went away" without stopping
-the shared server (other tests use it)."""
+"""A TCP proxy in front of PostgreSQL that a test can cut, pause and slow down: "the database went
+away", "the network black-holes packets", "every round trip is slow" — without touching the shared
+server (other tests use it).
+
+- ``cut()``: stop listening and reset every open connection (``start()`` again to come back);
+- ``pause()``: keep every connection open but forward nothing, and accept new connections without
+  forwarding them either (a black hole: only timeouts end the wait); ``resume()`` lets it all through;
+- ``delay``: seconds added before each chunk is forwarded, either way.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,16 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self.delay = 0.0
         self.port = _free_port()
+
+    def pause(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
@@ -34,6 +50,14 @@ class TcpProxy:
         self._tasks.clear()
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self._writers.add(client_writer)
+        try:
+            await self._flowing.wait()
+        except asyncio.CancelledError:
+            # Still paused when the loop shuts down: asyncio logs a cancelled connection callback as
+            # an unhandled error, so end it quietly (this is the server side of a black hole).
+            client_writer.transport.abort()
+            return
         try:
             upstream_reader, upstream_writer = await asyncio.wait_for(
                 asyncio.open_connection(*self._target), 5
@@ -43,21 +67,24 @@ class TcpProxy:
             return
         self._writers.update((client_writer, upstream_writer))
         for source, sink in ((client_reader, upstream_writer), (upstream_reader, client_writer)):
-            task = asyncio.ensure_future(_pipe(source, sink))
+            task = asyncio.ensure_future(self._pipe(source, sink))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.transport.abort()
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self._flowing.wait()
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                await self._flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
 
 
 def _free_port() -> int:

@@ -226,6 +226,14 @@ class CostEstimateStatus(ApiModel):
     diff_monthly_cost: str | None = Field(None, max_length=32, description="Monthly cost change.")
     plan_digest: str | None = Field(None, max_length=80, description="sha256 of the plan bytes.")
     pricing_version: str | None = Field(None, max_length=128)
+    pricing_stale_since: str | None = Field(
+        None,
+        json_schema_extra={"format": "date-time"},
+        description=(
+            "Set when this estimate was made while PostgreSQL could not confirm that the price catalog "
+            "served is current (the last good catalog kept serving): when it was last confirmed."
+        ),
+    )
     last_estimated_time: str | None = Field(None, json_schema_extra={"format": "date-time"})
     resource_counts: ResourceCounts | None = None
     top_resources: list[TopResource] | None = Field(None, max_length=TOP_RESOURCES_MAX)

@@ -1,16 +1,17 @@
 """kopf registrations of the operator: indexes, watchers and the per-object reconcile loops.
 
 Thin by design (STYLE rule 2): each handler turns kopf's kwargs into plain values, calls ``reconcile`` /
-``policy_status`` and applies the result to kopf's ``patch``. How the pieces fit:
+``policy_status`` and writes the resulting status (``status_writes``). How the pieces fit:
 
 - Indexes (``cluster.kopf_indexes``, shared with the webhook) keep namespaces, CostEstimate spend, plan
   users, plan ConfigMaps/Secrets, tofu-controller plan Secrets and CostPolicies in memory; handlers read
   them through ``memo.cluster`` (``cluster.state.KopfIndexState``).
-- Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles, and
-  returns so that kopf applies the status patch. Only the timer writes status, so reconciles of one
-  object never race. The one exception to "kopf applies it": the Pending status of a CostEstimate seen
-  for the first time (``reconcile.pending_status``) is written by the same timer in the middle of its
-  first round, when that round takes longer than ``pending_status_after`` (``_noting_pending``).
+- Each CostEstimate has a kopf *timer* that is its reconcile loop: it waits until woken, reconciles and
+  writes the status itself (``status_writes``: a write the API refuses is retried with backoff, where a
+  patch left to kopf would end the timer for good). Only the timer writes status, so reconciles of one
+  object never race. The Pending status of a CostEstimate seen for the first time
+  (``reconcile.pending_status``) is written by the same timer in the middle of its first round, when
+  that round takes longer than ``pending_status_after`` (``_noting_pending``), before the round's own.
   A wake-up asks either for a full reconcile (spec change, referenced plan object
   change, new prices, retry due, periodic resync, leadership gained) or only for a new budget verdict
   (the namespace's spend, a CostPolicy's spec, namespace or object labels changed), which re-judges the
@@ -31,7 +32,7 @@ resourceVersion test, so a second replica's add is refused and re-checked), and 
 replica whose loop stopped removes it. A leadership-only timer (a ``when=`` filter) would instead make
 a standby's kopf see a finalizer no handler needs and remove it while the leader re-adds it, forever.
 Releasing on the first stopped loop is safe: a loop holds nothing to clean up, and the leader's late
-status patch to an object that is gone is a 404 kopf ignores.
+status patch to an object that is gone is a 404 ``status_writes`` ignores.
 
 No changing handlers (on.create/update/resume) are used: they would make kopf store the whole spec —
 an inline plan of up to megabytes — in a ``last-handled-configuration`` annotation.
@@ -49,13 +50,13 @@ from typing import Any
 import aiohttp
 import kopf
 
-from cloudcostguard import metrics
+from cloudcostguard import errors, metrics
 from cloudcostguard.k8s.api import conditions as cond
 from cloudcostguard.k8s.api.models import PLAN_SOURCE_LABEL
 from cloudcostguard.k8s.cluster import indexes
 from cloudcostguard.k8s.cluster import kopf_indexes as registered
 from cloudcostguard.k8s.cluster.indexes import plain
-from cloudcostguard.k8s.operator import kopf_api, leadership, policy_status, reconcile
+from cloudcostguard.k8s.operator import kopf_api, leadership, policy_status, reconcile, status_writes
 from cloudcostguard.k8s.operator.loops import EstimateState, Reconciler
 from cloudcostguard.k8s.operator.memo import OperatorMemo
 
@@ -179,7 +180,6 @@ async def reconcile_costestimate(
     namespace: str | None,
     name: str,
     body: Any,
-    patch: kopf.Patch,
     resource: kopf.Resource,
     memo: OperatorMemo,
     logger: kopf.Logger,
@@ -251,12 +251,21 @@ async def reconcile_costestimate(
     metrics.RECONCILES.labels(outcome.result).inc()
     if outcome.reason is not None and outcome.result in ("retrying", "failed"):
         metrics.ESTIMATE_FAILURES.labels(outcome.reason).inc()
+    if outcome.status is not None and outcome.result == "estimated":
+        # Counted before the write, as when kopf wrote after the handler: whoever sees the status sees
+        # the metric too. A write the API refuses is resent without counting the estimate again.
+        metrics.ESTIMATES.labels(outcome.source).inc()
+        metrics.record_coverage(outcome.status.get("coverage"))
+    # What the API did not take last round goes with this round's patch (merge-patches compose).
+    to_write = outcome.status
+    if state.unwritten is not None:
+        to_write = {**state.unwritten, **(outcome.status or {})}
+    write_error = None
+    if to_write is not None:
+        write_error = await _write_estimate_status(
+            memo, resource, namespace=namespace, name=name, status=to_write, state=state
+        )
     if outcome.status is not None:
-        patch.status.update(outcome.status)
-        metrics.STATUS_WRITES.labels("costestimate").inc()
-        if outcome.result == "estimated":
-            metrics.ESTIMATES.labels(outcome.source).inc()
-            metrics.record_coverage(outcome.status.get("coverage"))
         budget_event = verdict_event(obj.status.get("policy"), outcome.status.get("policy"))
         if budget_event is not None:
             event_type, reason, message = budget_event
@@ -268,7 +277,34 @@ async def reconcile_costestimate(
         metrics.EVENTS_POSTED.labels(event_type).inc()
         log = logger.warning if event_type == "Warning" else logger.info
         log("%s: %s", reason, message)
-    state.next_check = context.clock() + reconcile.next_wakeup(outcome, state, context)
+    delay = reconcile.next_wakeup(outcome, state, context)
+    if write_error is not None:
+        delay = min(delay, reconcile.backoff_delay(state.write_failures, context.settings))
+        logger.warning("%s; retrying in %.1f s", write_error, delay)
+    state.next_check = context.clock() + delay
+
+
+async def _write_estimate_status(
+    memo: OperatorMemo,
+    resource: kopf.Resource,
+    *,
+    namespace: str,
+    name: str,
+    status: dict[str, Any],
+    state: EstimateState,
+) -> str | None:
+    """Write the status (``status_writes``); on failure keep it for the next round and say why."""
+    metrics.STATUS_WRITES.labels("costestimate").inc()  # sent; the failures are counted apart
+    try:
+        await status_writes.write_status(memo.kopf_settings, resource, namespace, name, status)
+    except errors.StatusWriteError as err:
+        state.unwritten = status
+        state.write_failures += 1
+        metrics.STATUS_WRITE_FAILURES.labels("costestimate").inc()
+        return str(err)
+    state.unwritten = None
+    state.write_failures = 0
+    return None
 
 
 async def _noting_pending(
@@ -282,7 +318,7 @@ async def _noting_pending(
 
     A fast estimate thus costs no extra status write (and no extra watch event for every replica to
     process); a slow one is InProgress to kstatus instead of Current. The Pending write always lands
-    before the round's own status: kopf applies that only once this returns.
+    before the round's own status: the timer writes that only once this returns.
     """
     task = asyncio.ensure_future(work)
     try:
@@ -305,8 +341,8 @@ async def _write_status_now(
     memo: OperatorMemo,
     logger: kopf.Logger,
 ) -> None:
-    """Merge-patch ``status`` at once, in the middle of a round: kopf writes a timer's ``patch`` only
-    when the timer returns, and the Pending status must be there while the estimate is being made.
+    """Merge-patch ``status`` at once, in the middle of a round: the round's own status is written only
+    when the round ends, and the Pending status must be there while the estimate is being made.
 
     Best effort: when it fails, the round's own status write (the estimate or the failure) follows
     anyway, so it is logged, not retried. kopf's request timeout bounds it (``runtime.configure_kopf``).
@@ -422,7 +458,7 @@ async def _wait(
 
 @kopf.timer(*COSTPOLICIES, id="policy-status", interval=POLICY_DEBOUNCE)
 async def refresh_costpolicy_status(
-    *, name: str, body: Any, patch: kopf.Patch, memo: OperatorMemo, **kwargs: Any
+    *, name: str, body: Any, memo: OperatorMemo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     stopped: kopf.DaemonStopped = kwargs["stopped"]
     reconciler = memo.reconciler
@@ -455,6 +491,20 @@ async def refresh_costpolicy_status(
         previous=body.get("status") or {},
         now=cond.now_rfc3339(),
     )
-    if policy_status.status_changed(body.get("status") or {}, new) and elected.is_leader():
-        patch.status.update(new)
-        metrics.STATUS_WRITES.labels("costpolicy").inc()
+    if not policy_status.status_changed(body.get("status") or {}, new) or not elected.is_leader():
+        return
+    failures = memo.policy_write_failures
+    metrics.STATUS_WRITES.labels("costpolicy").inc()  # sent; the failures are counted apart
+    try:
+        await status_writes.write_status(memo.kopf_settings, kwargs["resource"], None, name, new)
+    except errors.StatusWriteError as err:
+        # Not written: the next round refreshes again, after a backoff (no busy retry against the API).
+        seen.pop(name, None)
+        failures[name] = failures.get(name, 0) + 1
+        delay = reconcile.backoff_delay(failures[name], memo.reconcile_context.settings)
+        metrics.STATUS_WRITE_FAILURES.labels("costpolicy").inc()
+        logger.warning("%s; retrying in %.1f s", err, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), timeout=delay)
+        return
+    failures.pop(name, None)

@@ -29,6 +29,9 @@ class ReconcileKey:
     plan_digest: str | None
     pricing_version: str | None
     policies: str | None = None
+    # The catalog was served while PostgreSQL could not confirm it current: a flip either way is a new
+    # estimate at the next look, so that status.pricingStaleSince says how the numbers were made.
+    pricing_stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class EstimateState:
     spend_seen: str | None = None  # status.monthlyCost last seen, to notice spend changes
     rounds: int = 0  # reconciles done by this process
     next_check: float = 0.0  # monotonic time of the next look without any wake-up
+    unwritten: dict[str, Any] | None = None  # a status patch the API did not take: sent again next round
+    write_failures: int = 0  # status writes failed in a row (the backoff's exponent)
 
     def request_reconcile(self) -> None:
         self.reconcile_due = True
@@ -85,6 +90,8 @@ class EstimateState:
         self.basis = None
         self.written = None
         self.budget_sensitive = False
+        self.unwritten = None
+        self.write_failures = 0
 
 
 class Notifier:

@@ -34,6 +34,7 @@ class OperatorMemo(Memo):
     leadership: Leadership  # who may write: a LeaderElector on a Lease, or Standalone
     policy_versions: dict[str, int] = field(default_factory=dict)  # CostPolicy → spend version of its status
     policy_specs: dict[str, str] = field(default_factory=dict)  # CostPolicy → fingerprint of its spec
+    policy_write_failures: dict[str, int] = field(default_factory=dict)  # CostPolicy → failed writes in a row
     servers: Servers = field(default_factory=Servers)
     # kopf's settings (set at startup): the API client's login and timeouts, for writes kopf does not do.
     kopf_settings: kopf.OperatorSettings | None = None

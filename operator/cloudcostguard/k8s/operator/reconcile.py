@@ -36,6 +36,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -81,6 +82,7 @@ _ESTIMATE_FIELDS = (
     "diffMonthlyCost",
     "planDigest",
     "pricingVersion",
+    "pricingStaleSince",
     "resourceCounts",
     "topResources",
     "unsupportedResourceTypes",
@@ -189,6 +191,7 @@ async def _reconcile_plan(
     """Read the plan, estimate it, judge it: the part of a reconcile that holds a reconcile slot."""
     settings = ctx.settings
     source = spec.plan.kind
+    stale_since = pricing_stale_since(ctx.catalog_provider)
     plan_indexes = cluster.plan_indexes()
     try:
         resolved = await ctx.resolver.resolve(
@@ -205,7 +208,13 @@ async def _reconcile_plan(
         return _failed(obj, state, ctx, key, err, permanent=not err.transient, source=source)
 
     policies = ctx.judge.applicable(obj, cluster) if ctx.judge is not None else ()
-    key = ReconcileKey(obj.generation, resolved.digest, catalog.version, policies_fingerprint(policies))
+    key = ReconcileKey(
+        obj.generation,
+        resolved.digest,
+        catalog.version,
+        policies_fingerprint(policies),
+        pricing_stale=stale_since is not None,
+    )
     if state.reconciled is not None and state.failure is None and _same_inputs(state.reconciled, key):
         if state.basis is not None and state.written is not None and ctx.judge is not None:
             # The estimate stands; only the verdict may have moved (policies, spend of the namespace).
@@ -231,7 +240,7 @@ async def _reconcile_plan(
         return _failed(obj, state, ctx, key, err, permanent=not err.transient, source=source)
 
     outcome = ctx.judge.judge(obj, estimate, policies, cluster) if ctx.judge is not None else None
-    status = estimate_status(obj, estimate, resolved, outcome, now=ctx.now())
+    status = estimate_status(obj, estimate, resolved, outcome, now=ctx.now(), pricing_stale_since=stale_since)
     state.reconciled = key
     state.failure = None
     state.basis = verdict_basis(estimate)
@@ -289,11 +298,20 @@ def pending_status(obj: EstimateObject, state: EstimateState, *, now: str) -> di
 
 def _same_inputs(old: ReconcileKey, new: ReconcileKey) -> bool:
     """The same estimate would come out (the policies only decide the verdict)."""
-    return (old.generation, old.plan_digest, old.pricing_version) == (
+    return (old.generation, old.plan_digest, old.pricing_version, old.pricing_stale) == (
         new.generation,
         new.plan_digest,
         new.pricing_version,
+        new.pricing_stale,
     )
+
+
+def pricing_stale_since(provider: CatalogProvider) -> str | None:
+    """When the catalog served was last confirmed current, if PostgreSQL cannot confirm it now."""
+    status = provider.status()
+    if not status.stale:
+        return None
+    return datetime.fromtimestamp(status.loaded_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def refresh_verdict(
@@ -316,6 +334,7 @@ async def refresh_verdict(
         or key.generation != obj.generation
         or not provider.ready
         or provider.current().version != key.pricing_version
+        or provider.status().stale != key.pricing_stale
     ):
         return await reconcile_estimate(obj, state, ctx, cluster)
     policies = ctx.judge.applicable(obj, cluster)
@@ -381,6 +400,7 @@ def _status_matches(obj: EstimateObject, key: ReconcileKey) -> bool:
         and status.get("observedGeneration") == key.generation
         and status.get("planDigest") == key.plan_digest
         and status.get("pricingVersion") == key.pricing_version
+        and (status.get("pricingStaleSince") is not None) == key.pricing_stale
         and key.policies is None
         and cond.is_true(status.get("conditions"), cond.READY)
     )
@@ -393,6 +413,7 @@ def estimate_status(
     outcome: PolicyOutcome | None,
     *,
     now: str,
+    pricing_stale_since: str | None = None,
 ) -> dict[str, Any]:
     """The status after a successful estimate (DESIGN §4 field names)."""
     summary = estimate.summary()
@@ -404,6 +425,9 @@ def estimate_status(
         f"{monthly} {currency}/month ({_signed(estimate.diff_total_monthly_cost)} {currency}) "
         f"from {resolved.origin}, {catalog_label(estimate)} prices"
     )
+    if pricing_stale_since is not None:
+        message += f" (not confirmed current since {pricing_stale_since}: the pricing store is unreachable)"
+
     budget = budget_condition(outcome, generation=generation, now=now, previous=previous)
     top = [
         {
@@ -416,7 +440,7 @@ def estimate_status(
         for resource in estimate.top_resources(TOP_RESOURCES_MAX)
         if resource.monthly_cost or resource.diff_monthly_cost
     ]
-    return {
+    status: dict[str, Any] = {
         "observedGeneration": generation,
         "phase": ESTIMATED,
         "currency": currency,
@@ -452,6 +476,9 @@ def estimate_status(
             budget,
         ],
     }
+    if pricing_stale_since is not None or obj.status.get("pricingStaleSince") is not None:
+        status["pricingStaleSince"] = pricing_stale_since  # None removes an earlier mark (merge-patch)
+    return status
 
 
 def coverage_status(estimate: Estimate) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import logging
 import os
 import ssl
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -249,13 +250,43 @@ def is_ready(memo: Memo) -> tuple[bool, str]:
     return True, "ready"
 
 
+def catalog_detail(memo: Memo) -> dict[str, Any] | None:
+    """What ``/readyz`` says about the price catalog. Stale does not make a replica unready: it keeps
+    pricing from the last good catalog (restarting it would not bring PostgreSQL back), and says since
+    when; ``cloudcostguard_catalog_stale`` and ``cloudcostguard_catalog_age_seconds`` alert on it."""
+    provider = memo.catalog_provider
+    if not provider.ready:
+        return None
+    status = provider.status()
+    confirmed = datetime.fromtimestamp(status.loaded_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "source": status.source,
+        "version": status.version,
+        "stale": status.stale,
+        "staleSince": confirmed if status.stale else None,
+        "ageSeconds": round(status.age_seconds, 1),
+        "lastError": status.last_error,
+    }
+
+
 def _health_app(memo: Memo) -> aiohttp.web.Application:
     async def healthz(_: aiohttp.web.Request) -> aiohttp.web.Response:
         return aiohttp.web.Response(text="ok\n")
 
-    async def readyz(_: aiohttp.web.Request) -> aiohttp.web.Response:
+    async def readyz(request: aiohttp.web.Request) -> aiohttp.web.Response:
         ready, reason = is_ready(memo)
-        return aiohttp.web.Response(text=reason + "\n", status=200 if ready else 503)
+        code = 200 if ready else 503
+        detail = catalog_detail(memo)
+        if request.query.get("format") == "json":
+            body = {"ready": ready, "reason": reason, "catalog": detail}
+            return aiohttp.web.json_response(body, status=code)
+        text = reason + "\n"
+        if detail is not None and detail["stale"]:
+            text += (
+                f"price catalog stale since {detail['staleSince']}: serving {detail['source']} "
+                f"{detail['version']} ({detail['lastError']})\n"
+            )
+        return aiohttp.web.Response(text=text, status=code)
 
     app = aiohttp.web.Application()
     app.router.add_get("/healthz", healthz)

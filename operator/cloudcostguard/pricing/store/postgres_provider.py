@@ -152,6 +152,9 @@ class PostgresCatalogProvider:
     async def refresh_now(self) -> None:
         """Check the current version now (tests; an admin endpoint)."""
         await self._cycle()
+        if not self._healthy:
+            # The loop may be in a long healthy wait: hand the failure over to its retry schedule.
+            self._wake.set()
 
     # --- the loop -------------------------------------------------------------------------------
 
