@@ -24,10 +24,11 @@ import argparse
 import asyncio
 import contextlib
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import kmock
 from kmock._internal import parsing
@@ -217,3 +218,26 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def spawn_run(
+    env: Mapping[str, str],
+    output: IO[bytes],
+    *,
+    health: int,
+    metrics: int,
+    webhook: int,
+    standalone: bool = True,
+) -> asyncio.subprocess.Process:
+    """``cloudcostguard run --all-namespaces`` as a process of its own, its probes, metrics and webhook on
+    the given loopback ports, its output to ``output``; ``standalone`` turns leader election off."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces",
+        *(["--standalone"] if standalone else []),
+        "--health-listen", f"127.0.0.1:{health}", "--metrics-listen", f"127.0.0.1:{metrics}",
+        "--webhook-listen", f"127.0.0.1:{webhook}",
+        env=dict(env), cwd=ROOT, stdout=output, stderr=output,
+    )  # fmt: skip

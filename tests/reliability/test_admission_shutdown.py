@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import ssl
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -81,12 +80,7 @@ async def test_sigterm_answers_every_review_in_flight_and_exits_within_the_grace
             "CCG_WEBHOOK_DECISION_TIMEOUT": "20",
         }
         log = (tmp_path / "operator.log").open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces", "--standalone",
-            "--health-listen", f"127.0.0.1:{health}", "--metrics-listen", f"127.0.0.1:{metrics_port}",
-            "--webhook-listen", f"127.0.0.1:{webhook}",
-            env=env, cwd=ROOT, stdout=log, stderr=log,
-        )  # fmt: skip
+        process = await ks.spawn_run(env, log, health=health, metrics=metrics_port, webhook=webhook)
         endpoint = f"https://127.0.0.1:{webhook}/validate-costestimate"
         types = plan_types()
         try:

@@ -171,12 +171,7 @@ async def run_operator(tmp_path: Path, database: str, until_phases: set[str]) ->
         }
         log_path = tmp_path / f"operator-{metrics_port}.log"
         log = log_path.open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces", "--standalone",
-            "--health-listen", f"127.0.0.1:{health}", "--metrics-listen", f"127.0.0.1:{metrics_port}",
-            "--webhook-listen", f"127.0.0.1:{webhook}",
-            env=env, cwd=ROOT, stdout=log, stderr=log,
-        )  # fmt: skip
+        process = await ks.spawn_run(env, log, health=health, metrics=metrics_port, webhook=webhook)
 
         def phase(name: str) -> str:
             return str(ks.live_object(kube, ks.COSTESTIMATES, NS, name).get("status", {}).get("phase"))

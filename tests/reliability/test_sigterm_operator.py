@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -96,13 +95,9 @@ async def start_operator(tmp_path: Path, url: str, plans: PlanServer, run: int) 
         "CCG_LEADER_ELECTION_RETRY_PERIOD": "0.5",
     }
     with (tmp_path / f"operator-{run}.log").open("wb") as log:  # the child keeps its own descriptor
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces",
-            "--health-listen", f"127.0.0.1:{ks.free_port()}",
-            "--metrics-listen", f"127.0.0.1:{ks.free_port()}",
-            "--webhook-listen", f"127.0.0.1:{ks.free_port()}",
-            env=env, cwd=ROOT, stdout=log, stderr=log,
-        )  # fmt: skip
+        return await ks.spawn_run(
+            env, log, health=ks.free_port(), metrics=ks.free_port(), webhook=ks.free_port(), standalone=False
+        )
 
 
 def status_of(kube: kmock.KubernetesEmulator, name: str) -> dict[str, Any]:

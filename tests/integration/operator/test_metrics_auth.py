@@ -343,12 +343,7 @@ async def test_run_serves_authenticated_metrics_by_default(tmp_path: Path) -> No
             "CCG_LOG_FORMAT": "json",
         }
         log = (tmp_path / "operator.log").open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces", "--standalone",
-            "--health-listen", f"127.0.0.1:{health}", "--metrics-listen", f"127.0.0.1:{metrics_port}",
-            "--webhook-listen", f"127.0.0.1:{webhook}",
-            env=env, cwd=ROOT, stdout=log, stderr=log,
-        )  # fmt: skip
+        process = await ks.spawn_run(env, log, health=health, metrics=metrics_port, webhook=webhook)
         metrics_url = f"https://127.0.0.1:{metrics_port}/metrics"
 
         async def serving() -> bool:

@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -109,12 +108,9 @@ async def replicas(tmp_path: Path, server: str, names: tuple[str, ...]) -> Async
             log = tmp_path / f"{name}.log"
             output = log.open("wb")
             logs.append(output)
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces",
-                "--health-listen", f"127.0.0.1:{health}", "--metrics-listen", f"127.0.0.1:{metrics_port}",
-                "--webhook-listen", f"127.0.0.1:{webhook}",
-                env=env, cwd=ROOT, stdout=output, stderr=output,
-            )  # fmt: skip
+            process = await ks.spawn_run(
+                env, output, health=health, metrics=metrics_port, webhook=webhook, standalone=False
+            )
             started.append(Replica(name, process, metrics_port, webhook, tmp_path / name / "certs", log))
         yield started
     finally:

@@ -46,12 +46,7 @@ async def test_run_serves_probes_and_metrics_and_stops_on_sigterm(tmp_path: Path
             "CCG_METRICS_SECURE": "false",
         }
         log = (tmp_path / "operator.log").open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cloudcostguard", "run", "--all-namespaces", "--standalone",
-            "--health-listen", f"127.0.0.1:{health}", "--metrics-listen", f"127.0.0.1:{metrics_port}",
-            "--webhook-listen", f"127.0.0.1:{webhook}",
-            env=env, cwd=ROOT, stdout=log, stderr=log,
-        )  # fmt: skip
+        process = await ks.spawn_run(env, log, health=health, metrics=metrics_port, webhook=webhook)
         try:
             await eventually(
                 lambda: (
