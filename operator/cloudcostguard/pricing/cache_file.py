@@ -149,15 +149,16 @@ def load_catalog(
             f"{where} has format {file_format}/marshal {marshal_version}, "
             f"this version reads {FORMAT}/marshal {_MARSHAL_VERSION}"
         )
-    body = memoryview(payload)[header_end:]
-    if hashlib.sha256(body).digest() != checksum:
-        raise errors.PricingError(f"{where} is damaged (its checksum does not match)")
-    try:
-        with paused_gc():  # a hundred thousand products: all new, none in a cycle
-            # Our own file, checksummed; marshal builds plain data only (nothing in it is ever called).
-            return _build(marshal.loads(body), source, version, keep, where)  # noqa: S302
-    except (ValueError, TypeError, IndexError, KeyError, EOFError, InvalidOperation) as err:
-        raise errors.PricingError(f"{where} does not decode: {type(err).__name__}") from err
+    # Views released before returning: a caller may empty its buffer once the catalog is built.
+    with memoryview(payload) as whole, whole[header_end:] as body:
+        if hashlib.sha256(body).digest() != checksum:
+            raise errors.PricingError(f"{where} is damaged (its checksum does not match)")
+        try:
+            with paused_gc():  # a hundred thousand products: all new, none in a cycle
+                # Our own file, checksummed; marshal builds plain data only (nothing in it is ever called).
+                return _build(marshal.loads(body), source, version, keep, where)  # noqa: S302
+        except (ValueError, TypeError, IndexError, KeyError, EOFError, InvalidOperation) as err:
+            raise errors.PricingError(f"{where} does not decode: {type(err).__name__}") from err
 
 
 def _build(
