@@ -8,9 +8,12 @@ the schema at the end. Each measurement runs in a new process, so that "cold" me
 
 - fetch floor: connect and fetch the same rows with asyncpg, nothing built (taking turns with the
   cold loads);
-- cold load: connect, read the current version's rows, build the ``InMemoryCatalog`` (what
-  ``estimate --database-url`` and the operator's provider do at start); median of ``--repeat`` runs;
-  resident memory added by the catalog, and the process's peak;
+- cold load: connect, fetch the current version's catalog blob and decode it into the
+  ``InMemoryCatalog`` (what ``estimate --database-url`` and the operator's provider do at start);
+  median of ``--repeat`` runs; resident memory added by the catalog, and the process's peak;
+- blob fetch floor: the same connection and one query fetching the blob's bytes, nothing decoded;
+- cold load from rows: the version's rows built into the catalog (the path of a version without a
+  blob, and of every version before blobs), taking turns with the others;
 - cache file: writing that catalog as the provider's last-good file, and reading it back (the cold
   start while PostgreSQL is down);
 - lookups, on the PostgreSQL catalog and, in the same process, on the bundled snapshot: the first
@@ -90,6 +93,62 @@ def phase_cold(url: str) -> dict[str, Any]:
         "resident_added_mib": resident_mib() - before,
         "peak_mib": peak_mib(),
     }
+
+
+def phase_cold_rows(url: str) -> dict[str, Any]:
+    """The cold load as it was before catalog blobs: the version's rows, built into a catalog."""
+    import cloudcostguard.pricing.store.store  # noqa: F401 - imports are not part of the load
+    from cloudcostguard.pricing.store import pool, store
+    from cloudcostguard.settings import Settings
+
+    async def load() -> Any:
+        connection = await pool.connect(url, Settings())
+        try:
+            return await store.load_catalog(connection)
+        finally:
+            await pool.close_quietly(connection)
+
+    gc.collect()
+    before = resident_mib()
+    cpu_before = cpu_seconds()
+    started = time.monotonic()
+    catalog = asyncio.run(load())
+    seconds = time.monotonic() - started
+    cpu = cpu_seconds() - cpu_before
+    gc.collect()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "records": catalog.record_count,
+        "products": catalog.product_count,
+        "resident_added_mib": resident_mib() - before,
+        "peak_mib": peak_mib(),
+    }
+
+
+def phase_floor_blob(url: str) -> dict[str, Any]:
+    """The blob's fetch floor: the same connection and one query for the version's catalog blob."""
+    from cloudcostguard.pricing.store import pool, store
+    from cloudcostguard.settings import Settings
+
+    async def fetch() -> int:
+        connection = await pool.connect(url, Settings())
+        try:
+            info = await store.current_version(connection)
+            assert info is not None, "the store has no current version"
+            payload = await connection.fetchval(
+                "SELECT bytes FROM ccg_catalog_blob WHERE version_id = $1", info.id
+            )
+            assert payload is not None, "the current version has no catalog blob"
+            return len(payload)
+        finally:
+            await pool.close_quietly(connection)
+
+    gc.collect()
+    cpu_before = cpu_seconds()
+    started = time.monotonic()
+    size = asyncio.run(fetch())
+    return {"seconds": time.monotonic() - started, "cpu_seconds": cpu_seconds() - cpu_before, "bytes": size}
 
 
 def phase_floor(url: str) -> dict[str, Any]:
@@ -314,6 +373,8 @@ def main() -> None:
             "cold": phase_cold,
             "use": phase_use,
             "floor": phase_floor,
+            "cold_rows": phase_cold_rows,
+            "floor_blob": phase_floor_blob,
             "cache": phase_cache,
             "operator": phase_operator,
         }
@@ -333,10 +394,12 @@ def main() -> None:
                 )
             url = args.store_url or with_schema(base, schema)
             print(f"machine load before measuring: {load_average()}")
-            colds, floors = [], []
-            for _ in range(args.repeat):  # in turns: both see the same background load
+            colds, floors, rows_colds, blob_floors = [], [], [], []
+            for _ in range(args.repeat):  # in turns: all see the same background load
                 floors.append(run_child("floor", url))
                 colds.append(run_child("cold", url))
+                blob_floors.append(run_child("floor_blob", url))
+                rows_colds.append(run_child("cold_rows", url))
             use = run_child("use", url, folder)
             operator_memory = run_child("operator", url)
             print(f"machine load after measuring:  {load_average()}")
@@ -346,6 +409,8 @@ def main() -> None:
 
     cold = sorted(colds, key=lambda c: c["seconds"])[len(colds) // 2]
     floor = sorted(floors, key=lambda c: c["seconds"])[len(floors) // 2]
+    rows_cold = sorted(rows_colds, key=lambda c: c["seconds"])[len(rows_colds) // 2]
+    blob_floor = sorted(blob_floors, key=lambda c: c["seconds"])[len(blob_floors) // 2]
     print()
     print(
         f"fetch floor (asyncpg, the same two queries, rows only): median {floor['seconds']:.2f} s "
@@ -353,14 +418,26 @@ def main() -> None:
         f"{floor['rows']} rows"
     )
     print(
-        f"cold load from PostgreSQL: median {cold['seconds']:.2f} s "
+        f"blob fetch floor (asyncpg, one query for the catalog blob): median {blob_floor['seconds']:.2f} s "
+        f"of {[round(c['seconds'], 2) for c in blob_floors]} ({blob_floor['cpu_seconds']:.2f} s of CPU), "
+        f"{blob_floor['bytes'] / 1e6:.1f} MB"
+    )
+    print(
+        f"cold load from rows (no blob, as before): median {rows_cold['seconds']:.2f} s "
+        f"of {[round(c['seconds'], 2) for c in rows_colds]} ({rows_cold['cpu_seconds']:.2f} s of CPU); "
+        f"catalog resident +{rows_cold['resident_added_mib']:.0f} MiB, "
+        f"process peak {rows_cold['peak_mib']:.0f} MiB"
+    )
+    print(
+        f"cold load from PostgreSQL (catalog blob): median {cold['seconds']:.2f} s "
         f"of {[round(c['seconds'], 2) for c in colds]} "
         f"({cold['cpu_seconds']:.2f} s of CPU in this process) "
         f"for {cold['records']} price records ({cold['products']} products); "
         f"catalog resident +{cold['resident_added_mib']:.0f} MiB, process peak {cold['peak_mib']:.0f} MiB"
     )
     print(
-        f"  cold load / fetch floor: {cold['seconds'] / floor['seconds']:.2f}× "
+        f"  cold load / rows fetch floor: {cold['seconds'] / floor['seconds']:.2f}×, "
+        f"/ blob fetch floor: {cold['seconds'] / blob_floor['seconds']:.2f}× "
         f"(must: cold load ≤ 1.0 s; aim ≤ 2× the floor)"
     )
     print(

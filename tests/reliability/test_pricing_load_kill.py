@@ -68,8 +68,13 @@ async def snapshot(
     try:
         versions = await store.list_versions(connection)
         current = next((v for v in versions if v.is_current), None)
+        # Catalog blobs are written by the switch: only versions that became whole have one, and the
+        # current version always has its own.
+        blobs = {r["version_id"] for r in await connection.fetch("SELECT version_id FROM ccg_catalog_blob")}
+        assert blobs <= {v.id for v in versions if v.state == "ready"}, (blobs, versions)
         if current is None:
             return versions, None
+        assert current.id in blobs, f"the current version {current.id} has no catalog blob"
         products = store.product_table(current.id)
         prices = store.price_table(current.id)
         row = await connection.fetchrow(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import struct
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,11 @@ FORMAT = 1
 _HEADER = struct.Struct(">HH32s")
 # marshal's own format follows the Python version: a file from another one is not read, only replaced.
 _MARSHAL_VERSION = marshal.version
+# What a reader must match, in words: PostgreSQL keeps it beside each version's blob (store/catalog_blob.py).
+FORMAT_TAG = f"{MAGIC.decode()}/{FORMAT}/marshal {_MARSHAL_VERSION}"
+
+# Which (service, region) groups to keep when reading (the operator's CCG_PRICING_SERVICES/REGIONS).
+GroupFilter = Callable[[str, str], bool]
 
 
 class _Strings:
@@ -124,7 +130,16 @@ def read_cache_file(path: Path, *, source: str = "cache-file") -> InMemoryCatalo
     return load_catalog(payload, source=source, where=str(path))
 
 
-def load_catalog(payload: bytes, *, source: str, where: str = "catalog cache file") -> InMemoryCatalog:
+def load_catalog(
+    payload: bytes | bytearray,
+    *,
+    source: str,
+    where: str = "catalog cache file",
+    version: str | None = None,
+    keep: GroupFilter | None = None,
+) -> InMemoryCatalog:
+    """Decode ``dump_catalog``'s bytes. ``version``: the version the caller expects (a payload of
+    another one is refused); ``keep``: only the (service, region) groups it accepts."""
     header_end = len(MAGIC) + _HEADER.size
     if not payload.startswith(MAGIC) or len(payload) < header_end:
         raise errors.PricingError(f"{where} is not a catalog cache file (or one of an older format)")
@@ -134,18 +149,21 @@ def load_catalog(payload: bytes, *, source: str, where: str = "catalog cache fil
             f"{where} has format {file_format}/marshal {marshal_version}, "
             f"this version reads {FORMAT}/marshal {_MARSHAL_VERSION}"
         )
-    body = memoryview(payload)[header_end:]
-    if hashlib.sha256(body).digest() != checksum:
-        raise errors.PricingError(f"{where} is damaged (its checksum does not match)")
-    try:
-        with paused_gc():  # a hundred thousand products: all new, none in a cycle
-            # Our own file, checksummed; marshal builds plain data only (nothing in it is ever called).
-            return _build(marshal.loads(body), source)  # noqa: S302
-    except (ValueError, TypeError, IndexError, KeyError, EOFError, InvalidOperation) as err:
-        raise errors.PricingError(f"{where} does not decode: {type(err).__name__}") from err
+    # Views released before returning: a caller may empty its buffer once the catalog is built.
+    with memoryview(payload) as whole, whole[header_end:] as body:
+        if hashlib.sha256(body).digest() != checksum:
+            raise errors.PricingError(f"{where} is damaged (its checksum does not match)")
+        try:
+            with paused_gc():  # a hundred thousand products: all new, none in a cycle
+                # Our own file, checksummed; marshal builds plain data only (nothing in it is ever called).
+                return _build(marshal.loads(body), source, version, keep, where)  # noqa: S302
+        except (ValueError, TypeError, IndexError, KeyError, EOFError, InvalidOperation) as err:
+            raise errors.PricingError(f"{where} does not decode: {type(err).__name__}") from err
 
 
-def _build(body: list[Any], source: str) -> InMemoryCatalog:
+def _build(
+    body: list[Any], source: str, expected_version: str | None, keep: GroupFilter | None, where: str
+) -> InMemoryCatalog:
     (
         _source,
         version,
@@ -159,6 +177,8 @@ def _build(body: list[Any], source: str) -> InMemoryCatalog:
         product_prices,
         values,
     ) = body
+    if expected_version is not None and version != expected_version:
+        raise errors.PricingError(f"{where} holds catalog {version}, not {expected_version}")
     number = {text: Decimal(text) for text in {strings[i] for row in tier_rows for i in row if i >= 0}}
     tiers = [
         PriceTier(number[strings[start]], None if end < 0 else number[strings[end]], number[strings[price]])
@@ -173,7 +193,13 @@ def _build(body: list[Any], source: str) -> InMemoryCatalog:
     grouped: dict[tuple[str, str], list[tuple[tuple[str, ...], tuple[str, ...], Price]]] = {}
     product = 0
     position = 0
+    kept_records = 0
     for service, region, count in groups:
+        if keep is not None and not keep(strings[service], strings[region]):
+            for _ in range(count):  # skipped, but the columns still advance past its products
+                position += len(shapes[product_shapes[product]])
+                product += 1
+            continue
         products = grouped[strings[service], strings[region]] = []
         for _ in range(count):
             names = shapes[product_shapes[product]]
@@ -181,8 +207,10 @@ def _build(body: list[Any], source: str) -> InMemoryCatalog:
             products.append((names, tuple(map(text, values[position:end])), prices[product_prices[product]]))
             position = end
             product += 1
+        if keep is not None:
+            kept_records += sum(len(price.tiers) for _, _, price in products)
     if product != len(product_shapes) or position != len(values):
         raise ValueError("column lengths differ")
     return InMemoryCatalog.from_shaped_products(
-        grouped, source=source, version=version, record_count=record_count
+        grouped, source=source, version=version, record_count=record_count if keep is None else kept_records
     )

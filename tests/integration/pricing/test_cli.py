@@ -148,7 +148,7 @@ def test_migrate_creates_then_reports_up_to_date(
     empty_store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _run(["pricing", "migrate", "--database-url", empty_store_url], capsys)[1] == (
-        "applied migration 0001_pricing_versions\n"
+        "applied migration 0001_pricing_versions\napplied migration 0002_catalog_blobs\n"
     )
     assert _run(["pricing", "migrate", "--database-url", empty_store_url], capsys)[1] == (
         "the pricing store is up to date\n"

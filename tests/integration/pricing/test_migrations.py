@@ -14,7 +14,14 @@ from cloudcostguard.settings import Settings
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"ccg_pricing_version", "ccg_pricing_current", "ccg_product", "ccg_price", "ccg_schema_migrations"}
+TABLES = {
+    "ccg_pricing_version",
+    "ccg_pricing_current",
+    "ccg_product",
+    "ccg_price",
+    "ccg_catalog_blob",
+    "ccg_schema_migrations",
+}
 
 
 async def _tables(connection: asyncpg.Connection) -> set[str]:

@@ -41,14 +41,21 @@ from cloudcostguard.performance import paused_gc
 from cloudcostguard.pricing.catalog import PriceRecord
 from cloudcostguard.pricing.offers.model import Batch, PriceRow, ReadStats, Selection
 from cloudcostguard.pricing.offers.reading import FileSummary, LoadProgress, read_offer_files
-from cloudcostguard.pricing.store import pool
+from cloudcostguard.pricing.store import catalog_blob, pool
 from cloudcostguard.pricing.store.migrate import (
     LOAD_LOCK_NAMESPACE,
     LOCK_NAMESPACE,
     SWITCH_LOCK_KEY,
     check_schema,
 )
-from cloudcostguard.pricing.store.store import CHANNEL, lock_key, pairs, price_table, product_table
+from cloudcostguard.pricing.store.store import (
+    CHANNEL,
+    catalog_version,
+    lock_key,
+    pairs,
+    price_table,
+    product_table,
+)
 from cloudcostguard.settings import Settings
 
 log = logging.getLogger("cloudcostguard.pricing.store")
@@ -226,7 +233,15 @@ async def _load(
             await _prepare(main, second, version_id, base, covered)
             await pool.close_quietly(second)
             second = None
-            result = await _switch(main, version_id, progress, base, covered, fresh=fresh, started=started)
+            # The version's compiled catalog, built before the switch (it takes seconds on a large
+            # version; the switch holds its lock for milliseconds), stored by the switch.
+            carried = await _carried(main, base, covered)
+            blob = await catalog_blob.build_detached(
+                main, version_id, catalog_version(version_id, _digest(progress, base, carried))
+            )
+            result = await _switch(
+                main, version_id, progress, base, covered, blob=blob, fresh=fresh, started=started
+            )
             return result
     except BaseException as err:
         if version_id is not None:
@@ -465,6 +480,32 @@ async def _prepare(
         ) from err
 
 
+async def _carried(
+    connection: asyncpg.Connection,
+    base: tuple[int, str | None] | None,
+    covered: tuple[list[str], list[str]],
+) -> list[tuple[str, str]]:
+    """The base version's (service, region) pairs this load does not cover (carried over)."""
+    if base is None:
+        return []
+    rows = await connection.fetch(
+        f"SELECT DISTINCT service, region FROM ccg_product p WHERE p.version_id = $1 AND {_NOT_COVERED}",
+        base[0],
+        *covered,
+    )
+    return sorted((row["service"], row["region"]) for row in rows)
+
+
+def _digest(
+    progress: LoadProgress, base: tuple[int, str | None] | None, carried: list[tuple[str, str]]
+) -> str:
+    """The version's digest: its files', and its base's when it carries prices over from it."""
+    file_digests = sorted(f.digest for f in progress.files)
+    if base is not None and carried:
+        file_digests.append("base:" + (base[1] or str(base[0])))
+    return hashlib.sha256("\n".join(file_digests).encode()).hexdigest()
+
+
 async def _switch(
     connection: asyncpg.Connection,
     version_id: int,
@@ -472,12 +513,12 @@ async def _switch(
     base: tuple[int, str | None] | None,
     covered: tuple[list[str], list[str]],
     *,
+    blob: catalog_blob.Blob,
     fresh: bool,
     started: float,
 ) -> LoadResult:
     """Make the version current in one transaction: nothing of it is visible unless all of it is."""
     products, prices = product_table(version_id), price_table(version_id)
-    file_digests = sorted(f.digest for f in progress.files)
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, SWITCH_LOCK_KEY)
         row = await connection.fetchrow(
@@ -485,7 +526,8 @@ async def _switch(
             " JOIN ccg_pricing_version v ON v.id = c.version_id WHERE c.singleton FOR UPDATE OF c"
         )
         current = None if row is None else (row["version_id"], row["digest"])
-        if not fresh and current != base:
+        carried_again = not fresh and current != base
+        if carried_again:
             # Another load became current after this one carried over: carry over from it instead.
             await connection.execute(
                 f"DELETE FROM {products} p WHERE {_not_covered(1, 2)}",
@@ -498,17 +540,13 @@ async def _switch(
                 await _carry_over(connection, connection, version_id, current[0], covered)
             base = current
         base_id = None if base is None else base[0]
-        carried: list[tuple[str, str]] = []
-        if base is not None:
-            rows = await connection.fetch(
-                "SELECT DISTINCT service, region FROM ccg_product p"
-                f" WHERE p.version_id = $1 AND {_NOT_COVERED}",
-                base[0],
-                *covered,
-            )
-            carried = sorted((row["service"], row["region"]) for row in rows)
-            if carried:
-                file_digests.append("base:" + (base[1] or str(base[0])))
+        carried = await _carried(connection, base, covered)
+        digest = _digest(progress, base, carried)
+        version = catalog_version(version_id, digest)
+        if carried_again or blob.version != version:
+            # Another load became current meanwhile (carried over again above): compile again,
+            # from the tables as they now are, still detached. Rare; holds the switch lock longer.
+            blob = await catalog_blob.build_detached(connection, version_id, version)
         await connection.execute(
             f"ALTER TABLE ccg_product ATTACH PARTITION {products} FOR VALUES IN ({version_id})"
         )
@@ -525,7 +563,6 @@ async def _switch(
         }
         product_count = sum(c["products"] for c in counts.values())
         price_count = sum(c["prices"] for c in counts.values())
-        digest = hashlib.sha256("\n".join(file_digests).encode()).hexdigest()
         publication = max(progress.publication_dates) if progress.publication_dates else None
         await connection.execute(
             """
@@ -550,6 +587,9 @@ async def _switch(
             " ON CONFLICT (singleton) DO UPDATE SET version_id = EXCLUDED.version_id, switched_at = now()",
             version_id,
         )
+        # In the transaction that makes the version current: never a current version without its
+        # blob, nor a blob of a version that did not become current.
+        await catalog_blob.store_blob(connection, version_id, blob)
         # Delivered at commit, to every replica's catalog provider.
         await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, str(version_id))
     log.info(

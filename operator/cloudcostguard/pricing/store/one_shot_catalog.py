@@ -11,7 +11,8 @@ import asyncio
 
 from cloudcostguard import errors
 from cloudcostguard.pricing.catalog import InMemoryCatalog
-from cloudcostguard.pricing.store import pool, store
+from cloudcostguard.pricing.store import catalog_blob, pool, store
+from cloudcostguard.pricing.store.migrate import check_schema
 from cloudcostguard.settings import Settings
 
 
@@ -28,16 +29,21 @@ async def load_catalog(database_url: str, settings: Settings) -> InMemoryCatalog
     connection = await pool.connect(database_url, settings)
     try:
         with pool.database_errors(database_url, "read prices from PostgreSQL"):
-            catalog = await store.load_catalog(
+            await check_schema(connection)
+            info = await store.current_version(connection)
+            if info is None:
+                raise errors.PricingError(
+                    "the pricing store has no current version: run `cloudcostguard pricing load`",
+                    reason="PricingStoreEmpty",
+                )
+            # The version's catalog blob when it has one (decoded: a sixth of the CPU of a build
+            # from rows), else its rows.
+            return await catalog_blob.load_version_catalog(
                 connection,
+                info.id,
+                info.catalog_version,
                 services=list(settings.pricing_services) or None,
                 regions=list(settings.pricing_regions) or None,
             )
     finally:
         await pool.close_quietly(connection)
-    if catalog is None:
-        raise errors.PricingError(
-            "the pricing store has no current version: run `cloudcostguard pricing load`",
-            reason="PricingStoreEmpty",
-        )
-    return catalog

@@ -5,6 +5,8 @@
   is lost while the listening connection is down).
 - Swaps atomically: a new ``InMemoryCatalog`` is built completely (in a worker thread, so the event
   loop keeps serving) before one assignment replaces the old one; readers hold whichever they got.
+  It is decoded from the version's catalog blob (``catalog_blob``: written by ``pricing load``), or
+  built from the version's rows when the version has no usable blob (logged).
 - Keeps serving the last good catalog while PostgreSQL is unreachable, reports ``stale`` and its age
   (``CatalogStatus.loaded_at`` is when PostgreSQL last confirmed it is current), and retries with
   backoff.
@@ -33,17 +35,9 @@ from cloudcostguard.pricing import cache_file
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
 from cloudcostguard.pricing.catalog_provider import CatalogStatus, VersionListener
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
-from cloudcostguard.pricing.store import pool
+from cloudcostguard.pricing.store import catalog_blob, pool
 from cloudcostguard.pricing.store.migrate import check_schema
-from cloudcostguard.pricing.store.store import (
-    CATALOG_SOURCE,
-    CHANNEL,
-    CatalogProduct,
-    catalog_from_products,
-    catalog_version,
-    current_version_id,
-    fetch_products,
-)
+from cloudcostguard.pricing.store.store import CATALOG_SOURCE, CHANNEL, catalog_version, current_version_id
 from cloudcostguard.settings import Settings
 
 log = logging.getLogger("cloudcostguard.pricing.catalog")
@@ -222,19 +216,25 @@ class PostgresCatalogProvider:
                 self._confirmed(catalog)
                 return
             started = time.monotonic()
-            products = await fetch_products(
-                connection, version_id, services=self._services, regions=self._regions
+            version = catalog_version(version_id, digest)
+            # The indexes lookups asked the serving catalog for are built on the new one before it is
+            # swapped in: no estimate pays for them after a refresh (on 100,000 products, one index
+            # takes most of a second). Decoding (the version's catalog blob) or building (from its
+            # rows, when it has no usable blob) and those indexes run in a thread: the event loop
+            # keeps serving.
+            warm = self._catalog.index_keys() if self._catalog is not None else []
+            new_catalog = await catalog_blob.load_version_catalog(
+                connection,
+                version_id,
+                version,
+                services=self._services,
+                regions=self._regions,
+                warm=warm,
             )
-        if not products:
+        if not new_catalog.product_count:
             raise errors.PricingError(
                 f"pricing version {version_id} has no prices for the configured services"
             )
-        version = catalog_version(version_id, digest)
-        # The indexes lookups asked the serving catalog for are built on the new one before it is
-        # swapped in: no estimate pays for them after a refresh (on 100,000 products, one index takes
-        # most of a second). Building takes seconds of CPU: in a thread, the event loop keeps serving.
-        warm = self._catalog.index_keys() if self._catalog is not None else []
-        new_catalog = await asyncio.to_thread(_build_catalog, products, version, warm)
         metrics.CATALOG_LOAD_SECONDS.labels(CATALOG_SOURCE).observe(time.monotonic() - started)
         previous = self._catalog
         self._catalog, self._version_id = new_catalog, version_id  # the swap: one assignment
@@ -249,7 +249,6 @@ class PostgresCatalogProvider:
                 "seconds": round(time.monotonic() - started, 3),
             },
         )
-        del products
         await self._persist(new_catalog)
         # The first catalog of start() is no change; later swaps to another version are.
         if previous is not None and previous.version != new_catalog.version:
@@ -355,14 +354,6 @@ class PostgresCatalogProvider:
             log.warning("pricing store has no current version; serving the fallback catalog", extra=fields)
         else:
             log.warning("pricing store unavailable; serving the last good catalog", extra=fields)
-
-
-def _build_catalog(
-    products: list[CatalogProduct], version: str, warm: list[tuple[str, str, tuple[str, ...]]]
-) -> InMemoryCatalog:
-    catalog = catalog_from_products(products, version=version)
-    catalog.build_indexes(warm)
-    return catalog
 
 
 def _version_id_of(version: str) -> int | None:

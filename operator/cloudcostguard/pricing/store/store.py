@@ -249,26 +249,60 @@ async def fetch_products(
     regions: Sequence[str] | None = None,
 ) -> list[CatalogProduct]:
     """The version's products with their prices, (service, region, attributes, Price) each."""
+    # Repeatable read: both queries see the same version even if a prune runs meanwhile.
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        return await _read_products(connection, version_id, services=services, regions=regions)
+
+
+async def fetch_detached_products(connection: asyncpg.Connection, version_id: int) -> list[CatalogProduct]:
+    """A loading version's products with their prices, read from its own tables (before the switch
+    attaches them to the parents, where readers would see them), in the caller's transaction if any."""
+    async with connection.transaction():  # a cursor needs one (a savepoint inside the caller's)
+        return await _read_products(
+            connection,
+            version_id,
+            products_table=product_table(version_id),
+            prices_table=price_table(version_id),
+        )
+
+
+async def _read_products(
+    connection: asyncpg.Connection,
+    version_id: int,
+    *,
+    services: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    products_table: str = "ccg_product",
+    prices_table: str = "ccg_price",
+) -> list[CatalogProduct]:
     service_list = list(services) if services else None
     region_list = list(regions) if regions else None
     unfiltered = service_list is None and region_list is None
-    # Repeatable read: both queries see the same version even if a prune runs meanwhile. Prices are
-    # fetched whole; products (most of the bytes: their attributes) in batches through a cursor, each
-    # turned into catalog products before the next arrives, so that the rows of all of them are never
-    # in memory at once (the operator's resident memory keeps the high-water mark of a load).
+    tables = {"ccg_product p": f"{products_table} p", "ccg_price pr": f"{prices_table} pr"}
+
+    def on_tables(query: str) -> str:
+        for parent, table in tables.items():
+            query = query.replace(parent, table)
+        return query
+
+    # Prices are fetched whole; products (most of the bytes: their attributes) in batches through a
+    # cursor, each turned into catalog products before the next arrives, so that the rows of all of
+    # them are never in memory at once (the operator's resident memory keeps the high-water mark of a
+    # load).
     products: list[CatalogProduct] = []
-    async with connection.transaction(isolation="repeatable_read", readonly=True):
-        if unfiltered:
-            price_rows = await connection.fetch(_PRICES_QUERY, version_id)
-        else:
-            price_rows = await connection.fetch(_FILTERED_PRICES_QUERY, version_id, service_list, region_list)
-        tiers = _tiers_by_sku(price_rows)
-        del price_rows
-        cursor = await connection.cursor(_PRODUCTS_QUERY, version_id, service_list, region_list)
-        while rows := await cursor.fetch(PRODUCT_BATCH_ROWS):
-            with paused_gc():  # a catalog is hundreds of thousands of cycle-free objects, all new
-                products.extend(_products_with_prices(rows, tiers, version_id))
-            del rows
+    if unfiltered:
+        price_rows = await connection.fetch(on_tables(_PRICES_QUERY), version_id)
+    else:
+        price_rows = await connection.fetch(
+            on_tables(_FILTERED_PRICES_QUERY), version_id, service_list, region_list
+        )
+    tiers = _tiers_by_sku(price_rows)
+    del price_rows
+    cursor = await connection.cursor(on_tables(_PRODUCTS_QUERY), version_id, service_list, region_list)
+    while rows := await cursor.fetch(PRODUCT_BATCH_ROWS):
+        with paused_gc():  # a catalog is hundreds of thousands of cycle-free objects, all new
+            products.extend(_products_with_prices(rows, tiers, version_id))
+        del rows
     return products
 
 
