@@ -6,9 +6,9 @@ import importlib
 import pkgutil
 from collections import Counter
 from collections.abc import Callable, Mapping
-from operator import attrgetter
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, cast
 
 from cloudcostguard import errors

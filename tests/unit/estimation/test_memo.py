@@ -318,11 +318,15 @@ def test_a_type_whose_sides_never_repeat_is_priced_plainly(monkeypatch: pytest.M
     assert side_memo.remembers("aws_lambda_function", "us-east-1")
 
 
-def test_a_type_with_few_sides_is_recorded_only_once_enough_were_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_type_with_few_sides_is_recorded_only_once_enough_were_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(memo, "RECORD_AFTER", 3)
     catalog = _fresh_catalog()
     twins = _plan(_instance("m5.large", 20), _instance("m5.large", 20))
-    assert _outcome(twins, None, catalog, memoise=True) == _outcome(twins, None, _fresh_catalog(), memoise=False)
+    assert _outcome(twins, None, catalog, memoise=True) == _outcome(
+        twins, None, _fresh_catalog(), memoise=False
+    )
     side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
     assert side_memo is not None and len(side_memo) == 0  # two sides of the type: priced plainly
     _outcome(twins, None, catalog, memoise=True)  # the third side seen by this memo is recorded

@@ -51,7 +51,9 @@ def test_only_the_fields_the_estimator_reads_are_decoded() -> None:
             address="aws_eip.a",
             type="aws_eip",
             name="a",
-            change=Change(actions=["create"], before=None, after={"domain": "vpc"}, after_unknown={"id": True}),
+            change=Change(
+                actions=["create"], before=None, after={"domain": "vpc"}, after_unknown={"id": True}
+            ),
         )
     ]
 
