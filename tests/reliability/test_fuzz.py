@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import gc
+import mmap
 import os
 from typing import Any
 
@@ -210,8 +211,11 @@ def test_the_bounds_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     gc.disable()
     try:
         with pytest.raises(fuzz_targets.NotOurError, match="peaked at"), bounded("memory"):
-            kept = bytearray(64 * 1024 * 1024)  # zero pages are not resident until written
+            # A fresh anonymous mapping, not a bytearray: malloc may hand a bytearray pages that are
+            # resident already (memory earlier tests freed), which would not grow the resident set.
+            kept = mmap.mmap(-1, 64 * 1024 * 1024)  # zero pages are not resident until written
             kept[::4096] = b"x" * (len(kept) // 4096)
+            kept.close()
     finally:
         gc.enable()
     monkeypatch.setattr(fuzz_targets, "SECONDS_PER_INPUT", 0.0)
