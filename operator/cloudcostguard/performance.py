@@ -7,6 +7,14 @@ of the time spent reading and pricing it. Reading and pricing create no referenc
 dicts, lists and dataclasses), so pausing the collector loses nothing, and the document is freed
 by reference counting as soon as it is dropped.
 
+``age_young_objects`` — what an estimate leaves alive goes straight to the oldest generation. The
+collector comes back after the pause with a young generation full of the estimate's objects (on a
+5,000-resource plan some 24,000 lists and ``ResourceCost``s), and the first allocation after it walks
+them all (≈ 6 ms there), only to find them alive and acyclic. ``gc.freeze()`` then ``gc.unfreeze()``
+moves every tracked object into the oldest generation in constant time (two list splices), where only
+full collections look. That would also un-freeze what a process froze on purpose (the webhook server's
+``freeze_heap`` at startup), so it is skipped in a process that did.
+
 ``fast_init`` — cheaper construction of the frozen, slotted dataclasses a large plan makes by the thousand.
 A frozen dataclass's generated ``__init__`` assigns each field through ``object.__setattr__`` (its own
 ``__setattr__`` refuses), which costs about as much as everything else a resource change or a cost
@@ -37,6 +45,25 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+_heap_frozen = False
+
+
+def freeze_heap() -> None:
+    """Collect, then take everything alive now out of the collector's generations for good (a
+    long-running server, after loading what it keeps); ``age_young_objects`` no longer runs."""
+    global _heap_frozen  # noqa: PLW0603 - one flag for the process, as the collector's state is
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
+
+
+def age_young_objects() -> None:
+    """Move every object the collector tracks into its oldest generation, in constant time."""
+    if not _heap_frozen:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def fast_init(cls: type[T]) -> type[T]:

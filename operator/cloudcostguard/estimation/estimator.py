@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, cast
 
 from cloudcostguard import errors
@@ -71,6 +73,7 @@ def estimate_plan(
     as_of = as_of if as_of is not None else datetime.now(UTC).date()
     references = plan.references
     side_memo = memo.memo_for(catalog, hours_per_month, as_of, references is not None) if memoise else None
+    changes = plan.resource_changes
     pricing = _Pricing(
         catalog=catalog,
         usage=usage,
@@ -78,9 +81,11 @@ def estimate_plan(
         references=references,
         as_of=as_of,
         side_memo=side_memo,
+        # Per type, not (type, region): counted in C, and a plan's sides of a type share few regions.
+        type_counts=Counter(map(_RESOURCE_TYPE, changes)) if side_memo is not None else {},
     )
     with paused_gc():
-        resources = [pricing.resource(change) for change in plan.resource_changes]
+        resources = [pricing.resource(change) for change in changes]
         # Usage-only types (aws_data_transfer): resources a usage file adds to the plan.
         resources.extend(pricing.resource(change) for change in usage_only_changes(plan, usage))
     return Estimate(
@@ -100,7 +105,7 @@ def estimate_plan(
 class _Pricing:
     """What stays the same for every resource of one estimate."""
 
-    __slots__ = ("as_of", "catalog", "hours_per_month", "memo", "references", "usage")
+    __slots__ = ("as_of", "catalog", "hours_per_month", "memo", "references", "type_counts", "usage")
 
     def __init__(
         self,
@@ -111,6 +116,7 @@ class _Pricing:
         references: PlanReferences | None,
         as_of: date,
         side_memo: memo.SideMemo | None,
+        type_counts: Mapping[str, int],
     ) -> None:
         self.catalog = catalog
         self.usage = usage
@@ -118,6 +124,7 @@ class _Pricing:
         self.references = references
         self.as_of = as_of
         self.memo = side_memo
+        self.type_counts = type_counts
 
     def resource(self, change: ResourceChange) -> ResourceCost:
         # Positional arguments throughout: this runs once per resource of plans with thousands of them.
@@ -174,6 +181,12 @@ class _Pricing:
         found = side_memo.lookup(resource_type, region, address, values, unknown, resource_usage, references)
         if found is not None:
             return list(found[0]), found[1]
+        if not side_memo.worth_recording(resource_type, region, self.type_counts.get(resource_type, 0)):
+            components = _price_side(
+                pricer,
+                self.context(address, resource_type, region, Attributes(values, unknown), resource_usage),
+            )
+            return components, components_cost(components)
         reads = memo.Reads()
         context = self.context(
             address,
@@ -218,6 +231,9 @@ class _Pricing:
             as_of=self.as_of,
             usage_of=usage_of,
         )
+
+
+_RESOURCE_TYPE = attrgetter("resource_type")
 
 
 def _price_side(pricer: Pricer, context: PricingContext) -> list[CostComponent]:

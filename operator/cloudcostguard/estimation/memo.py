@@ -59,6 +59,10 @@ MAX_ESTIMATE_RESOURCES = 20_000
 # A (type, region) with this many misses and fewer than one hit in GIVE_UP_HIT_SHARE sides is given up.
 GIVE_UP_AFTER_MISSES = 200
 GIVE_UP_HIT_SHARE = 10
+# A (type, region) is recorded once this many of its sides were seen (in this plan, or by this memo
+# over earlier estimates): recording a side costs about as much again as pricing it, which only
+# repeats pay back. On the issue-11 plan of 500 resources most (type, region)s have a few sides only.
+RECORD_AFTER = 8
 MAX_SETTINGS = 2  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
 
 # What a read reads: an attribute's value, its unknown marker, whether there are values at all; a usage
@@ -271,6 +275,7 @@ class SideMemo:
         # a type whose sides never repeat (each names its own id, say) is no longer memoised.
         self._tally: dict[tuple[str, str], list[int]] = {}
         self._given_up: set[tuple[str, str]] = set()
+        self._seen: dict[tuple[str, str], int] = {}
         self._results: OrderedDict[tuple[int, bytes], PricedSide] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -280,6 +285,16 @@ class SideMemo:
     def remembers(self, resource_type: str, region: str) -> bool:
         """False once sides of this type and region proved not to repeat: they are priced plainly."""
         return (resource_type, region) not in self._given_up
+
+    def worth_recording(self, resource_type: str, region: str, sides_in_plan: int) -> bool:
+        """Whether a side that missed should be priced with recording (else plainly): its (type,
+        region) has a schema already, or enough sides in this plan or seen over earlier estimates."""
+        key = (resource_type, region)
+        if sides_in_plan >= RECORD_AFTER or key in self._schemas:
+            return True
+        seen = self._seen.get(key, 0) + 1
+        self._seen[key] = seen
+        return seen >= RECORD_AFTER
 
     def lookup(  # noqa: PLR0917 - positional: runs once per priced side
         self,

@@ -17,27 +17,36 @@ from typing import Any, TypedDict, cast
 import msgspec
 
 
-class _Change(TypedDict, total=False):
-    actions: Any
-    before: Any
-    after: Any
-    after_unknown: Any
+class Change(msgspec.Struct, gc=False):
+    """A resource change's ``change``, typed: what does not fit (``actions`` not strings, ``before``
+    not an object or null...) fails the decode, and the reader's full path says what is wrong."""
+
+    actions: list[str]
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    after_unknown: Any = None
 
 
-class _ResourceChange(TypedDict, total=False):
-    address: Any
-    type: Any
-    mode: Any
-    name: Any
-    module_address: Any
-    change: _Change
+class Entry(msgspec.Struct, gc=False):
+    """One of ``resource_changes``, typed as the reader checks it; ``name`` and ``module_address``
+    stay loose (the reader falls back on the address for a name that is not a string).
+
+    Structs, not dicts: decoded and read by attribute in C, no per-entry hash table, and (gc=False:
+    they hold no cycles) never tracked by the collector."""
+
+    address: str
+    type: str
+    change: Change
+    mode: str = "managed"
+    name: Any = None
+    module_address: Any = None
 
 
 class _Plan(TypedDict, total=False):
     format_version: Any
     terraform_version: Any
     errored: Any
-    resource_changes: list[_ResourceChange] | None
+    resource_changes: list[Entry] | None
     configuration: Any
     variables: Any
     planned_values: msgspec.Raw  # presence only: a plan without resource_changes
@@ -48,7 +57,8 @@ _DECODER = msgspec.json.Decoder(_Plan)
 
 
 def decode_plan(raw: bytes) -> dict[str, Any] | None:
-    """The plan's fields the estimator reads, as plain dicts and lists; None when it does not fit."""
+    """The plan's fields the estimator reads (resource changes as ``Entry`` structs, values as plain
+    dicts and lists); None when it does not fit."""
     try:
         document = _DECODER.decode(raw)
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError

@@ -18,7 +18,7 @@ import orjson
 
 from cloudcostguard import errors
 from cloudcostguard.performance import paused_gc
-from cloudcostguard.plan.decoder import decode_plan
+from cloudcostguard.plan.decoder import Entry, decode_plan
 from cloudcostguard.plan.model import ACTION_NAMES, PRICES_AFTER, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
 from cloudcostguard.plan.regions import RegionResolver, region_from_availability_zone
@@ -163,7 +163,10 @@ def parse_plan_document(document: Any, *, raw: bytes | None, default_region: str
     resolver = RegionResolver(document, default_region)
     resource_changes = []
     for position, item in enumerate(changes):
-        change = _resource_change(item, position, resolver)
+        if type(item) is Entry:
+            change = _typed_resource_change(item, position, resolver)
+        else:
+            change = _resource_change(item, position, resolver)
         if change is not None:
             resource_changes.append(change)
     return Plan(
@@ -227,6 +230,56 @@ def _resource_change(item: Any, position: int, resolver: RegionResolver) -> Reso
     else:
         region, past_region = before_region, None
     # Positional: this runs once per resource of plans with thousands of them.
+    return ResourceChange(
+        address,
+        resource_type,
+        name,
+        module_address,
+        action,
+        before,
+        after,
+        after_unknown if isinstance(after_unknown, dict) else {},
+        region,
+        past_region,
+    )
+
+
+def _typed_resource_change(item: Entry, position: int, resolver: RegionResolver) -> ResourceChange | None:
+    """``_resource_change`` for an entry the typed decoder checked already: the same checks that are
+    left and the same result, by attribute."""
+    address = item.address
+    resource_type = item.type
+    if not address or not resource_type:
+        raise errors.PlanError(f"resource_changes[{position}] needs non-empty string 'address' and 'type'")
+    mode = item.mode
+    if mode != "managed":
+        if mode in IGNORED_MODES:
+            return None
+        raise errors.PlanError(f"{_cut(address)}: unknown mode {_short(mode)}")
+    change = item.change
+    actions = change.actions
+    action = ACTION_NAMES.get(tuple(actions)) if len(actions) <= 2 else None
+    if action is None:
+        raise errors.PlanError(f"{_cut(address)}: unknown change.actions {_short(actions)}")
+    before = change.before
+    after = change.after
+    after_unknown = change.after_unknown
+    name = item.name
+    module_address = item.module_address
+    if not isinstance(module_address, str) or not module_address:
+        module_address = None
+    if not isinstance(name, str):
+        name = address.rsplit(".", 1)[-1].split("[", 1)[0]
+    after_region = _values_region(after) if after else None
+    before_region = _values_region(before) if before else None
+    if after_region is None or before_region is None:
+        provider_region = resolver.provider_region(module_address, resource_type, name)
+        after_region = after_region or provider_region
+        before_region = before_region or provider_region
+    if action in PRICES_AFTER:
+        region, past_region = after_region, (before_region if before_region != after_region else None)
+    else:
+        region, past_region = before_region, None
     return ResourceChange(
         address,
         resource_type,

@@ -49,6 +49,13 @@ def _fresh_catalog() -> InMemoryCatalog:
     return InMemoryCatalog(bundled.records(), source=bundled.source, version=bundled.version)
 
 
+@pytest.fixture(autouse=True)
+def _record_from_the_first_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests' plans are small: without this, most of their sides would be priced plainly
+    (``RECORD_AFTER``) and the memo they check would stay empty."""
+    monkeypatch.setattr(memo, "RECORD_AFTER", 1)
+
+
 SHARED = _fresh_catalog()  # one memo across every example: later plans hit what earlier ones priced
 
 
@@ -309,3 +316,23 @@ def test_a_type_whose_sides_never_repeat_is_priced_plainly(monkeypatch: pytest.M
     assert side_memo is not None and not side_memo.remembers("aws_instance", "us-east-1")
     assert len(side_memo) == 4  # remembered until it gave up
     assert side_memo.remembers("aws_lambda_function", "us-east-1")
+
+
+def test_a_type_with_few_sides_is_recorded_only_once_enough_were_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memo, "RECORD_AFTER", 3)
+    catalog = _fresh_catalog()
+    twins = _plan(_instance("m5.large", 20), _instance("m5.large", 20))
+    assert _outcome(twins, None, catalog, memoise=True) == _outcome(
+        twins, None, _fresh_catalog(), memoise=False
+    )
+    side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
+    assert side_memo is not None and len(side_memo) == 0  # two sides of the type: priced plainly
+    _outcome(twins, None, catalog, memoise=True)  # the third side seen by this memo is recorded
+    assert len(side_memo) == 1
+    three = _plan(*(_instance("m5.large", 20 + size) for size in range(3)))
+    fresh = _fresh_catalog()
+    _outcome(three, None, fresh, memoise=True)  # three sides in the plan: recorded from the first
+    fresh_memo = memo.memo_for(fresh, Decimal(730), AS_OF, True)
+    assert fresh_memo is not None and len(fresh_memo) == 3

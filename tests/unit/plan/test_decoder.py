@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 import cloudcostguard
-from cloudcostguard.plan.decoder import decode_plan
+from cloudcostguard import errors
+from cloudcostguard.plan.decoder import Change, Entry, decode_plan
 from cloudcostguard.plan.reader import read_plan
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "infracost"
@@ -46,17 +47,14 @@ def test_only_the_fields_the_estimator_reads_are_decoded() -> None:
     assert set(document) == {"format_version", "planned_values", "resource_changes"}
     assert isinstance(document["planned_values"], msgspec.Raw)
     assert document["resource_changes"] == [
-        {
-            "address": "aws_eip.a",
-            "type": "aws_eip",
-            "name": "a",
-            "change": {
-                "actions": ["create"],
-                "before": None,
-                "after": {"domain": "vpc"},
-                "after_unknown": {"id": True},
-            },
-        }
+        Entry(
+            address="aws_eip.a",
+            type="aws_eip",
+            name="a",
+            change=Change(
+                actions=["create"], before=None, after={"domain": "vpc"}, after_unknown={"id": True}
+            ),
+        )
     ]
 
 
@@ -96,3 +94,47 @@ def test_decoded_plans_read_and_price_like_fully_parsed_ones(path: Path) -> None
     as_bytes = cloudcostguard.estimate(raw).to_dict()
     as_dict = cloudcostguard.estimate(full, plan_digest=False).to_dict()
     assert {**as_bytes, "planDigest": ""} == as_dict
+
+
+def _change(**fields: object) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "address": "aws_eip.a",
+        "type": "aws_eip",
+        "name": "a",
+        "change": {"actions": ["create"], "before": None, "after": {"domain": "vpc"}},
+    }
+    entry.update(fields)
+    return entry
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        _change(address=5),
+        _change(address=""),
+        _change(type=""),
+        _change(mode=None),
+        _change(mode="imaginary"),
+        _change(mode="data"),
+        _change(name=7, module_address=3),
+        _change(change="x"),
+        _change(change={"actions": ["create", 1]}),
+        _change(change={"actions": ["create", "create"]}),
+        _change(change={"actions": ["create", "delete", "create"]}),
+        _change(change={"actions": "create"}),
+        _change(change={"actions": ["delete"], "before": [1]}),
+        _change(change={"actions": ["create"], "after": "x"}),
+        _change(change={"actions": ["create"], "after": {"region": "eu-west-1"}, "after_unknown": [1]}),
+    ],
+)
+def test_typed_and_untyped_entries_read_alike(entry: dict[str, object]) -> None:
+    """The typed path (bytes) and the dict path give the same resource change or the same error."""
+    document = {"format_version": "1.2", "resource_changes": [_change(address="aws_eip.b"), entry]}
+
+    def outcome(source: object) -> object:
+        try:
+            return read_plan(source, digest=False).resource_changes  # type: ignore[arg-type]
+        except errors.PlanError as err:
+            return str(err)
+
+    assert outcome(orjson.dumps(document)) == outcome(document)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gc
 import hashlib
 import logging
 import ssl
@@ -53,7 +52,7 @@ import aiohttp.web
 import kopf
 import orjson
 
-from cloudcostguard import errors, metrics
+from cloudcostguard import errors, metrics, performance
 from cloudcostguard.k8s.admission import certificates, kopf_webhook, limits, review
 from cloudcostguard.k8s.admission.decision import HANDLER_IDS, AdmissionRuntime
 from cloudcostguard.k8s.admission.memo import AdmissionMemo
@@ -368,8 +367,7 @@ def settle_heap() -> None:
     CPU per request and as the p99 tail of admission latency (benchmarks/admission_latency.py).
     Reference counting still frees these objects; only cycles among them are no longer looked for.
     """
-    gc.collect()
-    gc.freeze()
+    performance.freeze_heap()
 
 
 async def stop_admission(memo: AdmissionMemo) -> None:
