@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,42 +73,8 @@ def peak_mib() -> float:
 # --- child process phases ------------------------------------------------------------------------
 
 
-def phase_cold(url: str) -> dict[str, Any]:
-    import cloudcostguard.pricing.store.store  # noqa: F401 - imports are not part of the load
-    from cloudcostguard.pricing.store.one_shot_catalog import load_catalog
-    from cloudcostguard.settings import Settings
-
-    gc.collect()
-    before = resident_mib()
-    cpu_before = cpu_seconds()
-    started = time.monotonic()
-    catalog = asyncio.run(load_catalog(url, Settings()))
-    seconds = time.monotonic() - started
-    cpu = cpu_seconds() - cpu_before
-    gc.collect()
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "records": catalog.record_count,
-        "products": catalog.product_count,
-        "resident_added_mib": resident_mib() - before,
-        "peak_mib": peak_mib(),
-    }
-
-
-def phase_cold_rows(url: str) -> dict[str, Any]:
-    """The cold load as it was before catalog blobs: the version's rows, built into a catalog."""
-    import cloudcostguard.pricing.store.store  # noqa: F401 - imports are not part of the load
-    from cloudcostguard.pricing.store import pool, store
-    from cloudcostguard.settings import Settings
-
-    async def load() -> Any:
-        connection = await pool.connect(url, Settings())
-        try:
-            return await store.load_catalog(connection)
-        finally:
-            await pool.close_quietly(connection)
-
+def _measured_load(load: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+    """Time one cold catalog load in this (fresh) process: wall, CPU, what it holds, peak memory."""
     gc.collect()
     before = resident_mib()
     cpu_before = cpu_seconds()
@@ -124,6 +91,30 @@ def phase_cold_rows(url: str) -> dict[str, Any]:
         "resident_added_mib": resident_mib() - before,
         "peak_mib": peak_mib(),
     }
+
+
+def phase_cold(url: str) -> dict[str, Any]:
+    import cloudcostguard.pricing.store.store  # noqa: F401 - imports are not part of the load
+    from cloudcostguard.pricing.store.one_shot_catalog import load_catalog
+    from cloudcostguard.settings import Settings
+
+    return _measured_load(lambda: load_catalog(url, Settings()))
+
+
+def phase_cold_rows(url: str) -> dict[str, Any]:
+    """The cold load as it was before catalog blobs: the version's rows, built into a catalog."""
+    import cloudcostguard.pricing.store.store  # noqa: F401 - imports are not part of the load
+    from cloudcostguard.pricing.store import pool, store
+    from cloudcostguard.settings import Settings
+
+    async def load() -> Any:
+        connection = await pool.connect(url, Settings())
+        try:
+            return await store.load_catalog(connection)
+        finally:
+            await pool.close_quietly(connection)
+
+    return _measured_load(load)
 
 
 def phase_floor_blob(url: str) -> dict[str, Any]:

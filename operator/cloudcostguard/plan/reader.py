@@ -211,36 +211,16 @@ def _resource_change(item: Any, position: int, resolver: RegionResolver) -> Reso
         raise errors.PlanError(f"{_cut(address)}: change.before must be an object or null")
     if after is not None and not isinstance(after, dict):
         raise errors.PlanError(f"{_cut(address)}: change.after must be an object or null")
-    after_unknown = change.get("after_unknown")
-    name = item.get("name")
-    module_address = item.get("module_address")
-    if not isinstance(module_address, str) or not module_address:
-        module_address = None
-    if not isinstance(name, str):
-        name = address.rsplit(".", 1)[-1].split("[", 1)[0]
-
-    after_region = _values_region(after) if after else None
-    before_region = _values_region(before) if before else None
-    if after_region is None or before_region is None:
-        provider_region = resolver.provider_region(module_address, resource_type, name)
-        after_region = after_region or provider_region
-        before_region = before_region or provider_region
-    if action in PRICES_AFTER:
-        region, past_region = after_region, (before_region if before_region != after_region else None)
-    else:
-        region, past_region = before_region, None
-    # Positional: this runs once per resource of plans with thousands of them.
-    return ResourceChange(
+    return _checked_change(
         address,
         resource_type,
-        name,
-        module_address,
         action,
-        before,
-        after,
-        after_unknown if isinstance(after_unknown, dict) else {},
-        region,
-        past_region,
+        name=item.get("name"),
+        module_address=item.get("module_address"),
+        before=before,
+        after=after,
+        after_unknown=change.get("after_unknown"),
+        resolver=resolver,
     )
 
 
@@ -261,11 +241,33 @@ def _typed_resource_change(item: Entry, position: int, resolver: RegionResolver)
     action = ACTION_NAMES.get(tuple(actions)) if len(actions) <= 2 else None
     if action is None:
         raise errors.PlanError(f"{_cut(address)}: unknown change.actions {_short(actions)}")
-    before = change.before
-    after = change.after
-    after_unknown = change.after_unknown
-    name = item.name
-    module_address = item.module_address
+    return _checked_change(
+        address,
+        resource_type,
+        action,
+        name=item.name,
+        module_address=item.module_address,
+        before=change.before,
+        after=change.after,
+        after_unknown=change.after_unknown,
+        resolver=resolver,
+    )
+
+
+def _checked_change(
+    address: str,
+    resource_type: str,
+    action: str,
+    *,
+    name: Any,
+    module_address: Any,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    after_unknown: Any,
+    resolver: RegionResolver,
+) -> ResourceChange:
+    """The part both readers share once an entry's fields are checked: defaults for ``name`` and
+    ``module_address``, the regions (the resource's own attributes, else its provider's), the result."""
     if not isinstance(module_address, str) or not module_address:
         module_address = None
     if not isinstance(name, str):
@@ -280,6 +282,7 @@ def _typed_resource_change(item: Entry, position: int, resolver: RegionResolver)
         region, past_region = after_region, (before_region if before_region != after_region else None)
     else:
         region, past_region = before_region, None
+    # Positional: this runs once per resource of plans with thousands of them.
     return ResourceChange(
         address,
         resource_type,
