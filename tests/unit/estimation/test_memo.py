@@ -318,6 +318,23 @@ def test_a_type_whose_sides_never_repeat_is_priced_plainly(monkeypatch: pytest.M
     assert side_memo.remembers("aws_lambda_function", "us-east-1")
 
 
+def test_a_given_up_type_is_tried_again_after_enough_plain_sides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memo, "GIVE_UP_AFTER_MISSES", 4)
+    monkeypatch.setattr(memo, "RETRY_AFTER", 3)
+    catalog = _fresh_catalog()
+    distinct = _plan(*(_instance("m5.large", size) for size in range(10, 14)))  # gives up at the fourth
+    _outcome(distinct, None, catalog, memoise=True)
+    side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
+    assert side_memo is not None and len(side_memo) == 4
+    # Now the same side again and again: three of them priced plainly, then recorded and hit again.
+    repeated = _plan(*(_instance("m5.large", 30) for _ in range(6)))
+    assert _outcome(repeated, None, catalog, memoise=True) == _outcome(
+        repeated, None, _fresh_catalog(), memoise=False
+    )
+    assert len(side_memo) == 5  # the repeated side was remembered once it was tried again
+    assert side_memo.remembers("aws_instance", "us-east-1")
+
+
 def test_a_type_with_few_sides_is_recorded_only_once_enough_were_seen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
