@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudcostguard.plan.model import ResourceChange
-from cloudcostguard.plan.regions import config_address
+from cloudcostguard.plan.regions import strip_indexes
 
 # A reference names a managed resource when it starts TYPE.NAME; var., local., module., data., each.,
 # count., path. and self. name something else.
@@ -41,7 +41,11 @@ class PlanReferences:
     def __init__(self, configuration: Mapping[str, Any] | None, changes: list[ResourceChange]) -> None:
         self._configuration = configuration if isinstance(configuration, Mapping) else {}
         self._changes = changes
-        self._built = False
+        # Two indexes, each built on its first use: most plans' pricers ask whether anything refers to
+        # a resource (the expressions index), and only when something does, which changes those are.
+        # On the issue-11 plan of 5,000 resources both together took 10 ms, a fifth of parsing it.
+        self._references_indexed = False
+        self._changes_indexed = False
         self._by_target: dict[str, list[Reference]] = {}
         self._by_source: dict[str, list[Reference]] = {}
         self._changes_by_address: dict[str, list[ResourceChange]] = {}
@@ -50,12 +54,14 @@ class PlanReferences:
 
     def referencing(self, target: str) -> list[Reference]:
         """Every expression elsewhere in the configuration that refers to ``target``."""
-        self._build()
+        if not self._references_indexed:
+            self._index_references()
         return self._by_target.get(target, [])
 
     def referenced_from(self, source: str, attribute: str | None = None) -> list[Reference]:
         """What ``source``'s expressions refer to (only under ``attribute``, when given)."""
-        self._build()
+        if not self._references_indexed:
+            self._index_references()
         references = self._by_source.get(source, [])
         if attribute is None:
             return references
@@ -63,12 +69,14 @@ class PlanReferences:
 
     def changes_of(self, address: str) -> list[ResourceChange]:
         """The resource changes (all instances) of a configuration address."""
-        self._build()
+        if not self._changes_indexed:
+            self._index_changes()
         return self._changes_by_address.get(address, [])
 
     def changes_of_type(self, resource_type: str) -> list[ResourceChange]:
         """Every change of one resource type (to match resources by value, e.g. a literal resource_id)."""
-        self._build()
+        if not self._changes_indexed:
+            self._index_changes()
         return self._changes_by_type.get(resource_type, [])
 
     def has_type(self, resource_type: str) -> bool:
@@ -77,14 +85,24 @@ class PlanReferences:
             self._types = frozenset(change.resource_type for change in self._changes)
         return resource_type in self._types
 
-    def _build(self) -> None:
-        if self._built:
-            return
-        self._built = True
+    def _index_changes(self) -> None:
+        self._changes_indexed = True
+        by_address, by_type = self._changes_by_address, self._changes_by_type
+        module_paths: dict[str, str] = {}  # a plan's resources share a few module instances
         for change in self._changes:
-            address = config_address(change.module_address, change.resource_type, change.name)
-            self._changes_by_address.setdefault(address, []).append(change)
-            self._changes_by_type.setdefault(change.resource_type, []).append(change)
+            module_address, resource_type = change.module_address, change.resource_type
+            if module_address:
+                module_path = module_paths.get(module_address)
+                if module_path is None:
+                    module_path = module_paths[module_address] = strip_indexes(module_address)
+                address = f"{module_path}.{resource_type}.{change.name}"
+            else:
+                address = f"{resource_type}.{change.name}"
+            by_address.setdefault(address, []).append(change)
+            by_type.setdefault(resource_type, []).append(change)
+
+    def _index_references(self) -> None:
+        self._references_indexed = True
         root = self._configuration.get("root_module")
         if isinstance(root, Mapping):
             self._walk_module(root, "", 0)
@@ -95,13 +113,17 @@ class PlanReferences:
         resources = module.get("resources")
         if isinstance(resources, list):
             for resource in resources:
-                if not isinstance(resource, Mapping) or resource.get("mode", "managed") != "managed":
+                if not isinstance(resource, Mapping):
+                    continue
+                # Expressions first: a resource without any (most, in plans of constants) is skipped
+                # at the cost of one lookup.
+                expressions = resource.get("expressions")
+                if not expressions or not isinstance(expressions, Mapping):
+                    continue
+                if resource.get("mode", "managed") != "managed":
                     continue
                 address, resource_type = resource.get("address"), resource.get("type")
-                expressions = resource.get("expressions")
-                if not isinstance(address, str) or not isinstance(resource_type, str):
-                    continue
-                if isinstance(expressions, Mapping):
+                if isinstance(address, str) and isinstance(resource_type, str):
                     self._index(prefix + address, resource_type, expressions, prefix)
         calls = module.get("module_calls")
         if isinstance(calls, Mapping):
