@@ -104,6 +104,9 @@ class Usage:
         self._wildcard_bases = {
             _INDEX.sub("", address) for address in self._by_address if WILDCARD in address
         }
+        # ... and their resource types (an index-free address ends TYPE.NAME): a resource of another
+        # type skips the regex above, which cost ~0.7 µs per resource of a 5,000-resource plan.
+        self._wildcard_types = {base.rsplit(".", 2)[-2] for base in self._wildcard_bases if "." in base}
         self._defaults_usage: dict[str, ResourceUsage] = {}
 
     def __bool__(self) -> bool:
@@ -185,7 +188,11 @@ class Usage:
         default = self._type_defaults.get(resource_type)
         if default:
             layers.append(default)
-        if self._wildcard_bases and "[" in address and _INDEX.sub("", address) in self._wildcard_bases:
+        if (
+            resource_type in self._wildcard_types
+            and "[" in address
+            and _INDEX.sub("", address) in self._wildcard_bases
+        ):
             for pattern in wildcard_patterns(address):
                 entry = by_address.get(pattern)
                 if entry:
