@@ -60,6 +60,10 @@ manifests: ## Generate crds/*.yaml (and the chart's copy) from the CRD models, a
 settings-defaults: ## Regenerate cloudcostguard/settings_defaults.py from the Settings model (a test fails on drift).
 	$(BIN)/python scripts/settings_defaults.py
 
+.PHONY: pricer-index
+pricer-index: ## Regenerate cloudcostguard/estimation/pricer_index.py (type → pricer module; a test fails on drift).
+	$(BIN)/python scripts/pricer_index.py
+
 .PHONY: snapshot
 snapshot: ## Rebuild the bundled price snapshot from ../shared/pricing-data and ../shared/pricing-samples.
 	$(BIN)/python scripts/build_price_snapshot.py

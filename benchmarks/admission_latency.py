@@ -112,8 +112,9 @@ def plan_types() -> list[str]:
     """Every type with a registered pricer that estimates our attributes cleanly."""
     import cloudcostguard
     from cloudcostguard import errors
-    from cloudcostguard.estimation import estimator  # noqa: F401 - registers the pricers
-    from cloudcostguard.estimation.registry import PRICERS
+    from cloudcostguard.estimation.registry import PRICERS, load_all_pricers
+
+    load_all_pricers()
 
     usable = []
     for resource_type in sorted(PRICERS):

@@ -20,8 +20,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
 from cloudcostguard import metrics
-from cloudcostguard.estimation import estimator
-from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, USAGE_KEYS
+from cloudcostguard.estimation.registry import FREE_RESOURCE_TYPES, PRICERS, USAGE_KEYS, load_all_pricers
 from cloudcostguard.k8s.api import crdgen, models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +161,8 @@ def metrics_reference() -> str:
 def resource_types_reference() -> str:
     """Every priced type with the pricer module that prices it and the usage keys it reads."""
     lines = [GENERATED, "# Resource types", ""]
-    priced = sorted(estimator.PRICERS)
+    load_all_pricers()
+    priced = sorted(PRICERS)
     lines.append(
         f"{len(priced)} AWS resource types are priced and {len(FREE_RESOURCE_TYPES)} are known to be free "
         "(configuration, attachments, policies: they cost nothing by themselves). Any other type is counted "
@@ -172,7 +172,7 @@ def resource_types_reference() -> str:
     )
     lines += ["", "| Type | Pricer module | Usage keys |", "| --- | --- | --- |"]
     for resource_type in priced:
-        module = estimator.PRICERS[resource_type].__module__.removeprefix("cloudcostguard.estimation.")
+        module = PRICERS[resource_type].__module__.removeprefix("cloudcostguard.estimation.")
         keys = ", ".join(f"`{key.name}`" for key in USAGE_KEYS.get(resource_type, ()))
         lines.append(f"| `{resource_type}` | `{module}` | {keys} |")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from cloudcostguard.estimation import memo
+from cloudcostguard.estimation.registry import load_all_pricers
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
+
+# Every pricer registered before any test runs, whatever the order: tests that enumerate PRICERS and
+# USAGE_KEYS see them all. The estimator's own loading (only the types met) runs in fresh interpreters
+# (tests/unit/estimation/test_pricer_index.py).
+load_all_pricers()
 
 
 @pytest.fixture(autouse=True)

@@ -98,8 +98,7 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def _plan_regions(plan_path: str, settings: Any) -> list[str]:
-    from cloudcostguard.estimation import estimator  # noqa: PLC0415 - registers the pricers
-    from cloudcostguard.estimation.registry import PRICERS  # noqa: PLC0415
+    from cloudcostguard.estimation.registry import PRICERS, load_all_pricers  # noqa: PLC0415
     from cloudcostguard.plan.reader import read_plan  # noqa: PLC0415
 
     plan = read_plan(
@@ -107,7 +106,7 @@ def _plan_regions(plan_path: str, settings: Any) -> list[str]:
         default_region=settings.default_region,
         max_bytes=settings.max_plan_bytes,
     )
-    del estimator
+    load_all_pricers()
     regions = {
         region
         for change in plan.resource_changes

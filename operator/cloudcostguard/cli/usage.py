@@ -30,7 +30,6 @@ def register(subcommands: Any) -> None:
 
 def run_template(args: argparse.Namespace) -> int:
     # Imported here, not at the top, so that `cloudcostguard --help` stays fast.
-    from cloudcostguard.estimation import estimator  # noqa: PLC0415, F401 - registers every pricer
     from cloudcostguard.estimation.usage_template import usage_template  # noqa: PLC0415
     from cloudcostguard.plan.reader import read_plan  # noqa: PLC0415
     from cloudcostguard.settings import load_settings  # noqa: PLC0415

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -12,7 +10,7 @@ from operator import attrgetter
 from typing import Any, cast
 
 from cloudcostguard import errors
-from cloudcostguard.estimation import aws, memo
+from cloudcostguard.estimation import memo
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.model import (
     FREE,
@@ -31,6 +29,7 @@ from cloudcostguard.estimation.registry import (
     USAGE_KEYS,
     Pricer,
     PricingContext,
+    load_pricers,
 )
 from cloudcostguard.estimation.usage import ResourceUsage, Usage
 from cloudcostguard.estimation.usage_only import usage_only_changes
@@ -39,10 +38,6 @@ from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Pl
 from cloudcostguard.plan.references import PlanReferences
 from cloudcostguard.plan.regions import strip_indexes
 from cloudcostguard.pricing.catalog import InMemoryCatalog, PriceCatalog
-
-# Importing every module of the aws package registers its pricers.
-for _module in pkgutil.iter_modules(aws.__path__):
-    importlib.import_module(f"{aws.__name__}.{_module.name}")
 
 # What a pricer may raise on attribute shapes nobody anticipated; reported as a plan problem naming the
 # resource, so one odd resource gives a clear error instead of a traceback.
@@ -74,6 +69,8 @@ def estimate_plan(
     references = plan.references
     side_memo = memo.memo_for(catalog, hours_per_month, as_of, references is not None) if memoise else None
     changes = plan.resource_changes
+    # The pricers of the types met, the usage file's too (its usage-only types and unknown keys).
+    load_pricers({*map(_RESOURCE_TYPE, changes), *usage.resource_types()})
     pricing = _Pricing(
         catalog=catalog,
         usage=usage,

@@ -1,13 +1,20 @@
 """The pricer table: resource type → small function returning its cost components.
 
-Adding a resource type touches one module under ``estimation/aws/`` (every module there is imported
-by the estimator, and registers here with ``@pricer("aws_x", usage=...)`` or ``table_pricer``) and
-one test folder; ``estimation/aws/README.md`` says how.
+Adding a resource type touches one module under ``estimation/aws/`` (it registers here with
+``@pricer("aws_x", usage=...)`` or ``table_pricer``), one test folder, and the generated index
+``pricer_index`` (`make pricer-index`; a test fails on drift); ``estimation/aws/README.md`` says how.
+
+Pricer modules are imported when first needed, not all at once: ``load_pricers`` imports those of
+the types an estimate meets (the index says which module registers each type), which spares pricing
+a small plan the import of some 60 modules. Whatever enumerates the table — ``PRICERS``,
+``USAGE_KEYS``: the usage template, coverage, the reference docs, a long-running operator — calls
+``load_all_pricers`` first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,6 +23,7 @@ from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.free_types import INFRACOST_FREE_TYPES
 from cloudcostguard.estimation.kit import Prices, Shape, TablePricer, TieredUsage, UsageKey
 from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.estimation.pricer_index import PRICER_MODULES
 from cloudcostguard.estimation.usage import ResourceUsage
 from cloudcostguard.performance import fast_init
 from cloudcostguard.plan.references import PlanReferences, Reference
@@ -80,6 +88,32 @@ def register(resource_types: tuple[str, ...], function: Pricer, usage: tuple[Usa
             raise RuntimeError(f"two pricers for {resource_type}")
         PRICERS[resource_type] = function
         USAGE_KEYS[resource_type] = usage
+
+
+_AWS_PACKAGE = "cloudcostguard.estimation.aws"
+_all_loaded = False
+
+
+def load_pricers(resource_types: Iterable[str]) -> None:
+    """Import the pricer modules of those ``resource_types`` that have none registered yet (types
+    without a module in the index — free, unsupported, a test's own — are left alone)."""
+    modules = {PRICER_MODULES[t] for t in resource_types if t not in PRICERS and t in PRICER_MODULES}
+    for module in sorted(modules):
+        importlib.import_module(f"{_AWS_PACKAGE}.{module}")
+
+
+def load_all_pricers() -> None:
+    """Import every module of the aws package, so that ``PRICERS`` and ``USAGE_KEYS`` are complete:
+    also those a new module registers before `make pricer-index` lists it."""
+    global _all_loaded  # noqa: PLW0603 - once per process: imports are for good
+    if _all_loaded:
+        return
+    import pkgutil  # noqa: PLC0415 - only here: the estimate path lists no package
+
+    aws = importlib.import_module(_AWS_PACKAGE)
+    for module in pkgutil.iter_modules(aws.__path__):
+        importlib.import_module(f"{_AWS_PACKAGE}.{module.name}")
+    _all_loaded = True
 
 
 def pricer(*resource_types: str, usage: tuple[UsageKey, ...] = ()) -> Callable[[Pricer], Pricer]:

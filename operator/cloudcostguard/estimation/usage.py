@@ -176,6 +176,10 @@ class Usage:
                 _check_keys(address, resource_type, values, schema[resource_type], warnings)
         return warnings
 
+    def resource_types(self) -> set[str]:
+        """The resource types the usage has entries for (by address or as type defaults)."""
+        return {*self._type_defaults, *map(resource_type_of, self._by_address)}
+
     def addresses(self) -> list[str]:
         """The resource addresses the usage names (usage-only types are priced from these alone)."""
         return list(self._by_address)

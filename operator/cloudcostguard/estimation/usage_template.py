@@ -13,7 +13,7 @@ import re
 import orjson
 
 from cloudcostguard.estimation.kit import FLOAT, INTEGER, OBJECT, UsageKey
-from cloudcostguard.estimation.registry import PRICERS, USAGE_KEYS
+from cloudcostguard.estimation.registry import PRICERS, USAGE_KEYS, load_all_pricers
 from cloudcostguard.plan.model import Plan
 
 # Addresses made of these characters are plain YAML keys; others (for_each keys with spaces, colons,
@@ -23,6 +23,7 @@ _EXAMPLES = {FLOAT: "0.0", INTEGER: "0", OBJECT: ""}
 
 
 def usage_template(plan: Plan) -> str:
+    load_all_pricers()
     lines = ["version: 0.1", "resource_usage:"]
     seen: set[str] = set()
     for change in plan.resource_changes:
