@@ -1,8 +1,15 @@
-"""The typed plan decoder keeps exactly what the estimator reads, and gives way when a plan does not fit."""
+"""The typed plan decoder keeps exactly what the estimator reads, and gives way when a plan does not fit.
+
+The reader uses it from ``TYPED_DECODE_BYTES`` on; these tests lower that to 0, so that every plan
+here takes the typed path, except where a test says which path it compares.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -11,11 +18,67 @@ import pytest
 
 import cloudcostguard
 from cloudcostguard import errors
+from cloudcostguard.estimation.estimator import estimate_plan
+from cloudcostguard.plan import reader
 from cloudcostguard.plan.decoder import Change, Entry, decode_plan
+from cloudcostguard.plan.model import Plan
 from cloudcostguard.plan.reader import read_plan
+from cloudcostguard.pricing.snapshot import load_bundled_catalog
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "infracost"
 PLANS = sorted(FIXTURES.glob("*/plan.json"))
+# Every plan fixture: Infracost's, our Terraform ones and the tofu-controller's.
+ALL_PLANS = sorted((Path(__file__).parents[2] / "fixtures").glob("**/plan.json"))
+
+
+@pytest.fixture(autouse=True)
+def _typed_decoder(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(reader, "TYPED_DECODE_BYTES", 0)
+    yield
+
+
+def _read(raw: bytes, *, typed: bool) -> Plan:
+    """``read_plan`` by the typed decoder, or by orjson alone (the small-plan path)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "TYPED_DECODE_BYTES", 0 if typed else 1 << 62)
+        return read_plan(raw)
+
+
+@pytest.mark.parametrize("path", ALL_PLANS, ids=[str(p.parent.relative_to(p.parents[2])) for p in ALL_PLANS])
+def test_both_paths_read_every_fixture_alike(path: Path) -> None:
+    raw = path.read_bytes()
+    assert decode_plan(raw) is not None  # the typed path is really taken
+    typed, untyped = _read(raw, typed=True), _read(raw, typed=False)
+    assert typed == untyped  # the changes (values, regions), the versions and the digest
+    # And priced alike: the configuration's references (not part of equality) included.
+    catalog = load_bundled_catalog()
+    assert estimate_plan(typed, catalog).to_dict() == estimate_plan(untyped, catalog).to_dict()
+
+
+def test_integers_beyond_64_bits_stay_exact_on_a_small_plan() -> None:
+    raw = (
+        b'{"format_version":"1.2","resource_changes":[{"address":"aws_eip.a","type":"aws_eip",'
+        b'"change":{"actions":["create"],"after":{"big":123456789012345678901234567890,'
+        b'"negative":-9223372036854775809,"id":"i-0"}}}]}'
+    )
+    assert isinstance(orjson.loads(raw)["resource_changes"][0]["change"]["after"]["big"], float)
+    for typed in (True, False):
+        [change] = _read(raw, typed=typed).resource_changes
+        assert change.after == {
+            "big": 123456789012345678901234567890,
+            "negative": -9223372036854775809,
+            "id": "i-0",
+        }
+
+
+def test_a_small_plan_is_read_without_msgspec() -> None:
+    probe = (
+        "import sys; from cloudcostguard.plan.reader import read_plan; "
+        f"plan = read_plan({orjson.dumps({'format_version': '1.2', 'resource_changes': [_change()]})!r}); "
+        "print(len(plan.resource_changes), 'msgspec' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=60, check=True)
+    assert result.stdout.split() == [b"1", b"False"]
 
 
 def test_only_the_fields_the_estimator_reads_are_decoded() -> None:
