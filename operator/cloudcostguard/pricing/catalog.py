@@ -116,6 +116,8 @@ class PriceCatalog(Protocol):
 # the memory (85,714 products: ~40 MB of dicts), and lookups read the values by position anyway.
 _Shape = tuple[str, ...]
 _Product = tuple[_Shape, tuple[str, ...], Price]
+# Products that share their attribute names: (service, names, [(region, values in names' order, price)]).
+ShapedGroup = tuple[str, _Shape, list[tuple[str, tuple[str, ...], Price]]]
 
 # AWS prefixes usage types with a region code everywhere but us-east-1: "USE2-NatGateway-Hours",
 # "EU-BoxUsage:t3.micro", "APN1-EBS:VolumeUsage.gp3". Pricers match the region-free part. Region codes
@@ -255,6 +257,42 @@ class InMemoryCatalog:
             catalog._add_products(_consumed(products))
         else:
             catalog._add_products(products)
+        return catalog
+
+    @classmethod
+    def from_shaped_groups(
+        cls,
+        groups: Iterable[ShapedGroup],
+        *,
+        source: str,
+        version: str,
+        published_at: str | None = None,
+    ) -> InMemoryCatalog:
+        """The catalog ``from_products`` builds from the same products, given by groups that share
+        attribute names (the v2 snapshot's): each group's shape, and where its usage type sits, is
+        worked out once instead of per product (the bundled snapshot loads in half the time)."""
+        catalog = cls.__new__(cls)
+        catalog._setup(source, version, {}, ordered=False, record_count=0, published_at=published_at)
+        grouped = catalog._products
+        bases: dict[str, str] = {}
+        count = 0
+        for service, names, products in groups:
+            usagetype_at = names.index("usagetype") if "usagetype" in names else None
+            shape = names if usagetype_at is None else (*names, DERIVED_USAGETYPE)
+            for region, own, price in products:
+                values = own
+                if usagetype_at is not None:
+                    usagetype = own[usagetype_at]
+                    base = bases.get(usagetype)
+                    if base is None:
+                        base = bases[usagetype] = usagetype_base(usagetype)
+                    values = (*own, base)
+                group = grouped.get((service, region))
+                if group is None:
+                    group = grouped[service, region] = []
+                group.append((shape, values, price))
+                count += len(price.tiers)
+        catalog._record_count = count
         return catalog
 
     @classmethod

@@ -22,6 +22,7 @@ instead of 2.2 MB as v1, and reading skips v1's per-record dictionaries. Readers
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -30,13 +31,16 @@ import sys
 import zlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.catalog import ZERO, InMemoryCatalog, Price, PriceRecord, PriceTier
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+from cloudcostguard.pricing.catalog import ZERO, InMemoryCatalog, Price, PriceRecord, PriceTier, ShapedGroup
 
 SNAPSHOT_FORMAT = "cloudcostguard-price-snapshot/v1"
 COMPACT_FORMAT = "cloudcostguard-price-snapshot/v2"
@@ -119,9 +123,10 @@ def write_snapshot_file(path: Path, payload: bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
@@ -215,55 +220,62 @@ def dump_compact_snapshot(
     return gzip.compress(orjson.dumps(document), compresslevel=9, mtime=0)
 
 
-def _compact_product(
-    service: str,
-    unit: str,
-    first: tuple[Any, ...],
-    tiers: list[PriceTier],
-    origins: list[tuple[str, str]],
-) -> tuple[str, str, Mapping[str, str], Price]:
-    (region, *_), origin_index, attributes = first
-    origin, confidence = origins[origin_index]
-    return service, region, attributes, Price(unit, tuple(tiers), origin, confidence)
-
-
 def _parse_compact(document: dict[str, Any], *, source: str) -> InMemoryCatalog:
     intern = sys.intern
     try:
         origins = [(str(o["origin"]), intern(str(o["confidence"]))) for o in document["origins"]]
-        products: list[tuple[str, str, Mapping[str, str], Price]] = []
-        for group in document["groups"]:
-            service, unit = intern(group["service"]), intern(group["unit"])
-            fixed = {intern(k): intern(v) for k, v in group["fixed"].items()}
-            columns = [intern(c) for c in group["columns"]]
-            width = len(columns) + 2  # region, origin, the columns' values
-            last: tuple[Any, ...] | None = None
-            tiers: list[PriceTier] = []
-            for row in group["rows"]:
-                key = (row[0], *row[2:width])
-                tier = PriceTier(
-                    Decimal(row[width + 1]) if len(row) > width + 1 else ZERO,
-                    Decimal(row[width + 2]) if len(row) > width + 2 and row[width + 2] is not None else None,
-                    Decimal(row[width]),
-                )
-                if last is not None and key == last[0]:
-                    tiers.append(tier)
-                    continue
-                if last is not None:
-                    products.append(_compact_product(service, unit, last, tiers, origins))
-                attributes = {**fixed, **dict(zip(columns, map(intern, row[2:width]), strict=True))}
-                last, tiers = (key, row[1], attributes), [tier]
-            if last is not None:
-                products.append(_compact_product(service, unit, last, tiers, origins))
+        groups = [_compact_group(group, origins) for group in document["groups"]]
     except (KeyError, TypeError, IndexError, ValueError, ArithmeticError, AttributeError) as err:
         raise errors.PricingError(f"price snapshot has a malformed group: {err!r}") from err
     published = document.get("publishedAt")
-    return InMemoryCatalog.from_products(
-        products,
+    return InMemoryCatalog.from_shaped_groups(
+        groups,
         source=source,
         version=str(document.get("version")),
         published_at=str(published) if published else None,
     )
+
+
+def _compact_group(group: dict[str, Any], origins: list[tuple[str, str]]) -> ShapedGroup:
+    """One group's products as (region, attribute values, price), its attribute names once: every
+    product of a group has the group's names, in the same order (``fixed``'s, then the columns)."""
+    intern = sys.intern
+    service, unit = intern(group["service"]), intern(group["unit"])
+    fixed = {intern(k): intern(v) for k, v in group["fixed"].items()}
+    columns = [intern(c) for c in group["columns"]]
+    width = len(columns) + 2  # region, origin, the columns' values
+    names = tuple({**fixed, **dict.fromkeys(columns)})
+    fixed_values = tuple(fixed.values())
+    products: list[tuple[str, tuple[str, ...], Price]] = []
+
+    def add(first: list[Any], values: list[Any], tiers: list[PriceTier]) -> None:
+        origin, confidence = origins[first[1]]
+        ordered = tuple(map(intern, values))
+        if len(names) == len(fixed) + len(columns):
+            ordered = fixed_values + ordered
+        else:  # a column that is fixed as well (no writer makes one): the column's value wins
+            ordered = tuple({**fixed, **dict(zip(columns, ordered, strict=True))}.values())
+        products.append((first[0], ordered, Price(unit, tuple(tiers), origin, confidence)))
+
+    # A product's tiers are consecutive rows with the same region and values.
+    first: list[Any] | None = None
+    values: list[Any] = []
+    tiers: list[PriceTier] = []
+    for row in group["rows"]:
+        tier = PriceTier(
+            Decimal(row[width + 1]) if len(row) > width + 1 else ZERO,
+            Decimal(row[width + 2]) if len(row) > width + 2 and row[width + 2] is not None else None,
+            Decimal(row[width]),
+        )
+        if first is not None and row[0] == first[0] and row[2:width] == values:
+            tiers.append(tier)
+            continue
+        if first is not None:
+            add(first, values, tiers)
+        first, values, tiers = row, row[2:width], [tier]
+    if first is not None:
+        add(first, values, tiers)
+    return service, names, products
 
 
 def read_snapshot_file(path: Path, *, source: str = "cache-file") -> InMemoryCatalog:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scripts.build_price_snapshot import KARPENTER_ATTRIBUTES as LINUX
 
 from cloudcostguard import errors
-from cloudcostguard.pricing.catalog import PriceRecord
+from cloudcostguard.pricing.catalog import DERIVED_USAGETYPE, InMemoryCatalog, PriceRecord
 from cloudcostguard.pricing.snapshot import (
     BUNDLED_RESOURCE,
     dump_compact_snapshot,
@@ -81,6 +81,23 @@ def test_compact_snapshot_reads_back_the_catalog_the_v1_format_gives(records: li
     )
     verbose = parse_snapshot(dump_snapshot(records, version="v", source="t", generated_at="now"), source="x")
     assert sorted(map(_key, compact.records())) == sorted(map(_key, verbose.records()))
+
+
+def test_the_compact_reader_builds_the_catalog_from_products_builds() -> None:
+    """``from_shaped_groups`` (one shape per group) holds what ``from_products`` makes of the same
+    products: the same (service, region) groups, shapes with the derived usage type, values, prices and
+    order (ties in the best-first order keep it), so every lookup answers alike."""
+    payload = resources.files("cloudcostguard.pricing").joinpath("data", BUNDLED_RESOURCE).read_bytes()
+    compact, read = parse_snapshot(payload, source="x"), parse_snapshot(payload, source="x")
+    products = [
+        (service, region, {k: v for k, v in attributes.items() if k != DERIVED_USAGETYPE}, price)
+        for (service, region), _ in read.shaped_products()
+        for attributes, price in read.products(service, region)
+    ]
+    generic = InMemoryCatalog.from_products(products, source="x", version=compact.version)
+    assert compact.record_count == generic.record_count == sum(len(p[3].tiers) for p in products)
+    assert compact.shaped_products() == generic.shaped_products()
+    assert compact.lookup("AmazonEC2", "us-east-1", instanceType="m5.large", **LINUX) is not None
 
 
 def test_compact_snapshot_is_the_same_bytes_for_the_same_records() -> None:
