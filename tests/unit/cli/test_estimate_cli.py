@@ -336,3 +336,34 @@ def test_fail_on_unpriced_exits_0_when_everything_is_priced(
     path = _write(tmp_path, orjson.dumps(priced_only))
     code, _, err = _run(["estimate", path, "--fail-on-unpriced", "--format", "json"], capsys)
     assert (code, err) == (0, "")
+
+
+@pytest.mark.parametrize("arguments", [["estimate", "PLAN"], ["estimate", "/no/such/plan.json"]])
+def test_estimate_runs_with_the_cyclic_collector_paused_and_gives_it_back(
+    arguments: list[str],
+    nat_plan_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A one-shot ``estimate`` pauses the collector from parsing its arguments to its exit (what it
+    builds holds no cycles); a process that calls ``main`` and goes on — these tests — gets it back,
+    after success and after an error alike. Other commands leave it alone."""
+    import gc
+
+    from cloudcostguard.cli import estimate
+
+    seen: list[bool] = []
+    real_run = estimate.run
+
+    def spying_run(args: argparse.Namespace) -> int:
+        seen.append(gc.isenabled())
+        return real_run(args)
+
+    monkeypatch.setattr(estimate, "run", spying_run)
+    assert gc.isenabled()
+    code, _, _ = _run([nat_plan_file if a == "PLAN" else a for a in arguments], capsys)
+    assert code == (0 if "PLAN" in arguments else 2)
+    assert seen == [False]
+    assert gc.isenabled()
+    assert _run(["usage", "--help"], capsys)[0] == 0
+    assert gc.isenabled()
