@@ -367,3 +367,37 @@ def test_estimate_runs_with_the_cyclic_collector_paused_and_gives_it_back(
     assert gc.isenabled()
     assert _run(["usage", "--help"], capsys)[0] == 0
     assert gc.isenabled()
+
+
+def test_estimate_of_a_small_plan_imports_only_what_it_needs(nat_plan_file: str) -> None:
+    """Start-up cost (issue 8): a small plan is read without msgspec, the default catalog file looked
+    for without pathlib, the bundled prices read without importlib.resources (tempfile, zipfile), help
+    formatting sized without shutil, and only the pricer modules of the plan's types imported."""
+    avoided = (
+        "msgspec",
+        "pathlib",
+        "shutil",
+        "tempfile",
+        "importlib.resources",
+        "cloudcostguard.estimation.aws.s3",
+    )
+    probe = (
+        "import atexit, sys; from cloudcostguard.cli import main; "
+        f"atexit.register(lambda: print(sorted(m for m in {avoided!r} if m in sys.modules))); "
+        f"main(['estimate', {nat_plan_file!r}, '--format', 'json'])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=TIMEOUT, check=True)
+    assert result.stdout.rstrip().endswith(b"\n[]")
+    assert b'"totalMonthlyCost"' in result.stdout
+
+
+@pytest.mark.parametrize("columns", ["50", "132"])
+def test_help_is_formatted_as_argparse_would(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudcostguard.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", columns)
+    parser = build_parser("estimate")
+    ours = parser.format_help()
+    parser.formatter_class = argparse.HelpFormatter
+    assert ours == parser.format_help()
+    assert max(map(len, ours.splitlines())) <= int(columns)
