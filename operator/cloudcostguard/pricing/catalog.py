@@ -118,6 +118,8 @@ _Shape = tuple[str, ...]
 _Product = tuple[_Shape, tuple[str, ...], Price]
 # Products that share their attribute names: (service, names, [(region, values in names' order, price)]).
 ShapedGroup = tuple[str, _Shape, list[tuple[str, tuple[str, ...], Price]]]
+# Products of one (service, region) not built yet: what builds them, as a ShapedGroup.
+PendingGroup = Callable[[], ShapedGroup]
 
 # AWS prefixes usage types with a region code everywhere but us-east-1: "USE2-NatGateway-Hours",
 # "EU-BoxUsage:t3.micro", "APN1-EBS:VolumeUsage.gp3". Pricers match the region-free part. Region codes
@@ -202,6 +204,8 @@ class InMemoryCatalog:
         self._indexes: dict[tuple[str, str, tuple[str, ...]], dict[tuple[str, ...], Price]] = {}
         self._memo: dict[tuple[str, str, tuple[tuple[str, str], ...]], Price | None] = {}
         self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], list[PendingGroup]] = {}
+        self._pending_lock = threading.Lock()
 
     def _add_products(self, products: Iterable[tuple[str, str, Mapping[str, str], Price]]) -> None:
         grouped = self._products
@@ -273,27 +277,77 @@ class InMemoryCatalog:
         worked out once instead of per product (the bundled snapshot loads in half the time)."""
         catalog = cls.__new__(cls)
         catalog._setup(source, version, {}, ordered=False, record_count=0, published_at=published_at)
-        grouped = catalog._products
         bases: dict[str, str] = {}
-        count = 0
-        for service, names, products in groups:
-            usagetype_at = names.index("usagetype") if "usagetype" in names else None
-            shape = names if usagetype_at is None else (*names, DERIVED_USAGETYPE)
-            for region, own, price in products:
-                values = own
-                if usagetype_at is not None:
-                    usagetype = own[usagetype_at]
-                    base = bases.get(usagetype)
-                    if base is None:
-                        base = bases[usagetype] = usagetype_base(usagetype)
-                    values = (*own, base)
-                group = grouped.get((service, region))
-                if group is None:
-                    group = grouped[service, region] = []
-                group.append((shape, values, price))
-                count += len(price.tiers)
-        catalog._record_count = count
+        catalog._record_count = sum(catalog._add_group(*group, bases) for group in groups)
         return catalog
+
+    @classmethod
+    def from_pending_groups(
+        cls,
+        pending: dict[tuple[str, str], list[PendingGroup]],
+        *,
+        source: str,
+        version: str,
+        record_count: int,
+        published_at: str | None = None,
+    ) -> InMemoryCatalog:
+        """The ``from_shaped_groups`` catalog, each (service, region) built when first asked for: a
+        one-resource plan's estimate needs one of the bundled snapshot's 22 (its EC2 prices in one
+        region are half of them). ``pending`` lists them in the order the eager catalog would hold
+        them, each one's parts in order; ``record_count`` is what they will hold."""
+        catalog = cls.__new__(cls)
+        products: dict[tuple[str, str], list[_Product]] = {key: [] for key in pending}
+        catalog._setup(
+            source, version, products, ordered=False, record_count=record_count, published_at=published_at
+        )
+        catalog._pending = dict(pending)
+        return catalog
+
+    def _add_group(
+        self,
+        service: str,
+        names: _Shape,
+        products: list[tuple[str, tuple[str, ...], Price]],
+        bases: dict[str, str],
+    ) -> int:
+        """Add products of these attribute names (one shape for all, with the derived usage type when
+        they have a usage type); returns how many prices (tiers) they hold."""
+        grouped = self._products
+        usagetype_at = names.index("usagetype") if "usagetype" in names else None
+        shape = names if usagetype_at is None else (*names, DERIVED_USAGETYPE)
+        count = 0
+        for region, own, price in products:
+            values = own
+            if usagetype_at is not None:
+                usagetype = own[usagetype_at]
+                base = bases.get(usagetype)
+                if base is None:
+                    base = bases[usagetype] = usagetype_base(usagetype)
+                values = (*own, base)
+            group = grouped.get((service, region))
+            if group is None:
+                group = grouped[service, region] = []
+            group.append((shape, values, price))
+            count += len(price.tiers)
+        return count
+
+    def _group(self, service: str, region: str) -> list[_Product]:
+        """The (service, region) products, built first if they are still pending."""
+        if self._pending:
+            self._build_pending((service, region))
+        return self._products.get((service, region), [])
+
+    def _build_pending(self, key: tuple[str, str] | None = None) -> None:
+        """Build the pending products of ``key`` (None: all of them). Under its own lock: a lookup
+        holding the index lock builds its group, and no reader sees a group half built."""
+        if not self._pending:
+            return
+        with self._pending_lock:
+            bases: dict[str, str] = {}
+            for pending_key in list(self._pending) if key is None else [key]:
+                for build in self._pending.get(pending_key, ()):
+                    self._add_group(*build(), bases)
+                self._pending.pop(pending_key, None)
 
     @classmethod
     def from_shaped_products(
@@ -319,6 +373,7 @@ class InMemoryCatalog:
         """Put every group best-first (once): what the constructor does at once."""
         if self._ordered:
             return
+        self._build_pending()
         with self._lock:
             if not self._ordered:
                 orders: _Orders = {}
@@ -340,6 +395,7 @@ class InMemoryCatalog:
 
     @property
     def product_count(self) -> int:
+        self._build_pending()
         return sum(len(products) for products in self._products.values())
 
     def index_keys(self) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -371,6 +427,7 @@ class InMemoryCatalog:
     def coverage(self) -> list[CoverageRow]:
         """Per service, region and product family: what the catalog can price, and from where."""
         rows: dict[tuple[str, str, str], CoverageRow] = {}
+        self._build_pending()
         for (service, region), products in self._products.items():
             for names, values, price in products:
                 family = (values[names.index("productFamily")] if "productFamily" in names else None) or (
@@ -434,7 +491,7 @@ class InMemoryCatalog:
             winners: dict[tuple[str, ...], _Product] = {}
             orders: _Orders = {}
             readers: dict[_Shape, Callable[[tuple[str, ...]], tuple[str, ...]] | None] = {}
-            for product in self._products.get((service, region), ()):
+            for product in self._group(service, region):
                 shape = product[0]
                 try:
                     read = readers[shape]

@@ -23,14 +23,17 @@ instead of 2.2 MB as v1, and reading skips v1's per-record dictionaries. Readers
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
+import itertools
 import os
 import pkgutil
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -40,7 +43,15 @@ from cloudcostguard import errors
 if TYPE_CHECKING:
     from pathlib import Path
 
-from cloudcostguard.pricing.catalog import ZERO, InMemoryCatalog, Price, PriceRecord, PriceTier, ShapedGroup
+from cloudcostguard.pricing.catalog import (
+    ZERO,
+    InMemoryCatalog,
+    PendingGroup,
+    Price,
+    PriceRecord,
+    PriceTier,
+    ShapedGroup,
+)
 
 SNAPSHOT_FORMAT = "cloudcostguard-price-snapshot/v1"
 COMPACT_FORMAT = "cloudcostguard-price-snapshot/v2"
@@ -135,8 +146,12 @@ def parse_snapshot(payload: bytes, *, source: str) -> InMemoryCatalog:
     return parse_snapshot_document(payload, source=source)[0]
 
 
-def parse_snapshot_document(payload: bytes, *, source: str) -> tuple[InMemoryCatalog, dict[str, Any]]:
-    """The catalog and the document's header fields (everything but the prices)."""
+def parse_snapshot_document(
+    payload: bytes, *, source: str, lazy: bool = False
+) -> tuple[InMemoryCatalog, dict[str, Any]]:
+    """The catalog and the document's header fields (everything but the prices). ``lazy`` (v2 only):
+    each (service, region)'s prices are built on first use, and a malformed row is reported then: for
+    the bundled snapshot, which the tests read in full."""
     if payload[:2] == GZIP_MAGIC:
         try:
             payload = gzip.decompress(payload)
@@ -155,7 +170,7 @@ def parse_snapshot_document(payload: bytes, *, source: str) -> tuple[InMemoryCat
             str(o.get("origin")): o.get("asOf") for o in origins if isinstance(o, dict) and o.get("asOf")
         }
     if document.get("format") == COMPACT_FORMAT:
-        return _parse_compact(document, source=source), header
+        return _parse_compact(document, source=source, lazy=lazy), header
     if document.get("format") != SNAPSHOT_FORMAT:
         raise errors.PricingError(f"price snapshot is not in the {SNAPSHOT_FORMAT} format")
     records = document.get("records")
@@ -220,25 +235,58 @@ def dump_compact_snapshot(
     return gzip.compress(orjson.dumps(document), compresslevel=9, mtime=0)
 
 
-def _parse_compact(document: dict[str, Any], *, source: str) -> InMemoryCatalog:
+def _parse_compact(document: dict[str, Any], *, source: str, lazy: bool = False) -> InMemoryCatalog:
     intern = sys.intern
+    version = str(document.get("version"))
+    published = document.get("publishedAt")
+    published_at = str(published) if published else None
     try:
         origins = [(str(o["origin"]), intern(str(o["confidence"]))) for o in document["origins"]]
+        if lazy:
+            pending, count = _pending_groups(document["groups"], origins)
+            return InMemoryCatalog.from_pending_groups(
+                pending, source=source, version=version, record_count=count, published_at=published_at
+            )
         groups = [_compact_group(group, origins) for group in document["groups"]]
-    except (KeyError, TypeError, IndexError, ValueError, ArithmeticError, AttributeError) as err:
+    except _MALFORMED as err:
         raise errors.PricingError(f"price snapshot has a malformed group: {err!r}") from err
-    published = document.get("publishedAt")
     return InMemoryCatalog.from_shaped_groups(
-        groups,
-        source=source,
-        version=str(document.get("version")),
-        published_at=str(published) if published else None,
+        groups, source=source, version=version, published_at=published_at
     )
 
 
-def _compact_group(group: dict[str, Any], origins: list[tuple[str, str]]) -> ShapedGroup:
-    """One group's products as (region, attribute values, price), its attribute names once: every
-    product of a group has the group's names, in the same order (``fixed``'s, then the columns)."""
+_MALFORMED = (KeyError, TypeError, IndexError, ValueError, ArithmeticError, AttributeError)
+
+
+def _pending_groups(
+    groups: list[dict[str, Any]], origins: list[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], list[PendingGroup]], int]:
+    """Each (service, region)'s parts — a group's consecutive rows of that region — in document
+    order, each built when the catalog first needs it; and how many prices (rows) they hold."""
+    pending: dict[tuple[str, str], list[PendingGroup]] = {}
+    count = 0
+    for group in groups:
+        service, rows = sys.intern(group["service"]), group["rows"]
+        count += len(rows)
+        for region, part in itertools.groupby(rows, itemgetter(0)):
+            build = functools.partial(_built_later, group, origins, list(part))
+            pending.setdefault((service, region), []).append(build)
+    return pending, count
+
+
+def _built_later(group: dict[str, Any], origins: list[tuple[str, str]], rows: list[Any]) -> ShapedGroup:
+    try:
+        return _compact_group(group, origins, rows)
+    except _MALFORMED as err:
+        raise errors.PricingError(f"price snapshot has a malformed group: {err!r}") from err
+
+
+def _compact_group(
+    group: dict[str, Any], origins: list[tuple[str, str]], rows: list[Any] | None = None
+) -> ShapedGroup:
+    """One group's products (or those of ``rows``, some of its rows) as (region, attribute values,
+    price), its attribute names once: every product of a group has the group's names, in the same order
+    (``fixed``'s, then the columns)."""
     intern = sys.intern
     service, unit = intern(group["service"]), intern(group["unit"])
     fixed = {intern(k): intern(v) for k, v in group["fixed"].items()}
@@ -261,7 +309,7 @@ def _compact_group(group: dict[str, Any], origins: list[tuple[str, str]]) -> Sha
     first: list[Any] | None = None
     values: list[Any] = []
     tiers: list[PriceTier] = []
-    for row in group["rows"]:
+    for row in group["rows"] if rows is None else rows:
         tier = PriceTier(
             Decimal(row[width + 1]) if len(row) > width + 1 else ZERO,
             Decimal(row[width + 2]) if len(row) > width + 2 and row[width + 2] is not None else None,
@@ -311,5 +359,5 @@ def load_bundled_document() -> tuple[InMemoryCatalog, dict[str, Any]]:
     global _bundled  # noqa: PLW0603 - one immutable catalog per process, built on first use
     if _bundled is None:
         payload = _bundled_bytes()
-        _bundled = parse_snapshot_document(payload, source="bundled")
+        _bundled = parse_snapshot_document(payload, source="bundled", lazy=True)
     return _bundled

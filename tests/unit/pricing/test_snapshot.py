@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from importlib import resources
 
@@ -20,6 +21,7 @@ from cloudcostguard.pricing.snapshot import (
     dump_snapshot,
     load_bundled_catalog,
     parse_snapshot,
+    parse_snapshot_document,
 )
 
 
@@ -98,6 +100,47 @@ def test_the_compact_reader_builds_the_catalog_from_products_builds() -> None:
     assert compact.record_count == generic.record_count == sum(len(p[3].tiers) for p in products)
     assert compact.shaped_products() == generic.shaped_products()
     assert compact.lookup("AmazonEC2", "us-east-1", instanceType="m5.large", **LINUX) is not None
+
+
+def test_the_bundled_snapshot_built_on_demand_is_the_catalog_built_at_once() -> None:
+    """``lazy``: each (service, region) is built on first use — a lookup builds its own alone, and
+    threads asking at once all see it whole — and the whole catalog equals the eager one."""
+    payload = resources.files("cloudcostguard.pricing").joinpath("data", BUNDLED_RESOURCE).read_bytes()
+    eager, header = parse_snapshot_document(payload, source="x")
+    lazy, lazy_header = parse_snapshot_document(payload, source="x", lazy=True)
+    assert lazy_header == header
+    assert lazy.record_count == eager.record_count and lazy.covered_regions() == eager.covered_regions()
+    assert lazy.regions("AmazonEC2") == eager.regions("AmazonEC2")
+    with ThreadPoolExecutor(8) as pool:
+        found = list(
+            pool.map(
+                lambda _: lazy.lookup("AmazonEC2", "us-east-1", instanceType="m5.large", **LINUX), range(8)
+            )
+        )
+    assert found == [eager.lookup("AmazonEC2", "us-east-1", instanceType="m5.large", **LINUX)] * 8
+    assert found[0] is not None
+    # Which groups were built: no public view says it, the catalog's own table does.
+    built = {key for key, products in lazy._products.items() if products}
+    assert built == {("AmazonEC2", "us-east-1")}
+    assert lazy.shaped_products() == eager.shaped_products()
+    assert lazy.records() == eager.records() and lazy.product_count == eager.product_count
+
+
+def test_a_malformed_row_read_on_demand_is_a_pricing_error_when_its_prices_are_asked_for() -> None:
+    document = {
+        "format": "cloudcostguard-price-snapshot/v2",
+        "origins": [{"origin": "o", "confidence": "official"}],
+        "groups": [
+            {"service": "S", "unit": "Hrs", "fixed": {}, "columns": ["a"], "rows": [["r1", 0, "x", "1"]]},
+            {"service": "T", "unit": "Hrs", "fixed": {}, "columns": ["a"], "rows": [["r1", 0, "x", "one"]]},
+        ],
+    }
+    catalog, _ = parse_snapshot_document(orjson.dumps(document), source="x", lazy=True)
+    assert catalog.lookup("S", "r1", a="x") is not None
+    with pytest.raises(errors.PricingError, match="malformed group"):
+        catalog.lookup("T", "r1", a="x")
+    with pytest.raises(errors.PricingError, match="malformed group"):
+        parse_snapshot_document(orjson.dumps(document), source="x")
 
 
 def test_compact_snapshot_is_the_same_bytes_for_the_same_records() -> None:
