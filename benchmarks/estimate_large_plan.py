@@ -52,6 +52,7 @@ import cloudcostguard
 from cloudcostguard.estimation import memo
 from cloudcostguard.estimation.registry import PRICERS, load_all_pricers
 from cloudcostguard.estimation.usage import Usage
+from cloudcostguard.plan import decoder as _typed_plan_decoder  # noqa: F401 - as the operator loads it
 from cloudcostguard.pricing.catalog import InMemoryCatalog
 from cloudcostguard.pricing.snapshot import load_bundled_catalog
 

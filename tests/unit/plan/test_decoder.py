@@ -38,9 +38,12 @@ def _typed_decoder(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _read(raw: bytes, *, typed: bool) -> Plan:
-    """``read_plan`` by the typed decoder, or by orjson alone (the small-plan path)."""
+    """``read_plan`` by the typed decoder, or by orjson alone (the small-plan path of a process that has
+    not loaded the typed decoder: this one has)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reader, "TYPED_DECODE_BYTES", 0 if typed else 1 << 62)
+        if not typed:
+            patch.setattr(reader, "_TYPED_DECODER", "cloudcostguard.plan.not_loaded")
         return read_plan(raw)
 
 
@@ -69,6 +72,21 @@ def test_integers_beyond_64_bits_stay_exact_on_a_small_plan() -> None:
             "negative": -9223372036854775809,
             "id": "i-0",
         }
+
+
+def test_a_small_plan_takes_the_typed_decoder_once_it_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the reader's own threshold, not this module's 0
+    raw = orjson.dumps({"format_version": "1.2", "resource_changes": [_change()]})
+    assert len(raw) < reader.TYPED_DECODE_BYTES
+    decoded: list[bytes] = []
+
+    def counting(raw: bytes) -> dict[str, object] | None:
+        decoded.append(raw)
+        return decode_plan(raw)
+
+    monkeypatch.setattr("cloudcostguard.plan.decoder.decode_plan", counting)
+    [change] = read_plan(raw).resource_changes
+    assert decoded == [raw] and change.address == "aws_eip.a"
 
 
 def test_a_small_plan_is_read_without_msgspec() -> None:

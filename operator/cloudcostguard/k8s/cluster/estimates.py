@@ -28,6 +28,7 @@ from cloudcostguard.estimation import memo
 from cloudcostguard.estimation.model import Estimate
 from cloudcostguard.estimation.registry import load_all_pricers
 from cloudcostguard.k8s.api.models import CostEstimateSpec
+from cloudcostguard.plan import decoder as _typed_plan_decoder  # noqa: F401 - see load_all_pricers()
 from cloudcostguard.pricing.catalog import PriceCatalog
 from cloudcostguard.settings import Settings
 
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 # A long-running process (the operator, the webhook) loads every pricer once, up front: no review or
 # reconcile pays for a module's import, and none runs while another thread prices.
 load_all_pricers()
+# The typed plan decoder (msgspec) is imported above for the same reason: once loaded, the plan reader
+# uses it at every size, the faster path (the CLI loads it for large plans only).
 
 # Plans above this size are estimated in a worker thread; smaller ones cost less than the thread hop
 # (orjson reads ~200 MB/s here, so 256 KiB is about a millisecond of parsing).
