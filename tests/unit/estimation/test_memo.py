@@ -353,3 +353,34 @@ def test_a_type_with_few_sides_is_recorded_only_once_enough_were_seen(
     _outcome(three, None, fresh, memoise=True)  # three sides in the plan: recorded from the first
     fresh_memo = memo.memo_for(fresh, Decimal(730), AS_OF, True)
     assert fresh_memo is not None and len(fresh_memo) == 3
+
+
+def test_tables_that_differ_only_by_name_share_one_priced_side_when_nothing_scales_them() -> None:
+    """The table's name is only read to match an autoscaling target: in a plan without targets it
+    is not read, so it is no part of the key, and the second table hits."""
+
+    def table(name: str) -> dict[str, Any]:
+        return {
+            "address": f"aws_dynamodb_table.{name}",
+            "mode": "managed",
+            "type": "aws_dynamodb_table",
+            "name": name,
+            "change": {
+                "actions": ["create"],
+                "before": None,
+                "after": {
+                    "name": name,
+                    "billing_mode": "PROVISIONED",
+                    "read_capacity": 5,
+                    "write_capacity": 5,
+                },
+            },
+        }
+
+    catalog = _fresh_catalog()
+    plan = _plan(table("orders"), table("users"))
+    assert _outcome(plan, None, catalog, memoise=True) == _outcome(
+        plan, None, _fresh_catalog(), memoise=False
+    )
+    side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
+    assert side_memo is not None and len(side_memo) == 1

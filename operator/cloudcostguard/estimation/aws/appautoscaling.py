@@ -39,8 +39,19 @@ class ScalingTarget:
     capacity: Decimal | None
 
 
+def plan_has_targets(ctx: PricingContext) -> bool:
+    """Whether the plan changes any scalable target (one set lookup). Without one nothing scales, so a
+    caller need not read the id a match would need: an id read is a memo key part (``memo``), and ids
+    are unique, so reading one for nothing would leave every side of the type a miss."""
+    references = ctx.references
+    return references is not None and references.has_type(TARGET_TYPE)
+
+
 def scaling_targets(ctx: PricingContext, resource_id: str | None) -> list[ScalingTarget]:
-    """The targets that scale ``ctx``'s resource, whose own id is ``resource_id`` when known."""
+    """The targets that scale ``ctx``'s resource, whose own id is ``resource_id`` when known. (A target
+    only in configuration, without a change, scales nothing: its references lead to no change.)"""
+    if not plan_has_targets(ctx):
+        return []
     found: list[ScalingTarget] = []
     seen: set[str] = set()
     for target in linked.referrers(ctx, (TARGET_TYPE, "resource_id"), every_instance=True):
