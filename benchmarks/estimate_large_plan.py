@@ -62,7 +62,7 @@ SEED = 20261125
 # Every pricer module registered, so the plan can use every registered type.
 load_all_pricers()
 AZS = ("us-east-1a", "us-east-1b", "us-east-1c")
-WARM_UP_ESTIMATES = memo.RECORD_AFTER  # even a type with one side a plan is recorded by then
+WARM_UP_ESTIMATES = memo.RECORD_AFTER  # by then even a type with one side in the plan is recorded
 
 # --- realistic attribute sets, as the AWS provider writes them in `after` ---------------------------
 

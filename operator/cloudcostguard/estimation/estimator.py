@@ -69,8 +69,10 @@ def estimate_plan(
     references = plan.references
     side_memo = memo.memo_for(catalog, hours_per_month, as_of, references is not None) if memoise else None
     changes = plan.resource_changes
+    # Per type, not (type, region): counted in C, and a plan's sides of a type share few regions.
+    type_counts = Counter(map(_RESOURCE_TYPE, changes))
     # The pricers of the types met, the usage file's too (its usage-only types and unknown keys).
-    load_pricers({*map(_RESOURCE_TYPE, changes), *usage.resource_types()})
+    load_pricers({*type_counts, *usage.resource_types()})
     pricing = _Pricing(
         catalog=catalog,
         usage=usage,
@@ -78,8 +80,7 @@ def estimate_plan(
         references=references,
         as_of=as_of,
         side_memo=side_memo,
-        # Per type, not (type, region): counted in C, and a plan's sides of a type share few regions.
-        type_counts=Counter(map(_RESOURCE_TYPE, changes)) if side_memo is not None else {},
+        type_counts=type_counts,
     )
     with paused_gc():
         resources = [pricing.resource(change) for change in changes]

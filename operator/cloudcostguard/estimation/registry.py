@@ -97,6 +97,8 @@ _all_loaded = False
 def load_pricers(resource_types: Iterable[str]) -> None:
     """Import the pricer modules of those ``resource_types`` that have none registered yet (types
     without a module in the index — free, unsupported, a test's own — are left alone)."""
+    if _all_loaded:
+        return
     modules = {PRICER_MODULES[t] for t in resource_types if t not in PRICERS and t in PRICER_MODULES}
     for module in sorted(modules):
         importlib.import_module(f"{_AWS_PACKAGE}.{module}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudcostguard.plan.model import ResourceChange
-from cloudcostguard.plan.regions import strip_indexes
+from cloudcostguard.plan.regions import config_address, strip_indexes
 
 # A reference names a managed resource when it starts TYPE.NAME; var., local., module., data., each.,
 # count., path. and self. name something else.
@@ -90,16 +90,15 @@ class PlanReferences:
         by_address, by_type = self._changes_by_address, self._changes_by_type
         module_paths: dict[str, str] = {}  # a plan's resources share a few module instances
         for change in self._changes:
-            module_address, resource_type = change.module_address, change.resource_type
+            module_address = change.module_address
             if module_address:
                 module_path = module_paths.get(module_address)
                 if module_path is None:
                     module_path = module_paths[module_address] = strip_indexes(module_address)
-                address = f"{module_path}.{resource_type}.{change.name}"
-            else:
-                address = f"{resource_type}.{change.name}"
+                module_address = module_path
+            address = config_address(module_address, change.resource_type, change.name)
             by_address.setdefault(address, []).append(change)
-            by_type.setdefault(resource_type, []).append(change)
+            by_type.setdefault(change.resource_type, []).append(change)
 
     def _index_references(self) -> None:
         self._references_indexed = True

@@ -39,19 +39,18 @@ class ScalingTarget:
     capacity: Decimal | None
 
 
-def plan_has_targets(ctx: PricingContext) -> bool:
-    """Whether the plan changes any scalable target (one set lookup). Without one nothing scales, so a
-    caller need not read the id a match would need: an id read is a memo key part (``memo``), and ids
-    are unique, so reading one for nothing would leave every side of the type a miss."""
+def scaling_targets(ctx: PricingContext, id_attribute: str, id_prefix: str = "") -> list[ScalingTarget]:
+    """The targets that scale ``ctx``'s resource, whose own id is ``id_prefix`` + its attribute
+    ``id_attribute`` when known (``table/`` + ``name``).
+
+    The id is read only when the plan changes any target (one set lookup; a target only in
+    configuration, without a change, scales nothing: its references lead to no change). An id read is
+    a memo key part (``memo``), and ids are unique: read for nothing, it left every side a miss."""
     references = ctx.references
-    return references is not None and references.has_type(TARGET_TYPE)
-
-
-def scaling_targets(ctx: PricingContext, resource_id: str | None) -> list[ScalingTarget]:
-    """The targets that scale ``ctx``'s resource, whose own id is ``resource_id`` when known. (A target
-    only in configuration, without a change, scales nothing: its references lead to no change.)"""
-    if not plan_has_targets(ctx):
+    if references is None or not references.has_type(TARGET_TYPE):
         return []
+    own_id = ctx.attrs.text(id_attribute)
+    resource_id = f"{id_prefix}{own_id}" if own_id else None
     found: list[ScalingTarget] = []
     seen: set[str] = set()
     for target in linked.referrers(ctx, (TARGET_TYPE, "resource_id"), every_instance=True):

@@ -205,10 +205,7 @@ def _scaled_capacity(
 ) -> tuple[Capacity, Capacity]:
     """The table's write and read capacity: an autoscaling target's where one scales it."""
     write, read = Capacity(writes), Capacity(reads)
-    if not appautoscaling.plan_has_targets(ctx):
-        return write, read
-    name = ctx.attrs.text("name")
-    for target in appautoscaling.scaling_targets(ctx, f"table/{name}" if name else None):
+    for target in appautoscaling.scaling_targets(ctx, "name", "table/"):
         # A capacity unknown at plan time (no usage, minimum unknown) leaves the table's own figure.
         if target.dimension == WRITE_DIMENSION:
             write = Capacity(target.capacity if target.capacity is not None else writes, True)

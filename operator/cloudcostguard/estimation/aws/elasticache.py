@@ -69,8 +69,7 @@ def price_elasticache_replication_group(ctx: PricingContext) -> list[CostCompone
     if replicas is None:
         replicas = cluster_mode.integer("replicas_per_node_group") or 0
     autoscaled = False
-    group_id = attrs.text("replication_group_id") if appautoscaling.plan_has_targets(ctx) else None
-    for target in appautoscaling.scaling_targets(ctx, f"replication-group/{group_id}" if group_id else None):
+    for target in appautoscaling.scaling_targets(ctx, "replication_group_id", "replication-group/"):
         if target.dimension == NODE_GROUPS_DIMENSION:
             autoscaled = True
             node_groups = _scaled_count(target.capacity, node_groups)

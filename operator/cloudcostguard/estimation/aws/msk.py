@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cloudcostguard.estimation.aws.appautoscaling import plan_has_targets, scaling_targets
+from cloudcostguard.estimation.aws.appautoscaling import scaling_targets
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext, pricer
 
@@ -34,7 +34,7 @@ def price_msk_cluster(ctx: PricingContext) -> list[CostComponent]:
     if size is None:
         size = group.block("storage_info").block("ebs_storage_info").decimal("volume_size")
     storage_name = "Storage"
-    for target in scaling_targets(ctx, attrs.text("arn") if plan_has_targets(ctx) else None):
+    for target in scaling_targets(ctx, "arn"):
         if target.dimension == STORAGE_DIMENSION:
             storage_name = "Storage (autoscaling)"
             size = target.capacity

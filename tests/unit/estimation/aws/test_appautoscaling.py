@@ -27,8 +27,7 @@ def found() -> Iterator[dict[str, list[ScalingTarget]]]:
     seen: dict[str, list[ScalingTarget]] = {}
 
     def spy(ctx: PricingContext) -> list[CostComponent]:
-        name = ctx.attrs.text("name")
-        seen[ctx.address] = appautoscaling.scaling_targets(ctx, f"table/{name}" if name else None)
+        seen[ctx.address] = appautoscaling.scaling_targets(ctx, "name", "table/")
         return []
 
     PRICERS[SPY_TYPE] = spy
