@@ -7,6 +7,9 @@ from decimal import Decimal
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.pricing.catalog import Price
 
+# ``CostComponent``'s fields in order, made in C: the named tuple's own ``__new__`` is a Python function.
+_new = tuple.__new__
+
 
 def priced(
     name: str,
@@ -25,12 +28,14 @@ def priced(
     and prices read the way people quote them; tiers still apply to the catalog's units.
     """
     if price is None:
-        return CostComponent(name, unit, monthly_quantity, None, None, usage_based, True, subresource)
+        return _new(CostComponent, (name, unit, monthly_quantity, None, None, usage_based, True, subresource))
     display_price = price.unit_price * unit_scale
     if monthly_quantity is None:
-        return CostComponent(name, unit, None, display_price, None, True, False, subresource)
+        return _new(CostComponent, (name, unit, None, display_price, None, True, False, subresource))
     cost = price.cost_for(monthly_quantity * unit_scale)
-    return CostComponent(name, unit, monthly_quantity, display_price, cost, usage_based, False, subresource)
+    return _new(
+        CostComponent, (name, unit, monthly_quantity, display_price, cost, usage_based, False, subresource)
+    )
 
 
 def at_unit_price(
@@ -44,16 +49,10 @@ def at_unit_price(
 ) -> CostComponent:
     """A component with an already-resolved unit price (one tier of a tiered price, a derived rate)."""
     if unit_price is None:
-        return CostComponent(name, unit, monthly_quantity, None, None, usage_based, True, subresource)
+        return _new(CostComponent, (name, unit, monthly_quantity, None, None, usage_based, True, subresource))
     if monthly_quantity is None:
-        return CostComponent(name, unit, None, unit_price, None, True, False, subresource)
-    return CostComponent(
-        name,
-        unit,
-        monthly_quantity,
-        unit_price,
-        monthly_quantity * unit_price,
-        usage_based,
-        False,
-        subresource,
+        return _new(CostComponent, (name, unit, None, unit_price, None, True, False, subresource))
+    return _new(
+        CostComponent,
+        (name, unit, monthly_quantity, unit_price, monthly_quantity * unit_price, usage_based, False, subresource),
     )

@@ -26,7 +26,7 @@ the shield's region).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -233,7 +233,7 @@ def _group_components(
     lines.append(
         prices.usage("HTTPS requests", "10k requests", https, _HTTPS_QUERIES[key], scale=TEN_THOUSAND)
     )
-    return [replace(line, subresource=name) for line in lines]
+    return [line._replace(subresource=name) for line in lines]
 
 
 def _origin_shield(ctx: PricingContext, origin: Attributes, usage: ResourceUsage) -> CostComponent | None:

@@ -91,7 +91,7 @@ def _part(
 
 def _under(parent: str, components: list[CostComponent]) -> list[CostComponent]:
     return [
-        dataclasses.replace(c, subresource=parent if c.subresource is None else f"{parent} › {c.subresource}")
+        c._replace(subresource=parent if c.subresource is None else f"{parent} › {c.subresource}")
         for c in components
     ]
 
