@@ -2,6 +2,8 @@
 
 ``paused_gc``: the collector is off inside, and back to how it was afterwards, even on errors.
 ``fast_init``: the same constructor as the dataclass's own, still frozen, equal and hashable.
+The hot named tuples (components, contexts, resource changes) made in C with ``tuple.__new__``: the
+same values as their own constructor gives, and immutable.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import dataclasses
 import gc
 import inspect
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
+from cloudcostguard.estimation.components import at_unit_price, priced
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.registry import PricingContext
 from cloudcostguard.performance import fast_init, paused_gc
 from cloudcostguard.plan.model import ResourceChange
+from cloudcostguard.pricing.catalog import Price, PriceTier
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +113,36 @@ def test_keyword_only_fields_stay_keyword_only_and_subclasses_may_add_required_f
     assert (extended.a, extended.b, extended.c) == (1, 4, 5)
 
 
-@pytest.mark.parametrize("cls", [CostComponent, ResourceChange, PricingContext])
+@pytest.mark.parametrize("cls", [Price, PriceTier])
 def test_the_hot_classes_keep_their_dataclass_signature(cls: type) -> None:
     names = [field.name for field in dataclasses.fields(cls)]
     assert list(inspect.signature(cls).parameters) == names
+
+
+@pytest.mark.parametrize("cls", [CostComponent, ResourceChange, PricingContext])
+def test_the_hot_named_tuples_take_their_fields_in_order_and_stay_immutable(cls: type) -> None:
+    """``tuple.__new__(cls, values)`` (the estimator's and reader's way) relies on the field order."""
+    names = list(inspect.signature(cls).parameters)
+    assert names == list(cls._fields)  # type: ignore[attr-defined]
+    made = tuple.__new__(cls, tuple(range(len(names))))
+    assert made == cls(*range(len(names)))
+    assert [getattr(made, name) for name in names] == list(range(len(names)))
+    with pytest.raises(AttributeError):
+        made.address = "changed"  # type: ignore[misc]
+
+
+def test_the_component_builders_make_what_the_constructor_makes() -> None:
+    price = Price("Hrs", (PriceTier(Decimal(0), None, Decimal("0.045")),))
+    assert priced("NAT gateway", "hours", Decimal(730), price) == CostComponent(
+        "NAT gateway", "hours", Decimal(730), Decimal("0.045"), Decimal("32.850"), False, False, None
+    )
+    assert priced("Data", "GB", None, price, subresource="x") == CostComponent(
+        "Data", "GB", None, Decimal("0.045"), None, usage_based=True, subresource="x"
+    )
+    assert priced("Gone", "GB", Decimal(3), None, usage_based=True) == CostComponent(
+        "Gone", "GB", Decimal(3), None, None, usage_based=True, price_not_found=True
+    )
+    assert at_unit_price("Tier 2", "GB", Decimal(10), Decimal("0.5")) == CostComponent(
+        "Tier 2", "GB", Decimal(10), Decimal("0.5"), Decimal("5.0")
+    )
+    assert at_unit_price("Tier 2", "GB", None, Decimal("0.5")).usage_based is True

@@ -52,7 +52,7 @@ def at_unit_price(
         return _new(CostComponent, (name, unit, monthly_quantity, None, None, usage_based, True, subresource))
     if monthly_quantity is None:
         return _new(CostComponent, (name, unit, None, unit_price, None, True, False, subresource))
+    cost = monthly_quantity * unit_price
     return _new(
-        CostComponent,
-        (name, unit, monthly_quantity, unit_price, monthly_quantity * unit_price, usage_based, False, subresource),
+        CostComponent, (name, unit, monthly_quantity, unit_price, cost, usage_based, False, subresource)
     )

@@ -217,21 +217,26 @@ class _Pricing:
                 recording = memo.RecordingReferences(references, reads, strip_indexes(address))
                 references = cast("PlanReferences", recording)
             usage_of = memo.recording_usage_of(usage_of, reads)
-        return PricingContext(
-            address,
-            resource_type,
-            region,
-            attrs,
-            resource_usage,
-            self.catalog,
-            self.hours_per_month,
-            references=references,
-            as_of=self.as_of,
-            usage_of=usage_of,
+        return _new(
+            PricingContext,
+            (
+                address,
+                resource_type,
+                region,
+                attrs,
+                resource_usage,
+                self.catalog,
+                self.hours_per_month,
+                references,
+                self.as_of,
+                usage_of,
+            ),
         )
 
 
 _RESOURCE_TYPE = attrgetter("resource_type")
+# A named tuple's fields in order, made in C (its own ``__new__`` is a Python function).
+_new = tuple.__new__
 
 
 def _price_side(pricer: Pricer, context: PricingContext) -> list[CostComponent]:

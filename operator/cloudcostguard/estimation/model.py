@@ -7,7 +7,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, NamedTuple
 
-
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 HOURS_PER_MONTH = Decimal(730)

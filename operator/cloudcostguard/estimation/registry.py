@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from cloudcostguard.estimation.attributes import Attributes
 from cloudcostguard.estimation.free_types import INFRACOST_FREE_TYPES
@@ -25,16 +25,17 @@ from cloudcostguard.estimation.kit import Prices, Shape, TablePricer, TieredUsag
 from cloudcostguard.estimation.model import CostComponent
 from cloudcostguard.estimation.pricer_index import PRICER_MODULES
 from cloudcostguard.estimation.usage import ResourceUsage
-from cloudcostguard.performance import fast_init
 from cloudcostguard.plan.references import PlanReferences, Reference
 from cloudcostguard.plan.regions import strip_indexes
 from cloudcostguard.pricing.catalog import PriceCatalog
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class PricingContext:
-    """Everything a pricer may use for one side (before or after) of one resource change."""
+class PricingContext(NamedTuple):
+    """Everything a pricer may use for one side (before or after) of one resource change.
+
+    A named tuple, made in C by the estimator (``tuple.__new__``; 0.83 µs as a frozen dataclass, once
+    per priced side): immutable, ``_replace`` for a context about another resource of the plan.
+    """
 
     address: str
     resource_type: str
@@ -43,15 +44,14 @@ class PricingContext:
     usage: ResourceUsage
     catalog: PriceCatalog
     hours_per_month: Decimal
-    # The whole plan's cross-resource references. Keyword-only, so that contexts extended with more
-    # fields (a subclass adding a required one) stay valid dataclasses.
-    references: PlanReferences | None = field(default=None, kw_only=True)
+    # The whole plan's cross-resource references.
+    references: PlanReferences | None = None
     # The day prices apply on (support calendars: EKS extended support, RDS Extended Support years).
     # One value per estimate, so an estimate never straddles midnight; None means today (UTC).
-    as_of: date | None = field(default=None, kw_only=True)
+    as_of: date | None = None
     # Another resource's usage (address, type) → values: an autoscaling target's `capacity` decides
     # what the table it scales runs.
-    usage_of: Callable[[str, str], ResourceUsage] | None = field(default=None, kw_only=True)
+    usage_of: Callable[[str, str], ResourceUsage] | None = None
 
     @property
     def pricing_date(self) -> date:

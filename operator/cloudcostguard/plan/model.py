@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from cloudcostguard.performance import fast_init
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from cloudcostguard.plan.references import PlanReferences
@@ -33,9 +31,10 @@ PRICES_BEFORE = frozenset({"delete", "forget", "update", "replace", "no-op", "re
 UNCHANGED = frozenset({"no-op", "read"})
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class ResourceChange:
+class ResourceChange(NamedTuple):
+    """One resource change, checked. A named tuple, made in C by the reader (``tuple.__new__``; 0.6 µs
+    as a frozen dataclass, once per resource of the plan): immutable all the same."""
+
     address: str
     resource_type: str
     name: str

@@ -47,6 +47,7 @@ _LONG_DIGITS = b"0" * 19
 # Modes that are not infrastructure with a bill: data sources are read, ephemeral resources
 # (Terraform ≥ 1.10, OpenTofu ≥ 1.10) exist only during a run.
 IGNORED_MODES = frozenset({"data", "ephemeral"})
+_new = tuple.__new__
 
 
 def _too_large(size: int, max_bytes: int) -> errors.PlanTooLargeError:
@@ -316,18 +317,21 @@ def _checked_change(
         region, past_region = after_region, (before_region if before_region != after_region else None)
     else:
         region, past_region = before_region, None
-    # Positional: this runs once per resource of plans with thousands of them.
-    return ResourceChange(
-        address,
-        resource_type,
-        name,
-        module_address,
-        action,
-        before,
-        after,
-        after_unknown if isinstance(after_unknown, dict) else {},
-        region,
-        past_region,
+    # Made in C (ResourceChange's fields in order): this runs once per resource of plans with thousands.
+    return _new(
+        ResourceChange,
+        (
+            address,
+            resource_type,
+            name,
+            module_address,
+            action,
+            before,
+            after,
+            after_unknown if isinstance(after_unknown, dict) else {},
+            region,
+            past_region,
+        ),
     )
 
 

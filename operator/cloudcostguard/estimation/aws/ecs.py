@@ -26,7 +26,6 @@ are free: what they describe is priced here.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from decimal import Decimal
 
 from cloudcostguard.estimation.attributes import Attributes, to_decimal
@@ -116,8 +115,8 @@ def launch_type(ctx: PricingContext) -> str | None:
     found = _cluster_launch_type(cluster.attrs)
     if found == FARGATE:
         return found
-    cluster_ctx = replace(
-        ctx, address=cluster.address, resource_type=cluster.resource_type, attrs=cluster.attrs
+    cluster_ctx = ctx._replace(
+        address=cluster.address, resource_type=cluster.resource_type, attrs=cluster.attrs
     )
     for providers in linked.referrers(
         cluster_ctx, ("aws_ecs_cluster_capacity_providers", "cluster_name"), every_instance=True
@@ -150,8 +149,8 @@ def _strategy_launch_type(strategy: list[Attributes]) -> str | None:
 def task_definition(ctx: PricingContext) -> Attributes | None:
     """The task definition a task set of this service runs, else the service's own."""
     for task_set in linked.referrers(ctx, ("aws_ecs_task_set", "service")):
-        set_ctx = replace(
-            ctx, address=task_set.address, resource_type=task_set.resource_type, attrs=task_set.attrs
+        set_ctx = ctx._replace(
+            address=task_set.address, resource_type=task_set.resource_type, attrs=task_set.attrs
         )
         found = linked.referred(set_ctx, "task_definition", "aws_ecs_task_definition")
         if found:

@@ -23,7 +23,6 @@ is true (Infracost counts the setting's presence).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -86,7 +85,7 @@ def _part(
     """A context for one part: its own attributes and the environment's usage under ``usage_key``."""
     nested = ctx.usage.raw(usage_key)
     usage = ResourceUsage(nested if isinstance(nested, Mapping) else _EMPTY, f"{ctx.address}.{usage_key}")
-    return dataclasses.replace(ctx, resource_type=resource_type, attrs=Attributes(values), usage=usage)
+    return ctx._replace(resource_type=resource_type, attrs=Attributes(values), usage=usage)
 
 
 def _under(parent: str, components: list[CostComponent]) -> list[CostComponent]:

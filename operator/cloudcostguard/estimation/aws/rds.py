@@ -15,7 +15,7 @@ Support. Storage and Multi-AZ stay the replica's own (20 GB when unknown).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -306,7 +306,7 @@ def replica_source(ctx: PricingContext) -> Attributes | None:
         source = found[0]
         if source.attrs.text("engine") is not None:
             return source.attrs
-        current = replace(ctx, address=source.address, attrs=source.attrs)
+        current = ctx._replace(address=source.address, attrs=source.attrs)
     return None
 
 
