@@ -63,6 +63,9 @@ SEED = 20261125
 load_all_pricers()
 AZS = ("us-east-1a", "us-east-1b", "us-east-1c")
 WARM_UP_ESTIMATES = memo.RECORD_AFTER  # by then even a type with one side in the plan is recorded
+# "warm, other plans": the memo warmed by plans of the same mix under other seeds (other resources,
+# names and shapes drawn from the same choices), each estimated twice, never by the measured plan.
+OTHER_PLANS = 3
 
 # --- realistic attribute sets, as the AWS provider writes them in `after` ---------------------------
 
@@ -589,12 +592,20 @@ resource_usage:
 # --- measurement --------------------------------------------------------------------------------
 
 
-def interleaved_medians(functions: list[Callable[[], object]], repeat: int) -> list[float]:
+def interleaved_medians(
+    functions: list[Callable[[], object]],
+    repeat: int,
+    setups: dict[int, Callable[[], object]] | None = None,
+) -> list[float]:
     """Median seconds of each function, run in turns so that load from other processes on a shared
-    machine weighs on each of them alike."""
+    machine weighs on each of them alike; ``setups[i]``, untimed, runs before each call of function i."""
     times: list[list[float]] = [[] for _ in functions]
+    setups = setups or {}
     for _ in range(repeat):
-        for function, samples in zip(functions, times, strict=True):
+        for position, (function, samples) in enumerate(zip(functions, times, strict=True)):
+            setup = setups.get(position)
+            if setup is not None:
+                setup()
             start = time.perf_counter()
             function()
             samples.append(time.perf_counter() - start)
@@ -672,9 +683,13 @@ def by_size(sizes: list[int], repeat: int, usage: Usage, mix: str = "full") -> l
     one estimate repeated sides still hit. ``warm memo`` is the operator's and webhook's case, where
     the catalog's memo already holds the plan's sides from earlier estimates: it prices against a
     catalog object of its own, warmed by a few estimates first (on the shared catalog, the cold runs'
-    ``forget`` and the usage runs' sides left it barely warm: it measured like a cold memo)."""
+    ``forget`` and the usage runs' sides left it barely warm: it measured like a cold memo).
+    ``warm, other plans`` is the webhook meeting a plan it has not seen, of an estate it has: the memo
+    of a third catalog object warmed by ``OTHER_PLANS`` plans of the same mix under other seeds only,
+    so every hit there is a side that another plan's resource shares."""
     catalog = load_bundled_catalog()
     warm_catalog = InMemoryCatalog(catalog.records(), source=catalog.source, version=catalog.version)
+    other_catalog = InMemoryCatalog(catalog.records(), source=catalog.source, version=catalog.version)
 
     def cold(plan_bytes: bytes, usage: Usage | None = None) -> Callable[[], object]:
         def run() -> object:
@@ -685,7 +700,8 @@ def by_size(sizes: list[int], repeat: int, usage: Usage, mix: str = "full") -> l
 
     print(
         f"{'resources':>9} {'MB':>6} {'runs':>5} {'floor ms':>9} {'estimate ms':>12} {'ratio':>6} "
-        f"{'with usage ms':>14} {'ratio':>6} {'warm memo ms':>13} {'ratio':>6}"
+        f"{'with usage ms':>14} {'ratio':>6} {'warm memo ms':>13} {'ratio':>6} "
+        f"{'other plans ms':>15} {'ratio':>6}"
     )
     ratios = []
     for size in sizes:
@@ -694,22 +710,35 @@ def by_size(sizes: list[int], repeat: int, usage: Usage, mix: str = "full") -> l
         memo.forget(warm_catalog)
         for _ in range(WARM_UP_ESTIMATES):  # a type is recorded once RECORD_AFTER of its sides were seen
             cloudcostguard.estimate(plan_bytes, catalog=warm_catalog)
+        others = [generate_plan(size, seed=SEED + k, mix=mix) for k in range(1, OTHER_PLANS + 1)]
+
+        def warm_by_others(others: list[bytes] = others) -> None:
+            """A memo that has priced the other plans (twice each) and never this one."""
+            memo.forget(other_catalog)
+            for other in others * 2:
+                cloudcostguard.estimate(other, catalog=other_catalog)
+            gc.collect()
+
         runs = _repeats(size, repeat)
         gc.collect()
-        floor, price, with_usage, warm = interleaved_medians(
+        floor, price, with_usage, warm, other_warm = interleaved_medians(
             [
                 fair_floor(plan_bytes),
                 cold(plan_bytes),
                 cold(plan_bytes, usage),
                 lambda plan_bytes=plan_bytes: cloudcostguard.estimate(plan_bytes, catalog=warm_catalog),
+                lambda plan_bytes=plan_bytes: cloudcostguard.estimate(plan_bytes, catalog=other_catalog),
             ],
             runs,
+            # Every turn from a memo of the other plans only, not of the last turn's run of this one.
+            setups={4: warm_by_others},
         )
         ratios.append(price / floor)
         print(
             f"{size:>9} {len(plan_bytes) / 1e6:>6.2f} {runs:>5} {floor * 1000:>9.1f} {price * 1000:>12.1f} "
             f"{price / floor:>5.2f}× {with_usage * 1000:>14.1f} {with_usage / floor:>5.2f}× "
-            f"{warm * 1000:>13.1f} {warm / floor:>5.2f}×"
+            f"{warm * 1000:>13.1f} {warm / floor:>5.2f}× "
+            f"{other_warm * 1000:>15.1f} {other_warm / floor:>5.2f}×"
         )
     return ratios
 

@@ -192,7 +192,7 @@ def parse_plan_document(document: Any, *, raw: bytes | None, default_region: str
     entry_type = _entry_type()
     for position, item in enumerate(changes):
         if type(item) is entry_type:
-            change = _typed_resource_change(cast("Entry", item), position, resolver)
+            change = _typed_resource_change(item, position, resolver)
         else:
             change = _resource_change(item, position, resolver)
         if change is not None:
@@ -250,12 +250,12 @@ def _resource_change(item: Any, position: int, resolver: RegionResolver) -> Reso
         address,
         resource_type,
         action,
-        name=item.get("name"),
-        module_address=item.get("module_address"),
-        before=before,
-        after=after,
-        after_unknown=change.get("after_unknown"),
-        resolver=resolver,
+        item.get("name"),
+        item.get("module_address"),
+        before,
+        after,
+        change.get("after_unknown"),
+        resolver,
     )
 
 
@@ -280,20 +280,19 @@ def _typed_resource_change(item: Entry, position: int, resolver: RegionResolver)
         address,
         resource_type,
         action,
-        name=item.name,
-        module_address=item.module_address,
-        before=change.before,
-        after=change.after,
-        after_unknown=change.after_unknown,
-        resolver=resolver,
+        item.name,
+        item.module_address,
+        change.before,
+        change.after,
+        change.after_unknown,
+        resolver,
     )
 
 
-def _checked_change(
+def _checked_change(  # noqa: PLR0917 - positional: runs once per resource
     address: str,
     resource_type: str,
     action: str,
-    *,
     name: Any,
     module_address: Any,
     before: dict[str, Any] | None,
@@ -341,9 +340,11 @@ def _values_region(values: dict[str, Any]) -> str | None:
     region = values.get("region")
     if isinstance(region, str) and region:
         return region
-    zone_region = region_from_availability_zone(values.get("availability_zone"))
-    if zone_region is not None:
-        return zone_region
+    zone = values.get("availability_zone")
+    if zone is not None:  # most resources have none: no call
+        zone_region = region_from_availability_zone(zone)
+        if zone_region is not None:
+            return zone_region
     zones = values.get("availability_zones")
     if isinstance(zones, list) and zones:
         return region_from_availability_zone(zones[0])
