@@ -12,6 +12,7 @@ from typing import Any, cast
 from cloudcostguard import errors
 from cloudcostguard.estimation import memo
 from cloudcostguard.estimation.attributes import Attributes
+from cloudcostguard.estimation.kit import Prices
 from cloudcostguard.estimation.model import (
     FREE,
     HOURS_PER_MONTH,
@@ -103,7 +104,7 @@ def estimate_plan(
 class _Pricing:
     """What stays the same for every resource of one estimate."""
 
-    __slots__ = ("as_of", "catalog", "hours_per_month", "memo", "references", "type_counts", "usage")
+    __slots__ = ("as_of", "bound", "catalog", "hours_per_month", "memo", "references", "type_counts", "usage")
 
     def __init__(
         self,
@@ -123,6 +124,7 @@ class _Pricing:
         self.as_of = as_of
         self.memo = side_memo
         self.type_counts = type_counts
+        self.bound: dict[tuple[str, str], Prices] = {}  # the contexts' shared Prices (PricingContext.bound)
 
     def resource(self, change: ResourceChange) -> ResourceCost:
         # Positional arguments throughout: this runs once per resource of plans with thousands of them.
@@ -230,6 +232,7 @@ class _Pricing:
                 references,
                 self.as_of,
                 usage_of,
+                self.bound,
             ),
         )
 

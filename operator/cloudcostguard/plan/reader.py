@@ -189,7 +189,7 @@ def parse_plan_document(document: Any, *, raw: bytes | None, default_region: str
         raise errors.PlanError(f"resource_changes must be a list, not {_json_type(changes)}")
     resolver = RegionResolver(document, default_region)
     resource_changes = []
-    entry_type = _entry_type()
+    entry_type: Any = _entry_type()  # Any: narrowing to it would make each typed item an object
     for position, item in enumerate(changes):
         if type(item) is entry_type:
             change = _typed_resource_change(item, position, resolver)
