@@ -171,22 +171,24 @@ class _Pricing:
         resource_usage: ResourceUsage,
     ) -> tuple[list[CostComponent], Decimal]:
         side_memo = self.memo
-        if side_memo is None or not side_memo.remembers(resource_type, region):
+        plan = (
+            memo.PLAIN
+            if side_memo is None
+            else side_memo.plan_side(resource_type, region, self.type_counts.get(resource_type, 0))
+        )
+        if plan == memo.PLAIN or side_memo is None:
             components = _price_side(
                 pricer,
                 self.context(address, resource_type, region, Attributes(values, unknown), resource_usage),
             )
             return components, components_cost(components)
         references = self.references
-        found = side_memo.lookup(resource_type, region, address, values, unknown, resource_usage, references)
-        if found is not None:
-            return list(found[0]), found[1]
-        if not side_memo.worth_recording(resource_type, region, self.type_counts.get(resource_type, 0)):
-            components = _price_side(
-                pricer,
-                self.context(address, resource_type, region, Attributes(values, unknown), resource_usage),
+        if plan == memo.LOOKUP:
+            found = side_memo.lookup(
+                resource_type, region, address, values, unknown, resource_usage, references
             )
-            return components, components_cost(components)
+            if found is not None:
+                return list(found[0]), found[1]
         reads = memo.Reads()
         context = self.context(
             address,

@@ -70,6 +70,8 @@ RETRY_AFTER = 2_000
 # repeats pay back. On the issue-11 plan of 500 resources most (type, region)s have a few sides only.
 RECORD_AFTER = 8
 MAX_SETTINGS = 2  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
+# SideMemo.plan_side's answers.
+PLAIN, LOOKUP, RECORD = range(3)
 
 # What a read reads: an attribute's value, its unknown marker, whether there are values at all; a usage
 # value, whether there is usage at all; whether the plan has a resource type; whether no expression
@@ -304,6 +306,22 @@ class SideMemo:
         del given_up[key]  # tried again: its tally starts over
         self._tally[key] = [0, 0]
         return True
+
+    def plan_side(self, resource_type: str, region: str, sides_in_plan: int) -> int:
+        """What to do with the next side of this (type, region), in one call (the estimator asks for
+        every priced side): ``PLAIN`` (given up, or not worth recording yet), ``LOOKUP`` (schemas exist:
+        look it up, record it on a miss) or ``RECORD`` (no schema yet: a lookup could not hit). The
+        same decisions as ``remembers``, ``lookup`` finding no schema, and ``worth_recording``."""
+        if self._given_up and not self.remembers(resource_type, region):
+            return PLAIN
+        key = (resource_type, region)
+        if key in self._schemas:
+            return LOOKUP
+        if sides_in_plan >= RECORD_AFTER:
+            return RECORD
+        seen = self._seen.get(key, 0) + 1
+        self._seen[key] = seen
+        return RECORD if seen >= RECORD_AFTER else PLAIN
 
     def worth_recording(self, resource_type: str, region: str, sides_in_plan: int) -> bool:
         """Whether a side that missed should be priced with recording (else plainly): its (type,

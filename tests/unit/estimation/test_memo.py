@@ -384,3 +384,37 @@ def test_tables_that_differ_only_by_name_share_one_priced_side_when_nothing_scal
     )
     side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
     assert side_memo is not None and len(side_memo) == 1
+
+
+def test_plan_side_says_in_one_call_what_remembers_lookup_and_worth_recording_decide(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memo, "RECORD_AFTER", 3)
+    monkeypatch.setattr(memo, "GIVE_UP_AFTER_MISSES", 4)
+    side_memo = memo.SideMemo()
+    # No schema: a lookup could not hit. A few sides in the plan are priced plainly until the memo has
+    # seen RECORD_AFTER of them (over estimates); many sides in the plan are recorded from the first.
+    assert [side_memo.plan_side("aws_instance", "us-east-1", 2) for _ in range(3)] == [
+        memo.PLAIN,
+        memo.PLAIN,
+        memo.RECORD,
+    ]
+    assert side_memo.plan_side("aws_lambda_function", "us-east-1", 3) == memo.RECORD
+    # Once a (type, region) has a schema, its sides are looked up (and recorded on a miss).
+    catalog = _fresh_catalog()
+    plan = _plan(*(_instance("m5.large", size) for size in range(10, 14)))  # four distinct: gives up
+    _outcome(plan, None, catalog, memoise=True)
+    priced = memo.memo_for(catalog, Decimal(730), AS_OF, True)
+    assert priced is not None
+    assert priced.plan_side("aws_instance", "us-east-1", 1) == memo.PLAIN  # given up
+    assert not priced.remembers("aws_instance", "us-east-1")  # (and still counting down)
+    recorded = _fresh_catalog()
+    _outcome(
+        _plan(_instance("m5.large", 20), _instance("m5.large", 20), _instance("m5.large", 20)),
+        None,
+        recorded,
+        memoise=True,
+    )
+    fresh = memo.memo_for(recorded, Decimal(730), AS_OF, True)
+    assert fresh is not None and len(fresh) == 1
+    assert fresh.plan_side("aws_instance", "us-east-1", 1) == memo.LOOKUP
