@@ -19,8 +19,9 @@ floor and how much the ratio grew from the original mix to the full one (issue 1
 Then reports, in one run:
 - the median time of ``cloudcostguard.estimate(plan_bytes)`` and of ``orjson.loads(plan_bytes)`` on
   the same bytes under the same collector setting (paused, document freed), at 500, 5,000 and
-  50,000 resources, and their ratio (must ≤ 3×, aim ≤ 2×); per type, µs per resource of a plan of 1,000
-  resources of that one type;
+  50,000 resources, and their ratio (must ≤ 3×, aim ≤ 2×), with an empty memo, with usage, with the
+  memo warm from the same plan, and with a memo warmed by other plans of the mix only (``by_size``);
+  per type, µs per resource of a plan of 1,000 resources of that one type;
 - the peak memory (max RSS) of ``cloudcostguard estimate FILE --format json`` as a subprocess, with the
   peak of a bare ``python -c 'orjson.loads(...)'`` on the same file as the same-run baseline.
 
