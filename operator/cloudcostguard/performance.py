@@ -21,6 +21,9 @@ A frozen dataclass's generated ``__init__`` assigns each field through ``object.
 component needs: profiling a 5,000-resource plan showed it among the top costs. ``fast_init`` replaces
 that ``__init__`` with one writing each field straight into its slot, with the same signature and
 defaults; instances stay frozen (assignment still raises ``FrozenInstanceError``), equal and hashable.
+It serves the catalog's ``Price`` and ``PriceTier``; the hottest values (cost components, pricing
+contexts, resource changes) are named tuples made in C instead, faster still (``tuple.__new__``: 0.17
+µs against 0.52 µs with ``fast_init`` for eight fields).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ exactly what the pricer read:
 
 The memo lives with the catalog object (prices of another version never mix in) and is bounded: an
 LRU of ``MAX_RESULTS`` results per catalog, ``MAX_SCHEMAS`` schemas per (type, region). Results are
-immutable (frozen ``CostComponent``s); each hit gets its own list. A (type, region) whose sides do not
+immutable (``CostComponent`` named tuples); each hit gets its own list. A (type, region) whose sides do not
 repeat (each with its own id, say) is given up after ``GIVE_UP_AFTER_MISSES`` (recording costs more than
 pricing it) and tried again after ``RETRY_AFTER`` sides priced plainly, as what a memo sees changes.
 
