@@ -1,4 +1,4 @@
-"""Performance helpers for the hot paths of reading, pricing and loading: one place for both tricks.
+"""Performance helpers for the hot paths of reading, pricing and loading: one place for these tricks.
 
 ``paused_gc`` — pausing Python's cyclic garbage collector around allocation-heavy, cycle-free work.
 A parsed plan is a few hundred thousand dicts and lists, all young. While it is alive, every
@@ -35,6 +35,11 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+# The hot named tuples (``CostComponent``, ``PricingContext``, ``ResourceChange``) are made with this,
+# their fields in order: in C, where a named tuple's own ``__new__`` is a Python function.
+new_tuple = tuple.__new__
 
 
 @contextmanager

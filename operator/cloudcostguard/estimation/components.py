@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cloudcostguard.estimation.model import CostComponent
+from cloudcostguard.performance import new_tuple as _new
 from cloudcostguard.pricing.catalog import Price
-
-# ``CostComponent``'s fields in order, made in C: the named tuple's own ``__new__`` is a Python function.
-_new = tuple.__new__
 
 
 def priced(

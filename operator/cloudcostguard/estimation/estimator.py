@@ -34,6 +34,7 @@ from cloudcostguard.estimation.registry import (
 )
 from cloudcostguard.estimation.usage import ResourceUsage, Usage
 from cloudcostguard.estimation.usage_only import usage_only_changes
+from cloudcostguard.performance import new_tuple as _new
 from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import PRICES_AFTER, PRICES_BEFORE, UNCHANGED, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
@@ -240,8 +241,6 @@ class _Pricing:
 
 
 _RESOURCE_TYPE = attrgetter("resource_type")
-# A named tuple's fields in order, made in C (its own ``__new__`` is a Python function).
-_new = tuple.__new__
 
 
 def _price_side(pricer: Pricer, context: PricingContext) -> list[CostComponent]:

@@ -310,8 +310,9 @@ class SideMemo:
     def plan_side(self, resource_type: str, region: str, sides_in_plan: int) -> int:
         """What to do with the next side of this (type, region), in one call (the estimator asks for
         every priced side): ``PLAIN`` (given up, or not worth recording yet), ``LOOKUP`` (schemas exist:
-        look it up, record it on a miss) or ``RECORD`` (no schema yet: a lookup could not hit). The
-        same decisions as ``remembers``, ``lookup`` finding no schema, and ``worth_recording``."""
+        look it up, record it on a miss) or ``RECORD`` (no schema yet: a lookup could not hit). Recording
+        pays only through repeats: a (type, region) without a schema is recorded once it has
+        ``RECORD_AFTER`` sides in this plan, or once this memo has seen that many over estimates."""
         if self._given_up and not self.remembers(resource_type, region):
             return PLAIN
         key = (resource_type, region)
@@ -322,16 +323,6 @@ class SideMemo:
         seen = self._seen.get(key, 0) + 1
         self._seen[key] = seen
         return RECORD if seen >= RECORD_AFTER else PLAIN
-
-    def worth_recording(self, resource_type: str, region: str, sides_in_plan: int) -> bool:
-        """Whether a side that missed should be priced with recording (else plainly): its (type,
-        region) has a schema already, or enough sides in this plan or seen over earlier estimates."""
-        key = (resource_type, region)
-        if sides_in_plan >= RECORD_AFTER or key in self._schemas:
-            return True
-        seen = self._seen.get(key, 0) + 1
-        self._seen[key] = seen
-        return seen >= RECORD_AFTER
 
     def lookup(  # noqa: PLR0917 - positional: runs once per priced side
         self,

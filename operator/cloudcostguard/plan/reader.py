@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 
 from cloudcostguard import errors
+from cloudcostguard.performance import new_tuple as _new
 from cloudcostguard.performance import paused_gc
 from cloudcostguard.plan.model import ACTION_NAMES, PRICES_AFTER, Plan, ResourceChange
 from cloudcostguard.plan.references import PlanReferences
@@ -47,7 +48,6 @@ _LONG_DIGITS = b"0" * 19
 # Modes that are not infrastructure with a bill: data sources are read, ephemeral resources
 # (Terraform ≥ 1.10, OpenTofu ≥ 1.10) exist only during a run.
 IGNORED_MODES = frozenset({"data", "ephemeral"})
-_new = tuple.__new__
 
 
 def _too_large(size: int, max_bytes: int) -> errors.PlanTooLargeError:

@@ -386,7 +386,7 @@ def test_tables_that_differ_only_by_name_share_one_priced_side_when_nothing_scal
     assert side_memo is not None and len(side_memo) == 1
 
 
-def test_plan_side_says_in_one_call_what_remembers_lookup_and_worth_recording_decide(
+def test_plan_side_decides_plain_lookup_or_record_in_one_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(memo, "RECORD_AFTER", 3)
