@@ -7,7 +7,7 @@ by up to 25 % in their floors. Here each turn starts one process per tree (its `
 alternate the trees. Reported per size and tree: the medians over the turns of the floor, the estimate
 and the ratio of the two.
 
-    .venv/bin/python benchmarks/estimate_ab.py OTHER_CHECKOUT [--sizes 500 5000] [--turns 8]
+    .venv/bin/python benchmarks/estimate_ab.py OTHER_CHECKOUT [--sizes 500 5000] [--turns 8] [--shape S]
 
 ``OTHER_CHECKOUT`` is a checkout of another commit (``git worktree add /tmp/base <commit>``): "A" is
 that tree, "B" this one.
@@ -39,7 +39,7 @@ from cloudcostguard.pricing.snapshot import load_bundled_catalog
 catalog = load_bundled_catalog()
 out = {{}}
 for size in {sizes!r}:
-    plan = bench.generate_plan(size)
+    plan = bench.generate_plan(size, shape={shape!r})
     cloudcostguard.estimate(plan, catalog=catalog)
 
     def run(plan=plan):
@@ -51,10 +51,10 @@ sys.stdout.write(orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS).decode())
 """
 
 
-def measure(tree: Path, sizes: list[int]) -> dict[int, tuple[float, float]]:
+def measure(tree: Path, sizes: list[int], shape: str) -> dict[int, tuple[float, float]]:
     """(floor, estimate) seconds per size, in a fresh process running ``tree``'s code."""
     environment = {**os.environ, "PYTHONPATH": str(tree / "operator")}
-    code = MEASURE.format(benchmarks=str(ROOT / "benchmarks"), sizes=sizes)
+    code = MEASURE.format(benchmarks=str(ROOT / "benchmarks"), sizes=sizes, shape=shape)
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -73,6 +73,9 @@ def main() -> None:
     parser.add_argument("other", type=Path, help="checkout of the other commit (A)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 5000], help="plan sizes (resources)")
     parser.add_argument("--turns", type=int, default=8, help="processes per tree, alternating")
+    parser.add_argument(
+        "--shape", choices=("terraform", "changes"), default="terraform", help="the plans' layout"
+    )
     args = parser.parse_args()
     if not (args.other / "operator" / "cloudcostguard").is_dir():
         raise SystemExit(f"{args.other}: not a checkout of this project (no operator/cloudcostguard)")
@@ -80,7 +83,7 @@ def main() -> None:
     runs: dict[str, list[dict[int, tuple[float, float]]]] = {name: [] for name in trees}
     for _ in range(args.turns):
         for name, tree in trees.items():
-            runs[name].append(measure(tree, args.sizes))
+            runs[name].append(measure(tree, args.sizes, args.shape))
     print(f"A = {trees['A']}, B = {trees['B']}; medians over {args.turns} turns each")
     for size in args.sizes:
         line = f"{size:>7,} resources:"

@@ -16,6 +16,17 @@ replaces in both orders, deletes and no-ops. Two mixes (``--mix``):
 ``--compare-mixes`` times both plans in the same interleaved turns and prints each ratio to its own
 floor and how much the ratio grew from the original mix to the full one (issue 10: at most 10%).
 
+Two layouts (``--shape``): ``terraform`` (default) is what ``terraform show -json`` writes: besides
+``resource_changes``, ``planned_values`` and ``prior_state`` repeat the resources' values, the
+configuration holds every resource's ``expressions`` (literals, and the references the type's fixture
+configuration makes) and ``after_unknown`` the provider's computed attributes (each type's fixture
+markers). The references name the fixtures' addresses: they cost what real ones cost to index and
+change no price, except where a pricer counts them (a VPC endpoint's referenced subnets). Its
+sections' shares of the bytes fall within the Terraform-planned fixtures' (2.7 KB per resource; the
+fixtures' median is 2.9 KB). ``changes`` is the earlier, leaner plan (1.0 KB per resource:
+``resource_changes`` and a bare configuration only), which earlier rows of BENCHMARKS.md measured: the
+same resources, priced alike, under a floor of under half the bytes.
+
 Then reports, in one run:
 - the median time of ``cloudcostguard.estimate(plan_bytes)`` and of ``orjson.loads(plan_bytes)`` on
   the same bytes under the same collector setting (paused, document freed), at 500, 5,000 and
@@ -26,7 +37,7 @@ Then reports, in one run:
   peak of a bare ``python -c 'orjson.loads(...)'`` on the same file as the same-run baseline.
 
     .venv/bin/python benchmarks/estimate_large_plan.py [--mix full|original] [--compare-mixes]
-        [--sizes N ...] [--repeat N] [--per-type N] [--profile]
+        [--shape terraform|changes] [--sizes N ...] [--repeat N] [--per-type N] [--profile]
 """
 
 from __future__ import annotations
@@ -386,6 +397,7 @@ FULL_MIX_WEIGHT = 1
 # In the full mix, a few resources of a type no pricer knows (counted and listed as unsupported).
 UNSUPPORTED_WEIGHT = 1
 MIXES = ("full", "original")
+SHAPES = ("terraform", "changes")
 
 
 @functools.cache
@@ -398,6 +410,58 @@ def fixture_attributes() -> dict[str, tuple[dict[str, Any], ...]]:
             if change.get("mode") == "managed" and isinstance(after, dict) and after:
                 found.setdefault(change["type"], []).append(after)
     return {resource_type: tuple(values) for resource_type, values in found.items()}
+
+
+@functools.cache
+def fixture_unknowns() -> dict[str, dict[str, Any]]:
+    """type → the ``after_unknown`` of its first created resource in the Terraform-planned fixtures:
+    the attributes the AWS provider computes at apply (ids, ARNs, endpoints, nested block ids)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(FIXTURES.glob("**/plan.json")):
+        for change in orjson.loads(path.read_bytes()).get("resource_changes", ()):
+            unknown = change.get("change", {}).get("after_unknown")
+            if change.get("mode") == "managed" and isinstance(unknown, dict) and unknown:
+                found.setdefault(change["type"], unknown)
+    return found
+
+
+@functools.cache
+def fixture_references() -> dict[str, dict[str, Any]]:
+    """type → the expressions that refer to something (``references``), of its first configuration
+    resource in the Terraform-planned fixtures: how real configurations wire a type to others. The
+    targets are the fixtures' addresses, not the generated plan's: such references cost an index as
+    real ones do, and change a price only where a pricer counts them (a VPC endpoint's subnets)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(module: dict[str, Any]) -> None:
+        for resource in module.get("resources", ()):
+            expressions = resource.get("expressions") or {}
+            wired = {key: value for key, value in expressions.items() if _refers(value)}
+            if resource.get("mode") == "managed" and wired:
+                found.setdefault(resource["type"], wired)
+        for call in module.get("module_calls", {}).values():
+            walk(call.get("module", {}))
+
+    for path in sorted(FIXTURES.glob("**/plan.json")):
+        walk(orjson.loads(path.read_bytes()).get("configuration", {}).get("root_module", {}))
+    return found
+
+
+def _refers(expression: Any) -> bool:
+    if isinstance(expression, dict):
+        return "references" in expression or any(_refers(value) for value in expression.values())
+    return isinstance(expression, list) and any(_refers(value) for value in expression)
+
+
+def after_unknown(resource_type: str, after: dict[str, Any]) -> dict[str, Any]:
+    """What Terraform marks unknown for a created resource of the type: the fixture's computed
+    attributes that ``after`` does not hold (a known value is never also unknown), else the usual
+    three; nested markers inside blocks ``after`` holds are left out."""
+    computed = fixture_unknowns().get(resource_type, _USUAL_UNKNOWN)
+    return {key: marker for key, marker in computed.items() if key not in after}
+
+
+_USUAL_UNKNOWN: dict[str, Any] = {"arn": True, "id": True, "tags_all": True}
 
 
 def template(resource_type: str) -> Callable[[random.Random, str], dict[str, Any]]:
@@ -462,8 +526,26 @@ def _variant(rng: random.Random, resource_type: str, values: dict[str, Any]) -> 
     return before
 
 
-def generate_plan(resources: int, seed: int = SEED, only_type: str | None = None, mix: str = "full") -> bytes:
-    """The plan of ``mix``; with ``only_type``, every resource of that type (per-type figures)."""
+def generate_plan(
+    resources: int,
+    seed: int = SEED,
+    only_type: str | None = None,
+    mix: str = "full",
+    shape: str = "terraform",
+) -> bytes:
+    """The plan of ``mix``; with ``only_type``, every resource of that type (per-type figures).
+
+    ``shape``: ``terraform`` is the layout ``terraform show -json`` writes: ``planned_values`` (every
+    resource's planned values again), ``prior_state`` (the existing resources' state), each
+    configuration resource's ``expressions``, the provider's computed attributes in ``after_unknown``
+    (what the Terraform-planned fixtures hold; 21-35 % of their bytes are ``planned_values``).
+    ``changes`` is the older benchmark plan: ``resource_changes`` and a bare configuration only.
+    The same seed draws the same resources in both shapes."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
+    realistic = shape == "terraform"
+    planned: list[tuple[str, dict[str, Any]]] = []  # (module address, planned_values resource)
+    prior: list[tuple[str, dict[str, Any]]] = []  # (module address, prior_state resource)
     rng = random.Random(seed)
     table = mix_weights(mix)
     types = sorted(table)
@@ -493,7 +575,9 @@ def generate_plan(resources: int, seed: int = SEED, only_type: str | None = None
             actions, before, after = ["no-op"], values, values
         else:
             actions, before, after = ["delete"], values, None
-        unknown = {"arn": True, "id": True, "tags_all": True} if after is not None else {}
+        unknown: dict[str, Any] = {}
+        if after is not None:
+            unknown = after_unknown(resource_type, after) if realistic else dict(_USUAL_UNKNOWN)
         item: dict[str, Any] = {
             "address": address,
             "mode": "managed",
@@ -513,17 +597,41 @@ def generate_plan(resources: int, seed: int = SEED, only_type: str | None = None
         if module:
             item["module_address"] = module
         changes.append(item)
+        instance = {
+            "address": address,
+            "mode": "managed",
+            "type": resource_type,
+            "name": name,
+            "index": index,
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "schema_version": 0,
+        }
+        if realistic and after is not None:
+            planned.append((module, {**instance, "values": after, "sensitive_values": {}}))
+        if realistic and before is not None:
+            prior.append((module, {**instance, "values": before, "sensitive_values": {}}))
         config_path = module.replace("[0]", "").replace("[1]", "")
         config_path = config_path.replace('["checkout"]', "").replace('["search"]', "")
-        config_resources.setdefault(config_path, []).append(
-            {
-                "address": f"{resource_type}.{name}",
-                "mode": "managed",
-                "type": resource_type,
-                "name": name,
-                "provider_config_key": provider_key,
+        config = {
+            "address": f"{resource_type}.{name}",
+            "mode": "managed",
+            "type": resource_type,
+            "name": name,
+            "provider_config_key": provider_key,
+        }
+        if realistic:
+            # Literals, and what the type's fixture configuration wires to other resources.
+            config["expressions"] = {
+                **{
+                    key: {"constant_value": value}
+                    for key, value in (after or before or {}).items()
+                    if value is not None and key != "tags_all"
+                },
+                **fixture_references().get(resource_type, {}),
             }
-        )
+            config["schema_version"] = 0
+            config["count_expression"] = {"constant_value": 2}
+        config_resources.setdefault(config_path, []).append(config)
     for position in range(0 if only_type else resources // 100):  # data sources: read, never priced
         changes.append(
             {
@@ -569,7 +677,33 @@ def generate_plan(resources: int, seed: int = SEED, only_type: str | None = None
             "root_module": module_tree(""),
         },
     }
+    if realistic:
+        document["planned_values"] = {"root_module": module_values(planned)}
+        document["prior_state"] = {
+            "format_version": "1.0",
+            "terraform_version": "1.9.5",
+            "values": {"root_module": module_values(prior)},
+        }
     return orjson.dumps(document)
+
+
+def module_values(resources: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """``planned_values``' or ``prior_state``'s module tree: resources per module instance, each child
+    module under its parent (``module.platform.module.db`` inside ``module.platform``)."""
+    root: dict[str, Any] = {"resources": [], "child_modules": []}
+    modules: dict[str, dict[str, Any]] = {"": root}
+
+    def module(address: str) -> dict[str, Any]:
+        found = modules.get(address)
+        if found is None:
+            parent_address = address.rsplit(".module.", 1)[0] if ".module." in address else ""
+            found = modules[address] = {"resources": [], "address": address, "child_modules": []}
+            module(parent_address)["child_modules"].append(found)
+        return found
+
+    for address, resource in resources:
+        module(address)["resources"].append(resource)
+    return root
 
 
 # Usage in Infracost's format: type defaults, wildcards over count/for_each and module instances.
@@ -648,11 +782,11 @@ def _repeats(resources: int, repeat: int) -> int:
     return max(5, min(201, repeat * 5000 // max(resources, 1)))
 
 
-def compare_mixes(size: int, repeat: int) -> float:
+def compare_mixes(size: int, repeat: int, shape: str = "terraform") -> float:
     """Both mixes' ratios to their own floors, timed in the same interleaved turns; returns the growth
     of the ratio from the original mix to the full one (0.05: 5% higher)."""
     catalog = load_bundled_catalog()
-    plans = {mix: generate_plan(size, mix=mix) for mix in ("original", "full")}
+    plans = {mix: generate_plan(size, mix=mix, shape=shape) for mix in ("original", "full")}
     functions: list[Callable[[], object]] = []
     for plan_bytes in plans.values():
         cloudcostguard.estimate(plan_bytes, catalog=catalog)  # warm: the catalog's indexes for this mix
@@ -679,7 +813,16 @@ def compare_mixes(size: int, repeat: int) -> float:
     return growth
 
 
-def by_size(sizes: list[int], repeat: int, usage: Usage, mix: str = "full") -> list[float]:
+def composition(plan_bytes: bytes) -> str:
+    """The plan's top-level sections by share of its bytes (the fixtures': see ``generate_plan``)."""
+    document = orjson.loads(plan_bytes)
+    shares = {key: len(orjson.dumps(value)) / len(plan_bytes) for key, value in document.items()}
+    return ", ".join(f"{key} {share:.0%}" for key, share in shares.items() if share >= 0.005)
+
+
+def by_size(
+    sizes: list[int], repeat: int, usage: Usage, mix: str = "full", shape: str = "terraform"
+) -> list[float]:
     """Ratios to the floor. ``estimate`` starts every run with an empty memo (``memo.forget``): within
     one estimate repeated sides still hit. ``warm memo`` is the operator's and webhook's case, where
     the catalog's memo already holds the plan's sides from earlier estimates: it prices against a
@@ -706,12 +849,12 @@ def by_size(sizes: list[int], repeat: int, usage: Usage, mix: str = "full") -> l
     )
     ratios = []
     for size in sizes:
-        plan_bytes = generate_plan(size, mix=mix)
+        plan_bytes = generate_plan(size, mix=mix, shape=shape)
         cloudcostguard.estimate(plan_bytes)  # warm: the catalog's indexes for this mix
         memo.forget(warm_catalog)
         for _ in range(WARM_UP_ESTIMATES):  # a type is recorded once RECORD_AFTER of its sides were seen
             cloudcostguard.estimate(plan_bytes, catalog=warm_catalog)
-        others = [generate_plan(size, seed=SEED + k, mix=mix) for k in range(1, OTHER_PLANS + 1)]
+        others = [generate_plan(size, SEED + k, mix=mix, shape=shape) for k in range(1, OTHER_PLANS + 1)]
 
         def warm_by_others(others: list[bytes] = others) -> None:
             """A memo that has priced the other plans (twice each) and never this one."""
@@ -744,14 +887,14 @@ def by_size(sizes: list[int], repeat: int, usage: Usage, mix: str = "full") -> l
     return ratios
 
 
-def by_type(resources: int, repeat: int) -> None:
+def by_type(resources: int, repeat: int, shape: str = "terraform") -> None:
     """µs per resource of a plan of ``resources`` resources of one type: slow pricers stand out."""
     print(f"\nper type: a plan of {resources:,} resources of one type (µs per resource, median)")
     print(f"{'type':<36} {'floor':>7} {'estimate':>9} {'over floor':>11}")
     rows = []
     catalog = load_bundled_catalog()
     for resource_type in sorted(PRICERS):
-        plan_bytes = generate_plan(resources, only_type=resource_type)
+        plan_bytes = generate_plan(resources, only_type=resource_type, shape=shape)
         cloudcostguard.estimate(plan_bytes)
 
         def run(plan_bytes: bytes = plan_bytes) -> object:
@@ -777,6 +920,12 @@ def main() -> None:
         "--mix", choices=MIXES, default="full", help="the plans' resource types (default full)"
     )
     parser.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default="terraform",
+        help="the plans' layout: terraform (as `terraform show -json` writes it, default) or changes",
+    )
+    parser.add_argument(
         "--compare-mixes",
         type=int,
         nargs="?",
@@ -787,10 +936,10 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.compare_mixes:
-        compare_mixes(args.compare_mixes, args.repeat)
+        compare_mixes(args.compare_mixes, args.repeat, args.shape)
         return
 
-    plan_bytes = generate_plan(5000, mix=args.mix)
+    plan_bytes = generate_plan(5000, mix=args.mix, shape=args.shape)
     if args.keep:
         Path(args.keep).write_bytes(plan_bytes)
 
@@ -812,17 +961,18 @@ def main() -> None:
         f"{summary['totalNoPriceResources']} with a component whose price is not in the bundled snapshot; "
         f"cold first call {cold * 1000:.0f} ms"
     )
+    print(f"shape {args.shape}: {composition(plan_bytes)}")
     print(
         "floor: orjson.loads of the same bytes with the collector paused and the document freed, "
         "as estimate() does\n"
     )
-    ratios = by_size(args.sizes, args.repeat, Usage.parse(USAGE_YAML), args.mix)
+    ratios = by_size(args.sizes, args.repeat, Usage.parse(USAGE_YAML), args.mix, args.shape)
     worst = max(ratios)
     verdict = "meets the aim (≤ 2×)" if worst <= 2 else "meets the limit (≤ 3×)" if worst <= 3 else "MISSES"
     print(f"worst ratio estimate / fair floor: {worst:.2f}×  — {verdict}")
 
     if args.per_type:
-        by_type(args.per_type, max(5, args.repeat // 2))
+        by_type(args.per_type, max(5, args.repeat // 2), args.shape)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "plan.json"

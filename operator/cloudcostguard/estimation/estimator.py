@@ -71,10 +71,12 @@ def estimate_plan(
     references = plan.references
     side_memo = memo.memo_for(catalog, hours_per_month, as_of, references is not None) if memoise else None
     changes = plan.resource_changes
-    # Per type, not (type, region): counted in C, and a plan's sides of a type share few regions.
-    type_counts = Counter(map(_RESOURCE_TYPE, changes))
+    # Per (type, region), as the memo keeps its schemas: counted in C.
+    side_counts = Counter(map(_TYPE_AND_REGION, changes))
     # The pricers of the types met, the usage file's too (its usage-only types and unknown keys).
-    load_pricers({*type_counts, *usage.resource_types()})
+    load_pricers({resource_type for resource_type, _ in side_counts} | usage.resource_types())
+    # What the memo may record from this plan's own repeats: none in small plans (see memo).
+    in_plan_counts = side_counts if len(changes) >= memo.RECORD_IN_PLAN_FROM else {}
     pricing = _Pricing(
         catalog=catalog,
         usage=usage,
@@ -82,7 +84,7 @@ def estimate_plan(
         references=references,
         as_of=as_of,
         side_memo=side_memo,
-        type_counts=type_counts,
+        side_counts=in_plan_counts,
     )
     with paused_gc():
         resources = [pricing.resource(change) for change in changes]
@@ -105,7 +107,7 @@ def estimate_plan(
 class _Pricing:
     """What stays the same for every resource of one estimate."""
 
-    __slots__ = ("as_of", "bound", "catalog", "hours_per_month", "memo", "references", "type_counts", "usage")
+    __slots__ = ("as_of", "bound", "catalog", "hours_per_month", "memo", "references", "side_counts", "usage")
 
     def __init__(
         self,
@@ -116,7 +118,7 @@ class _Pricing:
         references: PlanReferences | None,
         as_of: date,
         side_memo: memo.SideMemo | None,
-        type_counts: Mapping[str, int],
+        side_counts: Mapping[tuple[str, str], int],
     ) -> None:
         self.catalog = catalog
         self.usage = usage
@@ -124,7 +126,7 @@ class _Pricing:
         self.references = references
         self.as_of = as_of
         self.memo = side_memo
-        self.type_counts = type_counts
+        self.side_counts = side_counts
         self.bound: dict[tuple[str, str], Prices] = {}  # the contexts' shared Prices (PricingContext.bound)
 
     def resource(self, change: ResourceChange) -> ResourceCost:
@@ -175,7 +177,7 @@ class _Pricing:
         plan = (
             memo.PLAIN
             if side_memo is None
-            else side_memo.plan_side(resource_type, region, self.type_counts.get(resource_type, 0))
+            else side_memo.plan_side(resource_type, region, self.side_counts.get((resource_type, region), 0))
         )
         if plan == memo.PLAIN or side_memo is None:
             components = _price_side(
@@ -240,7 +242,7 @@ class _Pricing:
         )
 
 
-_RESOURCE_TYPE = attrgetter("resource_type")
+_TYPE_AND_REGION = attrgetter("resource_type", "region")
 
 
 def _price_side(pricer: Pricer, context: PricingContext) -> list[CostComponent]:

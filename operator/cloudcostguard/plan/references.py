@@ -13,7 +13,7 @@ Addresses here are *configuration* addresses (module path and resource, without 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,12 +112,12 @@ class PlanReferences:
         resources = module.get("resources")
         if isinstance(resources, list):
             for resource in resources:
-                if not isinstance(resource, Mapping):
+                if not isinstance(resource, dict):
                     continue
                 # Expressions first: a resource without any (most, in plans of constants) is skipped
                 # at the cost of one lookup.
                 expressions = resource.get("expressions")
-                if not expressions or not isinstance(expressions, Mapping):
+                if not expressions or not isinstance(expressions, dict):
                     continue
                 if resource.get("mode", "managed") != "managed":
                     continue
@@ -131,8 +131,12 @@ class PlanReferences:
                     self._walk_module(call["module"], f"{prefix}module.{name}.", depth + 1)
 
     def _index(self, source: str, source_type: str, expressions: Mapping[str, Any], prefix: str) -> None:
+        found: list[tuple[str, str]] = []
+        _collect_references(expressions, "", 0, found)
+        if not found:
+            return  # most resources: literals only
         seen: set[tuple[str, str]] = set()
-        for attribute, raw in _expression_references(expressions, "", 0):
+        for attribute, raw in found:
             match = _RESOURCE_REFERENCE.match(raw)
             if match is None or match.group(1) in _NOT_RESOURCES:
                 continue
@@ -145,20 +149,24 @@ class PlanReferences:
             self._by_source.setdefault(source, []).append(reference)
 
 
-def _expression_references(node: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
-    """(attribute path, reference) pairs in an expressions object, nested blocks included."""
-    if depth > _MAX_DEPTH or not isinstance(node, Mapping):
+def _collect_references(node: Any, path: str, depth: int, found: list[tuple[str, str]]) -> None:
+    """Add the (attribute path, reference) pairs of an expressions object, nested blocks included.
+
+    Plans are JSON: objects are dicts (``isinstance(x, Mapping)`` would cost an ABC check for every
+    expression of configurations that hold thousands). A literal (``constant_value``) is skipped
+    without building its path; only nested blocks (neither key) are descended into."""
+    if depth > _MAX_DEPTH or not isinstance(node, dict):
         return
     for key, value in node.items():
-        here = f"{path}.{key}" if path else str(key)
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             references = value.get("references")
-            if isinstance(references, list):
-                for reference in references:
-                    if isinstance(reference, str):
-                        yield here, reference
-            if "references" not in value and "constant_value" not in value:
-                yield from _expression_references(value, here, depth + 1)
+            if references is None:
+                if "constant_value" not in value and "references" not in value:
+                    _collect_references(value, f"{path}.{key}" if path else str(key), depth + 1, found)
+            elif isinstance(references, list):
+                here = f"{path}.{key}" if path else str(key)
+                found.extend((here, reference) for reference in references if isinstance(reference, str))
         elif isinstance(value, list):
+            here = f"{path}.{key}" if path else str(key)
             for block in value:
-                yield from _expression_references(block, here, depth + 1)
+                _collect_references(block, here, depth + 1, found)

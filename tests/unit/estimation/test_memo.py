@@ -52,8 +52,9 @@ def _fresh_catalog() -> InMemoryCatalog:
 @pytest.fixture(autouse=True)
 def _record_from_the_first_side(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests' plans are small: without this, most of their sides would be priced plainly
-    (``RECORD_AFTER``) and the memo they check would stay empty."""
+    (``RECORD_AFTER``, ``RECORD_IN_PLAN_FROM``) and the memo they check would stay empty."""
     monkeypatch.setattr(memo, "RECORD_AFTER", 1)
+    monkeypatch.setattr(memo, "RECORD_IN_PLAN_FROM", 0)
 
 
 SHARED = _fresh_catalog()  # one memo across every example: later plans hit what earlier ones priced
