@@ -74,7 +74,7 @@ SEED = 20261125
 # Every pricer module registered, so the plan can use every registered type.
 load_all_pricers()
 AZS = ("us-east-1a", "us-east-1b", "us-east-1c")
-WARM_UP_ESTIMATES = memo.RECORD_AFTER  # by then even a type with one side in the plan is recorded
+WARM_UP_ESTIMATES = memo.RECORD_AFTER + 1  # by then even a type with one side in the plan is recorded
 # "warm, other plans": the memo warmed by plans of the same mix under other seeds (other resources,
 # names and shapes drawn from the same choices), each estimated twice, never by the measured plan.
 OTHER_PLANS = 3

@@ -90,6 +90,8 @@ def estimate_plan(
         resources = [pricing.resource(change) for change in changes]
         # Usage-only types (aws_data_transfer): resources a usage file adds to the plan.
         resources.extend(pricing.resource(change) for change in usage_only_changes(plan, usage))
+    if side_memo is not None:
+        side_memo.note_sides(side_counts)
     return Estimate(
         resources=resources,
         pricing_source=catalog.source,

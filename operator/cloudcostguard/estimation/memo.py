@@ -38,7 +38,7 @@ import itertools
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -69,10 +69,11 @@ RETRY_AFTER = 2_000
 # over earlier estimates): recording a side costs about as much again as pricing it, which only
 # repeats pay back. On the issue-11 plan of 500 resources most (type, region)s have a few sides only.
 RECORD_AFTER = 8
-# ... counting a plan's own sides only in plans of this many resource changes or more. Below it, in-plan
-# repeats are too few to pay for recording (issue-11 plans, empty memo, pricing only: 500 resources
-# 7.6 ms recording / 6.7 plain, 1,000: 13.2 / 12.5, 2,000 even, 5,000: 63.5 / 71.1): a small plan's
-# sides are recorded once the memo has seen enough of them over estimates (operator, webhook).
+# ... counting a plan's own sides only in plans of this many resource changes or more. Below it, its
+# repeats are too few to pay for recording them (issue-11 plans, pricing only, empty memo, recording
+# from the plan's own repeats / not: 500 resources 7.0 / 5.9 ms, 1,000: 12.0 / 11.1, 2,000: 24.7 / 24.3;
+# at 5,000 they pay: 57.2 ms, 64.6 with no memo). A small plan's sides are recorded in the estimates
+# after those that showed the memo enough of them (``note_sides``: the operator's and webhook's memo).
 RECORD_IN_PLAN_FROM = 2_000
 MAX_SETTINGS = 2  # (hours per month, pricing day, references or not) per catalog: one a day, in practice
 # SideMemo.plan_side's answers.
@@ -190,12 +191,16 @@ class RecordingReferences:
         self._reads.reads.append((PLAN_HAS_TYPE, resource_type))
         return self._references.has_type(resource_type)
 
-    def referencing(self, target: str) -> list[Reference]:
-        found = self._references.referencing(target)
+    def referencing(self, target: str, source_types: Collection[str] | None = None) -> list[Reference]:
+        found = self._references.referencing(target, source_types)
         if found or target != self._config_address:
             self._reads.exact = False
         else:
-            self._reads.reads.append((NOTHING_REFERS_HERE, ""))
+            # The read names the types asked (none: every type), in order: one question, one key.
+            asked = "" if source_types is None else ",".join(source_types)
+            if source_types is not None and not asked:
+                asked = ","  # no type at all: not "every type"
+            self._reads.reads.append((NOTHING_REFERS_HERE, asked))
         return found
 
     def referenced_from(self, source: str, attribute: str | None = None) -> list[Reference]:
@@ -270,7 +275,8 @@ def _key_function(reads: Schema) -> KeyFunction:
         elif kind == PLAN_HAS_TYPE:
             parts.append(f"(r is not None and r.has_type(n{position}))")
         elif kind == NOTHING_REFERS_HERE:
-            parts.append("(r is not None and not r.referencing(strip_indexes(a)))")
+            names[f"n{position}"] = None if not name else tuple(t for t in name.split(",") if t)
+            parts.append(f"(r is not None and not r.referencing(strip_indexes(a), n{position}))")
         else:  # REFERS_NOWHERE
             parts.append(f"(r is not None and not r.referenced_from(strip_indexes(a), n{position}))")
     source = f"def read(v, u, q, r, a):\n    return [{', '.join(parts)}]\n"
@@ -317,17 +323,25 @@ class SideMemo:
         every priced side): ``PLAIN`` (given up, or not worth recording yet), ``LOOKUP`` (schemas exist:
         look it up, record it on a miss) or ``RECORD`` (no schema yet: a lookup could not hit). Recording
         pays only through repeats: a (type, region) without a schema is recorded once it has
-        ``RECORD_AFTER`` sides in this plan, or once this memo has seen that many over estimates."""
+        ``RECORD_AFTER`` sides in this plan (``sides_in_plan``: the estimator counts them in large
+        plans only), or once earlier estimates showed this memo that many (``note_sides``)."""
         if self._given_up and not self.remembers(resource_type, region):
             return PLAIN
         key = (resource_type, region)
         if key in self._schemas:
             return LOOKUP
-        if sides_in_plan >= RECORD_AFTER:
+        if sides_in_plan >= RECORD_AFTER or self._seen.get(key, 0) >= RECORD_AFTER:
             return RECORD
-        seen = self._seen.get(key, 0) + 1
-        self._seen[key] = seen
-        return RECORD if seen >= RECORD_AFTER else PLAIN
+        return PLAIN
+
+    def note_sides(self, sides: Mapping[tuple[str, str], int]) -> None:
+        """Count an estimate's sides per (type, region), once it is priced: the next estimates record
+        the (type, region)s seen often enough (a plan's own count decides only in large plans, where
+        its repeats pay for recording within it)."""
+        seen = self._seen
+        for key, count in sides.items():
+            if key not in self._schemas:
+                seen[key] = seen.get(key, 0) + count
 
     def lookup(  # noqa: PLR0917 - positional: runs once per priced side
         self,

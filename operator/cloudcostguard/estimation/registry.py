@@ -14,7 +14,7 @@ a small plan the import of some 60 modules. Whatever enumerates the table — ``
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -78,12 +78,13 @@ class PricingContext(NamedTuple):
             found = bound[key] = Prices(self.catalog, service, region, self.hours_per_month)
         return found
 
-    def referenced_by(self) -> list[Reference]:
-        """Expressions of other managed resources that refer to this one: the NAT gateway or the
-        association holding an Elastic IP, whatever the IP's own values say."""
+    def referenced_by(self, source_types: Collection[str] | None = None) -> list[Reference]:
+        """Expressions of other managed resources (of ``source_types``, when given: only theirs are
+        walked) that refer to this one: the NAT gateway or the association holding an Elastic IP,
+        whatever the IP's own values say."""
         if self.references is None:
             return []
-        return self.references.referencing(self.config_address)
+        return self.references.referencing(self.config_address, source_types)
 
 
 Pricer = Callable[[PricingContext], list[CostComponent]]

@@ -13,8 +13,9 @@ Addresses here are *configuration* addresses (module path and resource, without 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from cloudcostguard.plan.model import ResourceChange
@@ -41,28 +42,49 @@ class PlanReferences:
     def __init__(self, configuration: Mapping[str, Any] | None, changes: list[ResourceChange]) -> None:
         self._configuration = configuration if isinstance(configuration, Mapping) else {}
         self._changes = changes
-        # Two indexes, each built on its first use: most plans' pricers ask whether anything refers to
-        # a resource (the expressions index), and only when something does, which changes those are.
-        # On the issue-11 plan of 5,000 resources both together took 10 ms, a fifth of parsing it.
-        self._references_indexed = False
-        self._changes_indexed = False
-        self._by_target: dict[str, list[Reference]] = {}
+        # Every index is built on first use, and only as far as asked. Walking a resource's expressions
+        # is the cost (a real configuration holds one for every attribute set, literals included):
+        # what a resource refers to walks that resource's expressions only, and what refers to a
+        # resource from given types walks those types' resources only. On the issue-11 plan of 5,000
+        # resources laid out as Terraform does, indexing every expression took 15 ms.
+        # (position in the configuration, module prefix, address or type, expressions) per resource.
+        self._resources: dict[str, list[_Expressions]] | None = None
+        self._by_type: dict[str, list[_Expressions]] = {}
+        self._walked = 0  # resources walked: their positions
         self._by_source: dict[str, list[Reference]] = {}
+        # Per source type indexed so far: target → (position of the source, reference), in walk order.
+        self._by_target: dict[str, dict[str, list[tuple[int, Reference]]]] = {}
+        self._changes_indexed = False
         self._changes_by_address: dict[str, list[ResourceChange]] = {}
         self._changes_by_type: dict[str, list[ResourceChange]] = {}
         self._types: frozenset[str] | None = None
 
-    def referencing(self, target: str) -> list[Reference]:
-        """Every expression elsewhere in the configuration that refers to ``target``."""
-        if not self._references_indexed:
-            self._index_references()
-        return self._by_target.get(target, [])
+    def referencing(self, target: str, source_types: Collection[str] | None = None) -> list[Reference]:
+        """Every expression elsewhere in the configuration that refers to ``target``; from resources of
+        ``source_types`` only, when given (only their expressions are then walked)."""
+        if self._resources is None:
+            self._index_resources()
+        types = self._by_type.keys() if source_types is None else source_types
+        found: list[tuple[int, Reference]] = []
+        for source_type in types:
+            by_target = self._by_target.get(source_type)
+            if by_target is None:
+                by_target = self._index_type(source_type)
+            found += by_target.get(target, ())
+        if len(found) > 1:
+            found.sort(key=_POSITION)  # the configuration's order, whatever the types' order
+        return [reference for _, reference in found]
 
     def referenced_from(self, source: str, attribute: str | None = None) -> list[Reference]:
         """What ``source``'s expressions refer to (only under ``attribute``, when given)."""
-        if not self._references_indexed:
-            self._index_references()
-        references = self._by_source.get(source, [])
+        references = self._by_source.get(source)
+        if references is None:
+            resources = self._resources if self._resources is not None else self._index_resources()
+            references = self._by_source[source] = [
+                reference
+                for _, prefix, resource_type, expressions in resources.get(source, ())
+                for reference in _references(source, resource_type, expressions, prefix)
+            ]
         if attribute is None:
             return references
         return [r for r in references if r.attribute == attribute or r.attribute.startswith(attribute + ".")]
@@ -100,22 +122,27 @@ class PlanReferences:
             by_address.setdefault(address, []).append(change)
             by_type.setdefault(change.resource_type, []).append(change)
 
-    def _index_references(self) -> None:
-        self._references_indexed = True
+    def _index_resources(self) -> dict[str, list[_Expressions]]:
+        """Each managed resource's expressions by configuration address and by type (not walked)."""
+        by_address: dict[str, list[_Expressions]] = {}
         root = self._configuration.get("root_module")
         if isinstance(root, Mapping):
-            self._walk_module(root, "", 0)
+            self._walk_module(root, "", 0, by_address)
+        self._resources = by_address
+        return by_address
 
-    def _walk_module(self, module: Mapping[str, Any], prefix: str, depth: int) -> None:
+    def _walk_module(
+        self, module: Mapping[str, Any], prefix: str, depth: int, by_address: dict[str, list[_Expressions]]
+    ) -> None:
         if depth > _MAX_DEPTH:
             return
         resources = module.get("resources")
+        by_type = self._by_type
         if isinstance(resources, list):
             for resource in resources:
                 if not isinstance(resource, dict):
                     continue
-                # Expressions first: a resource without any (most, in plans of constants) is skipped
-                # at the cost of one lookup.
+                # Expressions first: a resource without any is skipped at the cost of one lookup.
                 expressions = resource.get("expressions")
                 if not expressions or not isinstance(expressions, dict):
                     continue
@@ -123,30 +150,51 @@ class PlanReferences:
                     continue
                 address, resource_type = resource.get("address"), resource.get("type")
                 if isinstance(address, str) and isinstance(resource_type, str):
-                    self._index(prefix + address, resource_type, expressions, prefix)
+                    position = self._walked
+                    self._walked += 1
+                    source = prefix + address
+                    by_address.setdefault(source, []).append((position, prefix, resource_type, expressions))
+                    by_type.setdefault(resource_type, []).append((position, prefix, source, expressions))
         calls = module.get("module_calls")
         if isinstance(calls, Mapping):
             for name, call in calls.items():
                 if isinstance(call, Mapping) and isinstance(call.get("module"), Mapping):
-                    self._walk_module(call["module"], f"{prefix}module.{name}.", depth + 1)
+                    self._walk_module(call["module"], f"{prefix}module.{name}.", depth + 1, by_address)
 
-    def _index(self, source: str, source_type: str, expressions: Mapping[str, Any], prefix: str) -> None:
-        found: list[tuple[str, str]] = []
-        _collect_references(expressions, "", 0, found)
-        if not found:
-            return  # most resources: literals only
-        seen: set[tuple[str, str]] = set()
-        for attribute, raw in found:
-            match = _RESOURCE_REFERENCE.match(raw)
-            if match is None or match.group(1) in _NOT_RESOURCES:
-                continue
-            target = f"{prefix}{match.group(1)}.{match.group(2)}"
-            if (attribute, target) in seen:
-                continue  # Terraform lists "aws_eip.nat.id" and "aws_eip.nat" for one expression
-            seen.add((attribute, target))
-            reference = Reference(source, source_type, attribute, target)
-            self._by_target.setdefault(target, []).append(reference)
-            self._by_source.setdefault(source, []).append(reference)
+    def _index_type(self, source_type: str) -> dict[str, list[tuple[int, Reference]]]:
+        by_target: dict[str, list[tuple[int, Reference]]] = {}
+        for position, prefix, source, expressions in self._by_type.get(source_type, ()):
+            for reference in _references(source, source_type, expressions, prefix):
+                by_target.setdefault(reference.target, []).append((position, reference))
+        self._by_target[source_type] = by_target
+        return by_target
+
+
+_POSITION = itemgetter(0)
+
+
+_Expressions = tuple[int, str, str, dict[str, Any]]
+
+
+def _references(source: str, source_type: str, expressions: dict[str, Any], prefix: str) -> list[Reference]:
+    """What one resource's expressions refer to: managed resources (in its module, ``prefix``), each
+    (attribute, target) once."""
+    found: list[tuple[str, str]] = []
+    _collect_references(expressions, "", 0, found)
+    if not found:
+        return []  # literals only
+    seen: set[tuple[str, str]] = set()
+    references = []
+    for attribute, raw in found:
+        match = _RESOURCE_REFERENCE.match(raw)
+        if match is None or match.group(1) in _NOT_RESOURCES:
+            continue
+        target = f"{prefix}{match.group(1)}.{match.group(2)}"
+        if (attribute, target) in seen:
+            continue  # Terraform lists "aws_eip.nat.id" and "aws_eip.nat" for one expression
+        seen.add((attribute, target))
+        references.append(Reference(source, source_type, attribute, target))
+    return references
 
 
 def _collect_references(node: Any, path: str, depth: int, found: list[tuple[str, str]]) -> None:

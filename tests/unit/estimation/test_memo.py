@@ -347,13 +347,35 @@ def test_a_type_with_few_sides_is_recorded_only_once_enough_were_seen(
     )
     side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
     assert side_memo is not None and len(side_memo) == 0  # two sides of the type: priced plainly
-    _outcome(twins, None, catalog, memoise=True)  # the third side seen by this memo is recorded
+    _outcome(twins, None, catalog, memoise=True)  # seen twice before: still fewer than three
+    assert len(side_memo) == 0
+    _outcome(twins, None, catalog, memoise=True)  # four seen by earlier estimates: recorded
     assert len(side_memo) == 1
     three = _plan(*(_instance("m5.large", 20 + size) for size in range(3)))
     fresh = _fresh_catalog()
     _outcome(three, None, fresh, memoise=True)  # three sides in the plan: recorded from the first
     fresh_memo = memo.memo_for(fresh, Decimal(730), AS_OF, True)
     assert fresh_memo is not None and len(fresh_memo) == 3
+
+
+def test_a_small_plan_records_nothing_from_its_own_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below RECORD_IN_PLAN_FROM changes a plan's repeats do not pay for recording: its sides are
+    priced plainly, and recorded in later estimates once the memo has seen enough of them."""
+    monkeypatch.setattr(memo, "RECORD_AFTER", 3)
+    monkeypatch.setattr(memo, "RECORD_IN_PLAN_FROM", 5)
+    small = _plan(*(_instance("m5.large", 20) for _ in range(4)))
+    large = _plan(*(_instance("m5.large", 20) for _ in range(5)))
+    catalog = _fresh_catalog()
+    plain = _outcome(small, None, _fresh_catalog(), memoise=False)
+    assert _outcome(small, None, catalog, memoise=True) == plain
+    side_memo = memo.memo_for(catalog, Decimal(730), AS_OF, True)
+    assert side_memo is not None and len(side_memo) == 0
+    assert _outcome(small, None, catalog, memoise=True) == plain  # four seen before: recorded now
+    assert len(side_memo) == 1
+    recorded = _fresh_catalog()
+    _outcome(large, None, recorded, memoise=True)
+    large_memo = memo.memo_for(recorded, Decimal(730), AS_OF, True)
+    assert large_memo is not None and len(large_memo) == 1
 
 
 def test_tables_that_differ_only_by_name_share_one_priced_side_when_nothing_scales_them() -> None:
@@ -393,14 +415,15 @@ def test_plan_side_decides_plain_lookup_or_record_in_one_call(
     monkeypatch.setattr(memo, "RECORD_AFTER", 3)
     monkeypatch.setattr(memo, "GIVE_UP_AFTER_MISSES", 4)
     side_memo = memo.SideMemo()
-    # No schema: a lookup could not hit. A few sides in the plan are priced plainly until the memo has
-    # seen RECORD_AFTER of them (over estimates); many sides in the plan are recorded from the first.
-    assert [side_memo.plan_side("aws_instance", "us-east-1", 2) for _ in range(3)] == [
-        memo.PLAIN,
-        memo.PLAIN,
-        memo.RECORD,
-    ]
-    assert side_memo.plan_side("aws_lambda_function", "us-east-1", 3) == memo.RECORD
+    # No schema: a lookup could not hit. A few sides in the plan are priced plainly until earlier
+    # estimates showed the memo RECORD_AFTER of them; many sides in the plan are recorded from the first.
+    assert [side_memo.plan_side("aws_instance", "us-east-1", 2) for _ in range(3)] == [memo.PLAIN] * 3
+    side_memo.note_sides({("aws_instance", "us-east-1"): 2})
+    assert side_memo.plan_side("aws_instance", "us-east-1", 2) == memo.PLAIN  # two seen
+    side_memo.note_sides({("aws_instance", "us-east-1"): 1, ("aws_lambda_function", "us-west-2"): 3})
+    assert side_memo.plan_side("aws_instance", "us-east-1", 0) == memo.RECORD  # three seen
+    assert side_memo.plan_side("aws_lambda_function", "us-east-1", 3) == memo.RECORD  # three in the plan
+    assert side_memo.plan_side("aws_lambda_function", "us-west-2", 0) == memo.RECORD
     # Once a (type, region) has a schema, its sides are looked up (and recorded on a miss).
     catalog = _fresh_catalog()
     plan = _plan(*(_instance("m5.large", size) for size in range(10, 14)))  # four distinct: gives up

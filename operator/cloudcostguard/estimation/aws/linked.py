@@ -91,7 +91,7 @@ def referrers(ctx: PricingContext, *sources: tuple[str, str], every_instance: bo
     own_module, own_key = _module_and_key(ctx.address, ctx.resource_type)
     seen: set[tuple[str, str]] = set()
     found: list[Linked] = []
-    for reference in ctx.referenced_by():
+    for reference in ctx.referenced_by(sorted({source_type for source_type, _ in wanted})):
         if (reference.source_type, reference.attribute) not in wanted:
             continue
         candidates = _planned_in_module(references.changes_of(reference.source), own_module)
