@@ -4,7 +4,8 @@ A plan is mostly what pricing never looks at: ``planned_values`` and ``prior_sta
 resource's values, and each change carries ``before_sensitive``, ``after_sensitive``, ``replace_paths``
 and more. A general JSON parser builds (and the estimate then frees) all of it. This typed decoder
 (msgspec, in C) builds plain dicts of the fields below only and skips the rest without making
-objects; ``planned_values`` and ``values`` are kept as raw bytes, since only their presence counts.
+objects; ``planned_values`` and ``values`` are kept as raw bytes, since only their presence counts,
+and so are the configuration resources' ``expressions`` until a pricer asks about one.
 
 Anything that does not decode into these shapes (not an object, a ``change`` that is not one, bad
 JSON...) returns None: the reader then parses the plan in full and reports exactly what is wrong.
@@ -42,12 +43,42 @@ class Entry(msgspec.Struct, gc=False):
     module_address: Any = None
 
 
+class _ConfigResource(TypedDict, total=False):
+    """A configuration resource: what the region resolver and the references index read. Its
+    ``expressions`` (one per attribute set, literals included: a third of a plan's configuration)
+    stay raw JSON text, decoded only for the resources a pricer asks about (``PlanReferences``)."""
+
+    address: Any
+    mode: Any
+    type: Any
+    name: Any
+    provider_config_key: Any
+    provider_config_keys: Any
+    expressions: msgspec.Raw
+
+
+class _ModuleCall(TypedDict, total=False):
+    expressions: Any  # the call's arguments: the region resolver follows variables through them
+    module: _Module
+
+
+class _Module(TypedDict, total=False):
+    resources: list[_ConfigResource]
+    module_calls: dict[str, _ModuleCall]
+    variables: Any
+
+
+class _Configuration(TypedDict, total=False):
+    provider_config: Any
+    root_module: _Module
+
+
 class _Plan(TypedDict, total=False):
     format_version: Any
     terraform_version: Any
     errored: Any
     resource_changes: list[Entry] | None
-    configuration: Any
+    configuration: _Configuration
     variables: Any
     planned_values: msgspec.Raw  # presence only: a plan without resource_changes
     values: msgspec.Raw  # presence only: Terraform state instead of a plan

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from cloudcostguard.plan.model import ResourceChange
 from cloudcostguard.plan.regions import config_address, strip_indexes
 
@@ -142,9 +144,10 @@ class PlanReferences:
             for resource in resources:
                 if not isinstance(resource, dict):
                     continue
-                # Expressions first: a resource without any is skipped at the cost of one lookup.
+                # Expressions first: a resource without any is skipped at the cost of one lookup. A
+                # dict, or the JSON text the typed decoder kept (decoded when asked: ``_expressions``).
                 expressions = resource.get("expressions")
-                if not expressions or not isinstance(expressions, dict):
+                if not expressions or isinstance(expressions, _NOT_EXPRESSIONS):
                     continue
                 if resource.get("mode", "managed") != "managed":
                     continue
@@ -173,14 +176,14 @@ class PlanReferences:
 _POSITION = itemgetter(0)
 
 
-_Expressions = tuple[int, str, str, dict[str, Any]]
+_Expressions = tuple[int, str, str, Any]  # expressions: a dict, or raw JSON text
 
 
-def _references(source: str, source_type: str, expressions: dict[str, Any], prefix: str) -> list[Reference]:
+def _references(source: str, source_type: str, expressions: Any, prefix: str) -> list[Reference]:
     """What one resource's expressions refer to: managed resources (in its module, ``prefix``), each
     (attribute, target) once."""
     found: list[tuple[str, str]] = []
-    _collect_references(expressions, "", 0, found)
+    _collect_references(_expressions(expressions), "", 0, found)
     if not found:
         return []  # literals only
     seen: set[tuple[str, str]] = set()
@@ -195,6 +198,21 @@ def _references(source: str, source_type: str, expressions: dict[str, Any], pref
         seen.add((attribute, target))
         references.append(Reference(source, source_type, attribute, target))
     return references
+
+
+# What a resource's "expressions" may not be: JSON values other than an object (or its raw text).
+_NOT_EXPRESSIONS = (str, int, float, list)
+
+
+def _expressions(value: Any) -> Any:
+    """A resource's expressions: the dict itself, or the object that the typed decoder kept as raw
+    JSON text (``msgspec.Raw``: bytes-like), parsed now; anything else gives nothing."""
+    if isinstance(value, dict):
+        return value
+    try:
+        return orjson.loads(memoryview(value))
+    except (TypeError, orjson.JSONDecodeError):
+        return None
 
 
 def _collect_references(node: Any, path: str, depth: int, found: list[tuple[str, str]]) -> None:

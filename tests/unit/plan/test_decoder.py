@@ -139,6 +139,72 @@ def test_only_the_fields_the_estimator_reads_are_decoded() -> None:
     ]
 
 
+def _held_eip_plan(configuration_resources: object) -> bytes:
+    """An Elastic IP and a NAT gateway that holds it by reference (the EIP is then free)."""
+    changes = [
+        {
+            "address": address,
+            "type": address.split(".")[0],
+            "name": address.split(".")[1],
+            "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": {}},
+        }
+        for address, after in (("aws_eip.nat", {"domain": "vpc"}), ("aws_nat_gateway.gw", {}))
+    ]
+    return orjson.dumps(
+        {
+            "format_version": "1.2",
+            "resource_changes": changes,
+            "configuration": {"root_module": {"resources": configuration_resources}},
+        }
+    )
+
+
+HELD = [
+    {"address": "aws_eip.nat", "mode": "managed", "type": "aws_eip", "name": "nat", "expressions": {}},
+    {
+        "address": "aws_nat_gateway.gw",
+        "mode": "managed",
+        "type": "aws_nat_gateway",
+        "name": "gw",
+        "count_expression": {"constant_value": 1},
+        "expressions": {
+            "allocation_id": {"references": ["aws_eip.nat.id", "aws_eip.nat"]},
+            "connectivity_type": {"constant_value": "public"},
+        },
+    },
+]
+
+
+def test_configuration_expressions_stay_raw_until_a_pricer_asks_and_answer_alike() -> None:
+    raw = _held_eip_plan(HELD)
+    document = decode_plan(raw)
+    assert document is not None
+    gateway = document["configuration"]["root_module"]["resources"][1]
+    assert set(gateway) == {"address", "mode", "type", "name", "expressions"}  # count_expression: unread
+    assert isinstance(gateway["expressions"], msgspec.Raw)
+    typed, untyped = _read(raw, typed=True), _read(raw, typed=False)
+    assert typed.references is not None and untyped.references is not None
+    assert typed.references.referencing("aws_eip.nat", ["aws_nat_gateway"]) == (
+        untyped.references.referencing("aws_eip.nat", ["aws_nat_gateway"])
+    )
+    [reference] = typed.references.referenced_from("aws_nat_gateway.gw", "allocation_id")
+    assert reference.target == "aws_eip.nat"
+    catalog = load_bundled_catalog()
+    priced = estimate_plan(typed, catalog).to_dict()
+    assert priced == estimate_plan(untyped, catalog).to_dict()
+    [eip] = [r for r in priced["resources"] if r["resourceType"] == "aws_eip"]
+    assert eip["costComponents"] == []  # held by the gateway: free
+
+
+def test_a_configuration_that_does_not_fit_is_read_by_the_full_parser() -> None:
+    raw = _held_eip_plan([1, *HELD])  # a resource that is not an object: skipped by the reader
+    assert decode_plan(raw) is None
+    catalog = load_bundled_catalog()
+    priced = estimate_plan(read_plan(raw), catalog).to_dict()
+    [eip] = [r for r in priced["resources"] if r["resourceType"] == "aws_eip"]
+    assert eip["costComponents"] == []
+
+
 @pytest.mark.parametrize(
     "raw",
     [
