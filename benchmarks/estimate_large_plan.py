@@ -581,13 +581,16 @@ def generate_plan(
         unknown: dict[str, Any] = {}
         if after is not None:
             unknown = after_unknown(resource_type, after) if realistic else dict(_USUAL_UNKNOWN)
-        item: dict[str, Any] = {
+        identity = {
             "address": address,
             "mode": "managed",
             "type": resource_type,
             "name": name,
             "index": index,
             "provider_name": "registry.terraform.io/hashicorp/aws",
+        }
+        item: dict[str, Any] = {
+            **identity,
             "change": {
                 "actions": actions,
                 "before": before,
@@ -600,15 +603,7 @@ def generate_plan(
         if module:
             item["module_address"] = module
         changes.append(item)
-        instance = {
-            "address": address,
-            "mode": "managed",
-            "type": resource_type,
-            "name": name,
-            "index": index,
-            "provider_name": "registry.terraform.io/hashicorp/aws",
-            "schema_version": 0,
-        }
+        instance = {**identity, "schema_version": 0}  # as planned_values and prior_state list it
         if realistic and after is not None:
             planned.append((module, {**instance, "values": after, "sensitive_values": {}}))
         if realistic and before is not None:
