@@ -404,11 +404,17 @@ SHAPES = ("terraform", "changes")
 
 
 @functools.cache
+def fixture_plans() -> tuple[dict[str, Any], ...]:
+    """The Terraform-planned fixtures (``tests/fixtures/**/plan.json``), parsed once."""
+    return tuple(orjson.loads(path.read_bytes()) for path in sorted(FIXTURES.glob("**/plan.json")))
+
+
+@functools.cache
 def fixture_attributes() -> dict[str, tuple[dict[str, Any], ...]]:
     """type → the ``after`` values of its created resources in the Terraform-planned fixtures."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(FIXTURES.glob("**/plan.json")):
-        for change in orjson.loads(path.read_bytes()).get("resource_changes", ()):
+    for plan in fixture_plans():
+        for change in plan.get("resource_changes", ()):
             after = change.get("change", {}).get("after")
             if change.get("mode") == "managed" and isinstance(after, dict) and after:
                 found.setdefault(change["type"], []).append(after)
@@ -420,8 +426,8 @@ def fixture_unknowns() -> dict[str, dict[str, Any]]:
     """type → the ``after_unknown`` of its first created resource in the Terraform-planned fixtures:
     the attributes the AWS provider computes at apply (ids, ARNs, endpoints, nested block ids)."""
     found: dict[str, dict[str, Any]] = {}
-    for path in sorted(FIXTURES.glob("**/plan.json")):
-        for change in orjson.loads(path.read_bytes()).get("resource_changes", ()):
+    for plan in fixture_plans():
+        for change in plan.get("resource_changes", ()):
             unknown = change.get("change", {}).get("after_unknown")
             if change.get("mode") == "managed" and isinstance(unknown, dict) and unknown:
                 found.setdefault(change["type"], unknown)
@@ -445,8 +451,8 @@ def fixture_references() -> dict[str, dict[str, Any]]:
         for call in module.get("module_calls", {}).values():
             walk(call.get("module", {}))
 
-    for path in sorted(FIXTURES.glob("**/plan.json")):
-        walk(orjson.loads(path.read_bytes()).get("configuration", {}).get("root_module", {}))
+    for plan in fixture_plans():
+        walk(plan.get("configuration", {}).get("root_module", {}))
     return found
 
 

@@ -84,6 +84,7 @@ PLAIN, LOOKUP, RECORD = range(3)
 # refers to this resource; whether this resource's expressions for an attribute refer to nothing.
 VALUE, UNKNOWN, ANY_VALUE, USAGE, ANY_USAGE, PLAN_HAS_TYPE, NOTHING_REFERS_HERE, REFERS_NOWHERE = range(8)
 Read = tuple[int, str]
+EVERY_TYPE = "*"  # a NOTHING_REFERS_HERE read that asked about referrers of every type
 Schema = tuple[Read, ...]
 PricedSide = tuple[list[CostComponent], Decimal]
 
@@ -196,10 +197,8 @@ class RecordingReferences:
         if found or target != self._config_address:
             self._reads.exact = False
         else:
-            # The read names the types asked (none: every type), in order: one question, one key.
-            asked = "" if source_types is None else ",".join(source_types)
-            if source_types is not None and not asked:
-                asked = ","  # no type at all: not "every type"
+            # The read names the types asked, in order: one question, one key.
+            asked = EVERY_TYPE if source_types is None else ",".join(source_types)
             self._reads.reads.append((NOTHING_REFERS_HERE, asked))
         return found
 
@@ -275,7 +274,7 @@ def _key_function(reads: Schema) -> KeyFunction:
         elif kind == PLAN_HAS_TYPE:
             parts.append(f"(r is not None and r.has_type(n{position}))")
         elif kind == NOTHING_REFERS_HERE:
-            names[f"n{position}"] = None if not name else tuple(t for t in name.split(",") if t)
+            names[f"n{position}"] = None if name == EVERY_TYPE else tuple(filter(None, name.split(",")))
             parts.append(f"(r is not None and not r.referencing(strip_indexes(a), n{position}))")
         else:  # REFERS_NOWHERE
             parts.append(f"(r is not None and not r.referenced_from(strip_indexes(a), n{position}))")

@@ -49,10 +49,12 @@ class PlanReferences:
         # what a resource refers to walks that resource's expressions only, and what refers to a
         # resource from given types walks those types' resources only. On the issue-11 plan of 5,000
         # resources laid out as Terraform does, indexing every expression took 15 ms.
-        # (position in the configuration, module prefix, address or type, expressions) per resource.
-        self._resources: dict[str, list[_Expressions]] | None = None
-        self._by_type: dict[str, list[_Expressions]] = {}
+        # Each configuration resource once (``_Resource``), by address and by type; what it refers
+        # to is parsed once, by position, whichever way it was asked.
+        self._resources: dict[str, list[_Resource]] | None = None
+        self._by_type: dict[str, list[_Resource]] = {}
         self._walked = 0  # resources walked: their positions
+        self._parsed: dict[int, list[Reference]] = {}
         self._by_source: dict[str, list[Reference]] = {}
         # Per source type indexed so far: target → (position of the source, reference), in walk order.
         self._by_target: dict[str, dict[str, list[tuple[int, Reference]]]] = {}
@@ -84,8 +86,8 @@ class PlanReferences:
             resources = self._resources if self._resources is not None else self._index_resources()
             references = self._by_source[source] = [
                 reference
-                for _, prefix, resource_type, expressions in resources.get(source, ())
-                for reference in _references(source, resource_type, expressions, prefix)
+                for resource in resources.get(source, ())
+                for reference in self._references(resource)
             ]
         if attribute is None:
             return references
@@ -124,9 +126,9 @@ class PlanReferences:
             by_address.setdefault(address, []).append(change)
             by_type.setdefault(change.resource_type, []).append(change)
 
-    def _index_resources(self) -> dict[str, list[_Expressions]]:
+    def _index_resources(self) -> dict[str, list[_Resource]]:
         """Each managed resource's expressions by configuration address and by type (not walked)."""
-        by_address: dict[str, list[_Expressions]] = {}
+        by_address: dict[str, list[_Resource]] = {}
         root = self._configuration.get("root_module")
         if isinstance(root, Mapping):
             self._walk_module(root, "", 0, by_address)
@@ -134,7 +136,7 @@ class PlanReferences:
         return by_address
 
     def _walk_module(
-        self, module: Mapping[str, Any], prefix: str, depth: int, by_address: dict[str, list[_Expressions]]
+        self, module: Mapping[str, Any], prefix: str, depth: int, by_address: dict[str, list[_Resource]]
     ) -> None:
         if depth > _MAX_DEPTH:
             return
@@ -153,11 +155,10 @@ class PlanReferences:
                     continue
                 address, resource_type = resource.get("address"), resource.get("type")
                 if isinstance(address, str) and isinstance(resource_type, str):
-                    position = self._walked
+                    entry = (self._walked, prefix, prefix + address, resource_type, expressions)
                     self._walked += 1
-                    source = prefix + address
-                    by_address.setdefault(source, []).append((position, prefix, resource_type, expressions))
-                    by_type.setdefault(resource_type, []).append((position, prefix, source, expressions))
+                    by_address.setdefault(entry[2], []).append(entry)
+                    by_type.setdefault(resource_type, []).append(entry)
         calls = module.get("module_calls")
         if isinstance(calls, Mapping):
             for name, call in calls.items():
@@ -166,17 +167,25 @@ class PlanReferences:
 
     def _index_type(self, source_type: str) -> dict[str, list[tuple[int, Reference]]]:
         by_target: dict[str, list[tuple[int, Reference]]] = {}
-        for position, prefix, source, expressions in self._by_type.get(source_type, ()):
-            for reference in _references(source, source_type, expressions, prefix):
-                by_target.setdefault(reference.target, []).append((position, reference))
+        for resource in self._by_type.get(source_type, ()):
+            for reference in self._references(resource):
+                by_target.setdefault(reference.target, []).append((resource[0], reference))
         self._by_target[source_type] = by_target
         return by_target
+
+    def _references(self, resource: _Resource) -> list[Reference]:
+        position, prefix, source, resource_type, expressions = resource
+        found = self._parsed.get(position)
+        if found is None:
+            found = self._parsed[position] = _references(source, resource_type, expressions, prefix)
+        return found
 
 
 _POSITION = itemgetter(0)
 
 
-_Expressions = tuple[int, str, str, Any]  # expressions: a dict, or raw JSON text
+# (position in the configuration, module prefix, address, type, expressions: a dict or raw JSON text)
+_Resource = tuple[int, str, str, str, Any]
 
 
 def _references(source: str, source_type: str, expressions: Any, prefix: str) -> list[Reference]:
